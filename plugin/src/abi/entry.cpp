@@ -1,0 +1,244 @@
+// The C ABI: extern "C" shims that catch everything and map it to status codes. This is the
+// only door into the plugin; nothing thrown inside ever crosses it.
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <shared_mutex>
+#include <unordered_set>
+
+#include "errors.hpp"
+#include "guidance_engine.hpp"
+#include "ppmg/ppmg.h"
+
+struct ppmg_engine {
+    std::unique_ptr<ppmg::GuidanceEngine> impl;
+    std::string contentVersion, contentSha, pluginVersion;
+};
+
+namespace {
+
+// Live engines, so a destroyed or foreign handle is refused instead of dereferenced.
+std::shared_mutex gLiveMutex;
+std::unordered_set<const ppmg_engine*>& liveEngines() {
+    static auto* set = new std::unordered_set<const ppmg_engine*>();  // never destroyed: safe at exit
+    return *set;
+}
+
+bool isLive(const ppmg_engine* e) {
+    std::shared_lock<std::shared_mutex> lock(gLiveMutex);
+    return e && liveEngines().count(e) != 0;
+}
+
+char* dup(const std::string& s) {
+    if (s.empty()) return nullptr;
+    char* p = static_cast<char*>(std::malloc(s.size() + 1));
+    if (p) std::memcpy(p, s.c_str(), s.size() + 1);
+    return p;
+}
+
+// One allocation would be tidier, but each field is freed separately by error_free.
+void setError(ppmg_error** out, ppmg_status status, const std::string& message, const ppmg::Location& where = {}) {
+    if (!out) return;
+    *out = nullptr;
+    auto* e = static_cast<ppmg_error*>(std::calloc(1, sizeof(ppmg_error)));
+    if (!e) return;
+    e->struct_size = sizeof(ppmg_error);
+    e->status = status;
+    e->message = dup(message.empty() ? std::string("ppmg error") : message);
+    e->file = dup(where.file);
+    e->fhir_path = dup(where.fhirPath);
+    e->resource_id = dup(where.resourceId);
+    e->line = where.line;
+    *out = e;
+}
+
+// Runs fn, turning every exception into a status and an error object.
+template <class Fn>
+ppmg_status guarded(ppmg_error** error, Fn&& fn) noexcept {
+    if (error) *error = nullptr;
+    try {
+        return fn();
+    } catch (const ppmg::Error& e) {
+        setError(error, e.status(), e.what(), e.where());
+        return e.status();
+    } catch (const std::bad_alloc&) {
+        setError(error, PPMG_E_NO_MEMORY, "out of memory");
+        return PPMG_E_NO_MEMORY;
+    } catch (const std::exception& e) {
+        setError(error, PPMG_E_INTERNAL, std::string("internal error: ") + e.what());
+        return PPMG_E_INTERNAL;
+    } catch (...) {
+        setError(error, PPMG_E_INTERNAL, "internal error: unknown exception");
+        return PPMG_E_INTERNAL;
+    }
+}
+
+ppmg_status checkRequest(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out) {
+    if (out) *out = nullptr;
+    if (!engine) throw ppmg::Error(PPMG_E_BAD_HANDLE, "the engine handle is NULL");
+    if (!isLive(engine)) throw ppmg::Error(PPMG_E_BAD_HANDLE, "the engine handle is not a live engine (destroyed?)");
+    if (!request) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the request is NULL");
+    if (request->struct_size < sizeof(ppmg_request))
+        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "ppmg_request.struct_size is " +
+                                                       std::to_string(request->struct_size) + ", expected " +
+                                                       std::to_string(sizeof(ppmg_request)));
+    if (!out) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the output pointer is NULL");
+    if (!request->data && request->size)
+        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "request data is NULL but size is not 0");
+    if (request->input_format < PPMG_INPUT_AUTO || request->input_format > PPMG_INPUT_FHIR_XML)
+        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "unknown input_format");
+    if (request->output_format < PPMG_OUTPUT_DEFAULT || request->output_format > PPMG_OUTPUT_HTML)
+        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "unknown output_format");
+    return PPMG_OK;
+}
+
+ppmg::RequestSpec toSpec(const ppmg_request* r) {
+    ppmg::RequestSpec s;
+    s.data = std::string_view(r->data ? r->data : "", r->size);
+    s.inputFormat = r->input_format;
+    s.outputFormat = r->output_format;
+    if (r->as_of) s.asOf = r->as_of;
+    if (r->patient_id) s.patientId = r->patient_id;
+    if (r->source_name) s.sourceName = r->source_name;
+    return s;
+}
+
+ppmg_status toBuffer(std::string&& text, ppmg_buffer** out) {
+    auto* b = static_cast<ppmg_buffer*>(std::malloc(sizeof(ppmg_buffer)));
+    char* data = static_cast<char*>(std::malloc(text.size() + 1));
+    if (!b || !data) {
+        std::free(b);
+        std::free(data);
+        throw std::bad_alloc();
+    }
+    std::memcpy(data, text.data(), text.size());
+    data[text.size()] = '\0';
+    b->data = data;
+    b->size = text.size();
+    *out = b;
+    return PPMG_OK;
+}
+
+ppmg_status engineCreate(const ppmg_engine_options* options, ppmg_engine** out, ppmg_error** error) {
+    return guarded(error, [&]() -> ppmg_status {
+        if (!out) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the output pointer is NULL");
+        *out = nullptr;
+        ppmg::EngineConfig cfg;
+        if (options) {
+            if (options->struct_size < sizeof(ppmg_engine_options))
+                throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "ppmg_engine_options.struct_size is " +
+                                                               std::to_string(options->struct_size) + ", expected " +
+                                                               std::to_string(sizeof(ppmg_engine_options)));
+            if (options->content_dir) cfg.contentDir = options->content_dir;
+            if (options->custodian_name) cfg.custodianName = options->custodian_name;
+            if (options->custodian_oid) cfg.custodianOid = options->custodian_oid;
+            const ppmg_limits& l = options->limits;
+            if (l.max_input_bytes) cfg.limits.maxInputBytes = l.max_input_bytes;
+            if (l.max_depth) cfg.limits.maxDepth = l.max_depth;
+            if (l.max_resources) cfg.limits.maxResources = l.max_resources;
+            if (l.max_string_bytes) cfg.limits.maxStringBytes = l.max_string_bytes;
+        }
+        auto engine = std::make_unique<ppmg_engine>();
+        engine->impl = std::make_unique<ppmg::GuidanceEngine>(std::move(cfg));
+        engine->contentVersion = engine->impl->content().version;
+        engine->contentSha = engine->impl->content().sha256;
+        engine->pluginVersion = PPMG_VERSION;
+        {
+            std::unique_lock<std::shared_mutex> lock(gLiveMutex);
+            liveEngines().insert(engine.get());
+        }
+        *out = engine.release();
+        return PPMG_OK;
+    });
+}
+
+void engineDestroy(ppmg_engine* engine) {
+    if (!engine) return;
+    {
+        std::unique_lock<std::shared_mutex> lock(gLiveMutex);
+        if (!liveEngines().erase(engine)) return;  // not ours, or already destroyed
+    }
+    delete engine;
+}
+
+ppmg_status assessCall(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out, ppmg_error** error) {
+    return guarded(error, [&]() -> ppmg_status {
+        checkRequest(engine, request, out);
+        return toBuffer(engine->impl->assess(toSpec(request)), out);
+    });
+}
+
+ppmg_status renderCall(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out, ppmg_error** error) {
+    return guarded(error, [&]() -> ppmg_status {
+        checkRequest(engine, request, out);
+        return toBuffer(engine->impl->render(toSpec(request)), out);
+    });
+}
+
+ppmg_status contentInfo(const ppmg_engine* engine, ppmg_content_info* out) {
+    return guarded(nullptr, [&]() -> ppmg_status {
+        if (!engine || !isLive(engine)) return PPMG_E_BAD_HANDLE;
+        if (!out || out->struct_size < sizeof(ppmg_content_info)) return PPMG_E_INVALID_ARGUMENT;
+        out->content_version = engine->contentVersion.c_str();
+        out->content_sha256 = engine->contentSha.c_str();
+        out->plugin_version = PPMG_VERSION;
+        return PPMG_OK;
+    });
+}
+
+void bufferFree(ppmg_buffer* b) {
+    if (!b) return;
+    std::free(const_cast<char*>(b->data));
+    std::free(b);
+}
+
+void errorFree(ppmg_error* e) {
+    if (!e) return;
+    std::free(const_cast<char*>(e->message));
+    std::free(const_cast<char*>(e->file));
+    std::free(const_cast<char*>(e->fhir_path));
+    std::free(const_cast<char*>(e->resource_id));
+    std::free(e);
+}
+
+const char* statusName(ppmg_status s) {
+    switch (s) {
+        case PPMG_OK: return "PPMG_OK";
+        case PPMG_E_INVALID_ARGUMENT: return "PPMG_E_INVALID_ARGUMENT";
+        case PPMG_E_VERSION: return "PPMG_E_VERSION";
+        case PPMG_E_CONTENT: return "PPMG_E_CONTENT";
+        case PPMG_E_PARSE: return "PPMG_E_PARSE";
+        case PPMG_E_NOT_FHIR: return "PPMG_E_NOT_FHIR";
+        case PPMG_E_NO_PATIENT: return "PPMG_E_NO_PATIENT";
+        case PPMG_E_AMBIGUOUS_PATIENT: return "PPMG_E_AMBIGUOUS_PATIENT";
+        case PPMG_E_LIMIT: return "PPMG_E_LIMIT";
+        case PPMG_E_ENCODING: return "PPMG_E_ENCODING";
+        case PPMG_E_UNSUPPORTED: return "PPMG_E_UNSUPPORTED";
+        case PPMG_E_BAD_HANDLE: return "PPMG_E_BAD_HANDLE";
+        case PPMG_E_NO_MEMORY: return "PPMG_E_NO_MEMORY";
+        case PPMG_E_INTERNAL: return "PPMG_E_INTERNAL";
+    }
+    return "PPMG_E_UNKNOWN";
+}
+
+const ppmg_core_api_v1 kCoreApi = {
+    sizeof(ppmg_core_api_v1), engineCreate, engineDestroy, assessCall, renderCall,
+    contentInfo,              bufferFree,   errorFree,     statusName,
+};
+
+ppmg_status negotiate(uint32_t host) {
+    // Same major; the host may be older (it then uses a prefix of our tables) but not newer.
+    if (PPMG_ABI_MAJOR_OF(host) != PPMG_ABI_VERSION_MAJOR) return PPMG_E_VERSION;
+    if (PPMG_ABI_MINOR_OF(host) > PPMG_ABI_VERSION_MINOR) return PPMG_E_VERSION;
+    return PPMG_OK;
+}
+
+const void* getApi(const char* id) {
+    if (id && std::strcmp(id, PPMG_CORE_API_ID) == 0) return &kCoreApi;
+    return nullptr;
+}
+
+}  // namespace
+
+extern "C" PPMG_EXPORT const ppmg_plugin_entry ppmg_entry = {PPMG_ABI_VERSION, PPMG_VERSION, negotiate, getApi};

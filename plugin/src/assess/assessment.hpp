@@ -1,0 +1,71 @@
+// The result of assessing one patient: per massage type an outcome, its findings and, for
+// defer, the earliest date. Writers (CDA, JSON, text) read only this and the content.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "content/content.hpp"
+#include "read/clinical_date.hpp"
+#include "read/patient_record.hpp"
+
+namespace ppmg {
+
+enum class DeliveryMode { Vaginal, Caesarean, Unknown };
+const char* deliveryModeCode(DeliveryMode m);  // "vaginal", "caesarean", "unknown"
+
+// The patient datum that triggered a finding.
+struct Evidence {
+    std::string resourceType;
+    std::string id;
+    std::string path;
+    std::string code;        // "http://loinc.org|8310-5" style is split below
+    std::string codeSystem;  // FHIR system uri
+    std::string display;
+    std::string value;       // "38.9 Cel", "active", "healed"
+    std::string date;        // as written in the record ("" when none)
+};
+
+struct Finding {
+    const Rule* rule = nullptr;           // content-owned
+    Outcome outcome = Outcome::NoFlag;
+    std::vector<size_t> types;            // massage type indexes it affects
+    std::optional<Date> earliestDate;     // defer only
+    std::vector<Evidence> evidence;
+};
+
+struct DataGap {
+    std::string id;
+    std::string text;
+};
+
+struct MassageAssessment {
+    Outcome outcome = Outcome::NoFlag;
+    std::optional<Date> earliestDate;     // defer only
+    std::vector<size_t> findings;         // indexes into Assessment::findings
+};
+
+struct DeliveryEpisode {
+    Date date;
+    DeliveryMode mode = DeliveryMode::Unknown;
+    std::vector<Evidence> records;        // the records that make up the episode
+    std::vector<std::string> heuristics;  // how the delivery was found when not by a delivery code
+};
+
+struct Assessment {
+    bool applicable = true;
+    Date asOf;
+    std::optional<DeliveryEpisode> episode;
+    std::optional<int> postpartumDay;
+    bool futureDelivery = false;
+    std::vector<Finding> findings;
+    std::vector<MassageAssessment> massages;  // by Content::massageTypes index
+    std::vector<DataGap> dataGaps;
+    std::optional<Date> latestDataDate;       // newest datum the rules could read
+    std::optional<Date> earliestDataDate;
+    Patient patient;
+    bool escalated() const;
+};
+
+}  // namespace ppmg

@@ -1,0 +1,113 @@
+// Finding the delivery: procedures, the delivery-date observation, and (for older Synthea
+// output) an obstetric admission followed by a postnatal visit. Codes come from the content.
+#include <algorithm>
+
+#include "assess/evidence.hpp"
+#include "assess/rule_engine.hpp"
+
+namespace ppmg {
+namespace {
+
+struct DeliveryRecord {
+    Date date;
+    DeliveryMode mode;
+    Evidence evidence;
+    std::string heuristic;
+};
+
+bool procedureDone(const Procedure& p) { return p.status.empty() || p.status == "completed"; }
+
+}  // namespace
+
+Evidence evidenceOf(const Source& s, const std::vector<Coding>& codes, const ValueSet* vs, const std::string& value,
+                    const std::optional<DateTime>& when) {
+    Evidence e;
+    e.resourceType = s.resourceType;
+    e.id = s.id;
+    e.path = s.path;
+    const Coding* pick = codes.empty() ? nullptr : &codes.front();
+    if (vs)
+        for (const auto& c : codes)
+            if (codingInValueSet(*vs, c.system, c.code)) { pick = &c; break; }
+    if (pick) {
+        e.code = pick->code;
+        e.codeSystem = pick->system;
+        e.display = pick->display;
+    }
+    e.value = value;
+    if (when) e.date = when->text;
+    return e;
+}
+
+const char* deliveryModeCode(DeliveryMode m) {
+    switch (m) {
+        case DeliveryMode::Vaginal: return "vaginal";
+        case DeliveryMode::Caesarean: return "caesarean";
+        default: return "unknown";
+    }
+}
+
+std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const PatientRecord& rec, Date asOf,
+                                                   bool& anyDelivery, bool& futureDelivery) {
+    const DeliveryConfig& dc = content.delivery;
+    const ValueSet& caesarean = content.valueSets.at(dc.caesareanValueSet);
+    const ValueSet& vaginal = content.valueSets.at(dc.vaginalValueSet);
+    const ValueSet& dateObs = content.valueSets.at(dc.dateObservationValueSet);
+    const ValueSet& admission = content.valueSets.at(dc.obstetricAdmissionValueSet);
+    const ValueSet& postnatal = content.valueSets.at(dc.postnatalVisitValueSet);
+
+    std::vector<DeliveryRecord> records;
+    for (const auto& p : rec.procedures) {
+        if (!procedureDone(p) || !p.performed) continue;
+        if (inValueSet(caesarean, p.codes))
+            records.push_back({p.performed->date, DeliveryMode::Caesarean,
+                               evidenceOf(p.source, p.codes, &caesarean, "caesarean", p.performed), ""});
+        else if (inValueSet(vaginal, p.codes))
+            records.push_back({p.performed->date, DeliveryMode::Vaginal,
+                               evidenceOf(p.source, p.codes, &vaginal, "vaginal", p.performed), ""});
+    }
+    for (const auto& o : rec.observations) {
+        if (!inValueSet(dateObs, o.codes) || !o.valueDateTime) continue;
+        if (!o.status.empty() && o.status != "final" && o.status != "amended" && o.status != "corrected") continue;
+        records.push_back({o.valueDateTime->date, DeliveryMode::Unknown,
+                           evidenceOf(o.source, o.codes, &dateObs, o.valueDateTime->text, o.valueDateTime), ""});
+    }
+    // Older Synthea output: an obstetric admission followed, within the window, by a postnatal visit
+    // (both on record by the as-of date) marks a birth whose mode the record does not state.
+    for (const auto& adm : rec.encounters) {
+        if (!adm.start || !inValueSet(admission, adm.types)) continue;
+        for (const auto& visit : rec.encounters) {
+            if (!visit.start || !inValueSet(postnatal, visit.types)) continue;
+            int gap = visit.start->date.days - adm.start->date.days;
+            if (gap <= 0 || gap > dc.postnatalWindowDays || visit.start->date > asOf) continue;
+            records.push_back({adm.start->date, DeliveryMode::Unknown,
+                               evidenceOf(adm.source, adm.types, &admission, "obstetric admission", adm.start),
+                               "obstetric admission " + adm.source.id + " on " + formatIsoDate(adm.start->date) +
+                                   " followed by postnatal visit " + visit.source.id + " on " +
+                                   formatIsoDate(visit.start->date)});
+            break;
+        }
+    }
+    anyDelivery = !records.empty();
+    futureDelivery = std::any_of(records.begin(), records.end(), [&](const DeliveryRecord& r) { return r.date > asOf; });
+
+    const DeliveryRecord* latest = nullptr;
+    for (const auto& r : records)
+        if (r.date <= asOf && (!latest || r.date > latest->date)) latest = &r;
+    if (!latest) return std::nullopt;
+
+    DeliveryEpisode ep;
+    ep.date = latest->date;
+    bool sawCaesarean = false, sawVaginal = false;
+    for (const auto& r : records) {
+        if (r.date > asOf || std::abs(r.date.days - ep.date.days) > dc.episodeWindowDays) continue;
+        sawCaesarean |= r.mode == DeliveryMode::Caesarean;
+        sawVaginal |= r.mode == DeliveryMode::Vaginal;
+        ep.records.push_back(r.evidence);
+        if (!r.heuristic.empty()) ep.heuristics.push_back(r.heuristic);
+    }
+    ep.mode = sawCaesarean ? DeliveryMode::Caesarean : sawVaginal ? DeliveryMode::Vaginal : DeliveryMode::Unknown;
+    return ep;
+}
+
+}  // namespace ppmg

@@ -1,0 +1,16 @@
+// Building the Evidence a finding cites from a fact's source.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "assess/assessment.hpp"
+
+namespace ppmg {
+
+// The coding shown is the first one in the value set (vs may be null: the first coding).
+Evidence evidenceOf(const Source& s, const std::vector<Coding>& codes, const ValueSet* vs, const std::string& value,
+                    const std::optional<DateTime>& when);
+
+}  // namespace ppmg

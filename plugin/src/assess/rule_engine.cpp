@@ -1,0 +1,409 @@
+// The rule engine. Mechanisms only: which clause kinds exist and how each reads the record.
+// Every code, threshold, window and text comes from the content.
+#include "assess/rule_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
+
+#include "assess/evidence.hpp"
+
+namespace ppmg {
+
+bool Assessment::escalated() const {
+    return std::any_of(massages.begin(), massages.end(),
+                       [](const MassageAssessment& m) { return m.outcome == Outcome::Escalate; });
+}
+
+namespace {
+
+// Data semantics (clinical-rules.md): which statuses count.
+bool conditionCounts(const Condition& c) {
+    const auto& cs = c.clinicalStatus;
+    const auto& vs = c.verificationStatus;
+    bool active = cs.empty() || cs == "active" || cs == "recurrence" || cs == "relapse";
+    return active && vs != "refuted" && vs != "entered-in-error";
+}
+
+bool medicationCounts(const Medication& m) {
+    if (m.source.resourceType == "MedicationRequest") return m.status == "active" || m.status == "on-hold";
+    return m.status == "active" || m.status == "intended" || m.status == "on-hold";
+}
+
+bool allergyCounts(const Allergy& a) {
+    const auto& cs = a.clinicalStatus;
+    return (cs.empty() || cs == "active") && a.verificationStatus != "refuted" &&
+           a.verificationStatus != "entered-in-error";
+}
+
+bool observationCounts(const Observation& o) {
+    return o.status.empty() || o.status == "final" || o.status == "amended" || o.status == "corrected";
+}
+
+std::string formatNumber(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+// One usable value of a measure, in the measure's canonical unit.
+struct Reading {
+    double value = NAN;  // NaN for measures without a unit (presence only)
+    const DateTime* when = nullptr;
+    Evidence evidence;
+};
+
+bool meetsBounds(const Clause& c, double v) {
+    if (!std::isnan(c.atLeast) && !(v >= c.atLeast)) return false;
+    if (!std::isnan(c.above) && !(v > c.above)) return false;
+    if (!std::isnan(c.below) && !(v < c.below)) return false;
+    if (!std::isnan(c.atMost) && !(v <= c.atMost)) return false;
+    return true;
+}
+
+class Evaluation {
+public:
+    Evaluation(const Content& content, const PatientRecord& rec, Date asOf) : c_(content), r_(rec), asOf_(asOf) {
+        episode_ = findDeliveryEpisode(content, rec, asOf, anyDelivery_, futureDelivery_);
+        indexMeasures();
+        indexWoundStatus();
+    }
+
+    Assessment run() {
+        Assessment a;
+        a.asOf = asOf_;
+        a.patient = r_.patient;
+        a.episode = episode_;
+        a.futureDelivery = futureDelivery_;
+        if (episode_) a.postpartumDay = asOf_.days - episode_->date.days;
+        a.massages.resize(c_.massageTypes.size());
+
+        for (const auto& rule : c_.rules) {
+            std::vector<Evidence> ev;
+            if (!eval(rule.when, ev)) continue;
+            Finding f;
+            f.rule = &rule;
+            f.outcome = rule.outcome;
+            f.types = rule.types;
+            f.evidence = std::move(ev);
+            if (rule.outcome == Outcome::Defer && episode_ && rule.earliestDay >= 0)
+                f.earliestDate = episode_->date.plusDays(rule.earliestDay);
+            a.findings.push_back(std::move(f));
+            if (!rule.gap.empty()) addGap(a, rule.id, rule.gap);
+        }
+
+        const bool outOfScope = std::any_of(a.findings.begin(), a.findings.end(),
+                                            [](const Finding& f) { return f.outcome == Outcome::NotApplicable; });
+        if (outOfScope) {
+            a.applicable = false;
+            std::vector<Finding> kept;
+            for (auto& f : a.findings)
+                if (f.outcome == Outcome::NotApplicable) kept.push_back(std::move(f));
+            a.findings = std::move(kept);
+            a.dataGaps.clear();
+            for (size_t t = 0; t < a.massages.size(); ++t) {
+                a.massages[t].outcome = Outcome::NotApplicable;
+                for (size_t i = 0; i < a.findings.size(); ++i) a.massages[t].findings.push_back(i);
+            }
+            dataDates(a);
+            return a;
+        }
+
+        for (const auto& gap : c_.dataGaps) {
+            std::vector<Evidence> ignored;
+            if (eval(gap.when, ignored)) addGap(a, gap.id, gap.text);
+        }
+        for (const auto& g : unitGaps_) addGap(a, g.first, g.second);
+
+        combine(a);
+        dataDates(a);
+        return a;
+    }
+
+private:
+    // Precedence per type; any escalate anywhere makes every type escalate.
+    void combine(Assessment& a) const {
+        bool escalate = false;
+        for (const auto& f : a.findings) escalate |= f.outcome == Outcome::Escalate;
+        for (size_t t = 0; t < a.massages.size(); ++t) {
+            MassageAssessment& m = a.massages[t];
+            m.outcome = Outcome::NoFlag;
+            for (size_t i = 0; i < a.findings.size(); ++i) {
+                const Finding& f = a.findings[i];
+                if (std::find(f.types.begin(), f.types.end(), t) == f.types.end()) continue;
+                m.findings.push_back(i);
+                if (outcomeRank(f.outcome) < outcomeRank(m.outcome)) m.outcome = f.outcome;
+            }
+            if (escalate) {
+                m.outcome = Outcome::Escalate;
+                for (size_t i = 0; i < a.findings.size(); ++i)
+                    if (a.findings[i].outcome == Outcome::Escalate &&
+                        std::find(m.findings.begin(), m.findings.end(), i) == m.findings.end())
+                        m.findings.push_back(i);
+                std::sort(m.findings.begin(), m.findings.end());
+            }
+            if (m.outcome == Outcome::Defer) {
+                for (size_t i : m.findings) {
+                    const Finding& f = a.findings[i];
+                    if (f.outcome == Outcome::Defer && f.earliestDate &&
+                        (!m.earliestDate || *f.earliestDate > *m.earliestDate))
+                        m.earliestDate = f.earliestDate;
+                }
+            }
+        }
+    }
+
+    static void addGap(Assessment& a, const std::string& id, const std::string& text) {
+        for (const auto& g : a.dataGaps)
+            if (g.text == text) return;
+        a.dataGaps.push_back({id, text});
+    }
+
+    void dataDates(Assessment& a) const {
+        auto note = [&](const std::optional<DateTime>& d) {
+            if (!d || d->date > asOf_) return;
+            if (!a.earliestDataDate || d->date < *a.earliestDataDate) a.earliestDataDate = d->date;
+            if (!a.latestDataDate || d->date > *a.latestDataDate) a.latestDataDate = d->date;
+        };
+        for (const auto& o : r_.observations) note(o.effective);
+        for (const auto& p : r_.procedures) note(p.performed);
+        for (const auto& x : r_.conditions) note(x.onset ? x.onset : x.recorded);
+        for (const auto& m : r_.medications) note(m.date);
+        for (const auto& e : r_.encounters) note(e.start);
+    }
+
+    // ---- Indexes built once per assessment -------------------------------------------
+
+    void indexMeasures() {
+        for (const auto& kv : c_.measures) readings_[kv.first];
+        for (const auto& o : r_.observations) {
+            if (!observationCounts(o) || !o.effective || o.effective->date > asOf_) continue;
+            for (const auto& kv : c_.measures) {
+                const Measure& m = kv.second;
+                const ValueSet& vs = c_.valueSets.at(m.valueSet);
+                if (inValueSet(vs, o.codes)) addReading(m, o, o.codes, o.quantity, &vs);
+                for (const auto& comp : o.components)
+                    if (inValueSet(vs, comp.codes)) addReading(m, o, comp.codes, comp.quantity, &vs);
+            }
+        }
+        for (auto& kv : readings_)  // newest first
+            std::stable_sort(kv.second.begin(), kv.second.end(),
+                             [](const Reading& x, const Reading& y) { return x.when->instant > y.when->instant; });
+    }
+
+    void addReading(const Measure& m, const Observation& o, const std::vector<Coding>& codes, const Quantity& q,
+                    const ValueSet* vs) {
+        Reading rd;
+        rd.when = &*o.effective;
+        if (m.unit.empty()) {  // presence-only measure (e.g. lactation status)
+            std::string v = o.valueText;
+            if (v.empty() && !o.valueCodes.empty())
+                v = o.valueCodes.front().display.empty() ? o.valueCodes.front().code : o.valueCodes.front().display;
+            rd.evidence = evidenceOf(o.source, codes, vs, v, o.effective);
+            readings_[m.id].push_back(std::move(rd));
+            return;
+        }
+        if (!q.present) return;
+        const UnitConversion* conv = nullptr;
+        for (const auto& u : m.units)
+            if (u.code == q.unit) { conv = &u; break; }
+        if (!conv) {
+            unitGaps_.emplace_back("unit-" + m.id, m.display + " in " + o.source.resourceType + "/" + o.source.id +
+                                                       " has unit \"" + q.unit + "\", which ppmg cannot convert to " +
+                                                       m.unit + "; the value was not used");
+            return;
+        }
+        rd.value = (q.value + conv->offset) * conv->scale;
+        rd.evidence = evidenceOf(o.source, codes, vs, formatNumber(q.value) + " " + q.unit, o.effective);
+        readings_[m.id].push_back(std::move(rd));
+    }
+
+    void indexWoundStatus() {
+        const ValueSet& vs = c_.valueSets.at(c_.delivery.woundStatusValueSet);
+        for (const auto& o : r_.observations) {
+            if (!observationCounts(o) || !o.effective || o.effective->date > asOf_ || !inValueSet(vs, o.codes))
+                continue;
+            if (!latestWound_ || o.effective->instant > latestWound_->effective->instant) latestWound_ = &o;
+        }
+    }
+
+    bool withinDays(const DateTime& d, int days) const {
+        return d.date <= asOf_ && (days < 0 || asOf_.days - d.date.days <= days);
+    }
+
+    const Reading* latestReading(const std::string& measure, int within) const {
+        const auto& list = readings_.at(measure);
+        for (const auto& rd : list)
+            if (withinDays(*rd.when, within)) return &rd;  // newest first
+        return nullptr;
+    }
+
+    // ---- Clauses -----------------------------------------------------------------------
+
+    bool eval(const Clause& cl, std::vector<Evidence>& ev) const {
+        using K = Clause::Kind;
+        switch (cl.kind) {
+            case K::AllOf: {
+                std::vector<Evidence> local;
+                for (const auto& ch : cl.children)
+                    if (!eval(ch, local)) return false;
+                ev.insert(ev.end(), local.begin(), local.end());
+                return true;
+            }
+            case K::AnyOf: {
+                bool any = false;
+                for (const auto& ch : cl.children) any |= eval(ch, ev);
+                return any;
+            }
+            case K::NoneOf: {
+                std::vector<Evidence> ignored;
+                for (const auto& ch : cl.children)
+                    if (eval(ch, ignored)) return false;
+                return true;
+            }
+            case K::Condition: {
+                const ValueSet& vs = c_.valueSets.at(cl.valueSet);
+                bool hit = false;
+                for (const auto& x : r_.conditions) {
+                    if (!conditionCounts(x) || !inValueSet(vs, x.codes)) continue;
+                    std::string status = x.clinicalStatus.empty() ? "clinical status not recorded" : x.clinicalStatus;
+                    if (!x.verificationStatus.empty()) status += ", " + x.verificationStatus;
+                    ev.push_back(evidenceOf(x.source, x.codes, &vs, status, x.onset ? x.onset : x.recorded));
+                    hit = true;
+                }
+                return hit;
+            }
+            case K::Medication: {
+                const ValueSet& vs = c_.valueSets.at(cl.valueSet);
+                bool hit = false;
+                for (const auto& m : r_.medications) {
+                    if (!medicationCounts(m) || !inValueSet(vs, m.codes)) continue;
+                    ev.push_back(evidenceOf(m.source, m.codes, &vs, m.status, m.date));
+                    hit = true;
+                }
+                return hit;
+            }
+            case K::Allergy: {
+                const ValueSet& vs = c_.valueSets.at(cl.valueSet);
+                bool hit = false;
+                for (const auto& x : r_.allergies) {
+                    if (!allergyCounts(x) || !inValueSet(vs, x.codes)) continue;
+                    ev.push_back(evidenceOf(x.source, x.codes, &vs,
+                                            x.clinicalStatus.empty() ? "recorded" : x.clinicalStatus, x.recorded));
+                    hit = true;
+                }
+                return hit;
+            }
+            case K::Observation: {
+                const Reading* rd = latestReading(cl.measure, cl.withinDays);
+                if (!rd || !meetsBounds(cl, rd->value)) return false;  // missing never meets a bound
+                ev.push_back(rd->evidence);
+                return true;
+            }
+            case K::NoObservation: return latestReading(cl.measure, cl.withinDays) == nullptr;
+            case K::NoResource: {
+                for (const auto& t : cl.resourceTypes)
+                    if (countResources(t) > 0) return false;
+                return true;
+            }
+            case K::DeliveryMode: {
+                if (!episode_) return false;
+                const char* mode = deliveryModeCode(episode_->mode);
+                if (std::find(cl.values.begin(), cl.values.end(), mode) == cl.values.end()) return false;
+                ev.insert(ev.end(), episode_->records.begin(), episode_->records.end());
+                return true;
+            }
+            case K::PostpartumDay:
+                return episode_ && meetsBounds(cl, static_cast<double>(asOf_.days - episode_->date.days));
+            case K::WoundStatus: {
+                if (!episode_) return false;
+                std::string status = "missing";
+                if (latestWound_ && withinDays(*latestWound_->effective, cl.withinDays) &&
+                    !latestWound_->valueCodes.empty())
+                    status = latestWound_->valueCodes.front().code;
+                if (std::find(cl.values.begin(), cl.values.end(), status) == cl.values.end()) return false;
+                if (status != "missing")
+                    ev.push_back(evidenceOf(latestWound_->source, latestWound_->codes, nullptr, status,
+                                            latestWound_->effective));
+                return true;
+            }
+            case K::EpisodeProcedure: {
+                if (!episode_) return false;
+                const ValueSet& vs = c_.valueSets.at(cl.valueSet);
+                bool hit = false;
+                for (const auto& p : r_.procedures) {
+                    if (!(p.status.empty() || p.status == "completed") || !p.performed || !inValueSet(vs, p.codes))
+                        continue;
+                    if (std::abs(p.performed->date.days - episode_->date.days) > c_.delivery.episodeWindowDays) continue;
+                    ev.push_back(evidenceOf(p.source, p.codes, &vs, p.status.empty() ? "recorded" : p.status,
+                                            p.performed));
+                    hit = true;
+                }
+                return hit;
+            }
+            case K::NoDelivery: return !anyDelivery_;
+            case K::FutureDelivery: return futureDelivery_;
+            case K::LastDeliveryOlderThan: {
+                if (!episode_ || asOf_.days - episode_->date.days <= cl.days) return false;
+                ev.insert(ev.end(), episode_->records.begin(), episode_->records.end());
+                return true;
+            }
+            case K::PatientGender: {
+                const auto& g = r_.patient.gender;
+                if (std::find(cl.values.begin(), cl.values.end(), g) == cl.values.end()) return false;
+                ev.push_back(patientEvidence("gender", g));
+                return true;
+            }
+            case K::PatientAge: {
+                if (!r_.patient.birthDate) return false;
+                int age = ageInYears(*r_.patient.birthDate, asOf_);
+                if (!meetsBounds(cl, age)) return false;
+                ev.push_back(patientEvidence("age", std::to_string(age) + " years (born " +
+                                                        formatIsoDate(*r_.patient.birthDate) + ")"));
+                return true;
+            }
+        }
+        return false;
+    }
+
+    Evidence patientEvidence(const std::string& what, const std::string& value) const {
+        Evidence e;
+        e.resourceType = "Patient";
+        e.id = r_.patient.source.id;
+        e.path = r_.patient.source.path + "." + (what == "age" ? "birthDate" : what);
+        e.display = what;
+        e.value = value;
+        return e;
+    }
+
+    size_t countResources(const std::string& type) const {
+        if (type == "Condition") return r_.conditions.size();
+        if (type == "Observation") return r_.observations.size();
+        if (type == "Procedure") return r_.procedures.size();
+        if (type == "AllergyIntolerance") return r_.allergies.size();
+        if (type == "Encounter") return r_.encounters.size();
+        if (type == "MedicationRequest" || type == "MedicationStatement")
+            return static_cast<size_t>(std::count_if(r_.medications.begin(), r_.medications.end(),
+                                                     [&](const Medication& m) { return m.source.resourceType == type; }));
+        return 0;
+    }
+
+    const Content& c_;
+    const PatientRecord& r_;
+    Date asOf_;
+    std::optional<DeliveryEpisode> episode_;
+    bool anyDelivery_ = false;
+    bool futureDelivery_ = false;
+    std::unordered_map<std::string, std::vector<Reading>> readings_;
+    std::vector<std::pair<std::string, std::string>> unitGaps_;
+    const Observation* latestWound_ = nullptr;
+};
+
+}  // namespace
+
+Assessment assess(const Content& content, const PatientRecord& record, Date asOf) {
+    return Evaluation(content, record, asOf).run();
+}
+
+}  // namespace ppmg

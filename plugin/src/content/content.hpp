@@ -1,0 +1,189 @@
+// The clinical content, loaded once from content/ppmg-content.xml and immutable afterwards.
+// Code holds the mechanisms; this model holds the medicine (codes, thresholds, texts, references).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace ppmg {
+
+enum class Outcome : uint8_t { Escalate, Block, Defer, Review, Modify, NoFlag, NotApplicable };
+
+// Precedence: a lower rank is stronger (escalate > block > defer > review > modify > no-flag).
+inline int outcomeRank(Outcome o) { return static_cast<int>(o); }
+const char* outcomeCode(Outcome o);  // "escalate", ..., "not-applicable"
+bool parseOutcome(const std::string& s, Outcome& out);
+
+struct CodeSystem {
+    std::string id;       // short id used in content, e.g. "sct"
+    std::string uri;      // FHIR system, e.g. "http://snomed.info/sct"
+    std::string oid;      // CDA codeSystem OID
+    std::string name;     // "SNOMED CT"
+    bool prefixMatch = false;  // ICD-10(-CM), ATC: match by prefix, dots removed
+};
+
+// A value set: codes by system; prefix systems hold dot-less prefixes.
+struct ValueSet {
+    std::string id;
+    std::string name;
+    // key: system uri; value: exact codes (or prefixes for prefix systems)
+    std::unordered_map<std::string, std::unordered_set<std::string>> exact;
+    std::unordered_map<std::string, std::vector<std::string>> prefixes;
+};
+
+struct UnitConversion {
+    std::string code;     // UCUM code as found in valueQuantity.code (or unit)
+    double offset = 0;    // canonical = (value + offset) * scale
+    double scale = 1;
+};
+
+// An observation measure: which codes, which canonical unit, which units convert.
+struct Measure {
+    std::string id;          // "temperature"
+    std::string display;     // "Body temperature"
+    std::string unit;        // canonical UCUM unit, "Cel"
+    std::string valueSet;    // value set id of the observation / component codes
+    std::vector<UnitConversion> units;
+};
+
+// One clause of a rule's condition. Leaves read the record; allOf/anyOf/noneOf combine.
+struct Clause {
+    enum class Kind {
+        AllOf, AnyOf, NoneOf,
+        Condition,        // valueSet: an active Condition with a code in it
+        Medication,       // valueSet: an active MedicationRequest/Statement
+        Allergy,          // valueSet: an active AllergyIntolerance
+        Observation,      // measure, withinDays, bounds: the latest value meets them
+        NoObservation,    // measure, withinDays: no usable value in the window
+        NoResource,       // resourceTypes: none of these resources in the input at all
+        DeliveryMode,     // values: caesarean | vaginal | unknown
+        PostpartumDay,    // bounds on the postpartum day
+        WoundStatus,      // values (plus "missing"), withinDays: the latest status
+        EpisodeProcedure, // valueSet: a procedure in the delivery episode
+        NoDelivery,       // no delivery on record at all
+        FutureDelivery,   // a delivery dated after the as-of date
+        LastDeliveryOlderThan,  // days
+        PatientGender,    // values
+        PatientAge        // bounds on completed years
+    };
+    Kind kind = Kind::AllOf;
+    std::vector<Clause> children;
+    std::string valueSet;
+    std::string measure;
+    std::vector<std::string> values;
+    std::vector<std::string> resourceTypes;
+    int withinDays = -1;
+    int days = 0;
+    // Bounds; NaN when absent. atLeast: >=, above: >, below: <, atMost: <=.
+    double atLeast, above, below, atMost;
+    Clause();
+};
+
+struct Rule {
+    std::string id;              // "PPM-TIME-01"; several rows may share an id
+    std::string title;
+    Outcome outcome = Outcome::NoFlag;
+    std::vector<size_t> types;   // indexes into Content::massageTypes
+    int earliestDay = -1;        // defer: earliest date = delivery + earliestDay
+    std::string reason;          // why, in plain words
+    std::string action;          // what to do: modification, or what the reviewer checks
+    std::string gap;             // when the rule reads missing data: the data gap it names
+    std::vector<std::string> references;
+    Clause when;
+};
+
+struct Benefit {
+    std::string text;
+    std::string grade;           // "Low", "Very low", ...
+    std::vector<std::string> references;
+};
+
+struct MassageType {
+    std::string code;            // "abdominal"
+    std::string display;         // "Abdominal massage"
+    std::string bodySiteCode;    // SNOMED body site
+    std::string bodySiteDisplay;
+    std::string timing;
+    std::vector<std::string> technique;
+    std::vector<std::string> precautions;
+    std::vector<Benefit> benefits;
+    std::vector<Benefit> notSupported;  // claims shown only as "not supported by evidence"
+    std::vector<std::string> references;
+};
+
+struct Reference {
+    std::string id;
+    std::string citation;
+    std::string url;
+};
+
+struct WarningSign {
+    std::string id;
+    std::string text;
+};
+
+struct DataGapDef {
+    std::string id;
+    std::string text;
+    Clause when;
+};
+
+struct OutcomeText {
+    std::string label;   // "Not yet"
+    std::string text;    // "Not yet: ..." ({asOf} is replaced)
+};
+
+struct DeliveryConfig {
+    std::string caesareanValueSet;
+    std::string vaginalValueSet;
+    std::string dateObservationValueSet;
+    std::string obstetricAdmissionValueSet;
+    std::string postnatalVisitValueSet;
+    int postnatalWindowDays = 84;
+    int episodeWindowDays = 1;
+    std::string woundStatusValueSet;  // the cs-wound-status observation code
+};
+
+struct Content {
+    std::string version;
+    std::string sha256;
+    std::string title;
+    std::string signOff;          // the record of clinical sign-off, as text
+    std::string directory;        // where it was loaded from
+    std::vector<CodeSystem> codeSystems;
+    std::unordered_map<std::string, ValueSet> valueSets;
+    std::unordered_map<std::string, Measure> measures;
+    std::vector<MassageType> massageTypes;
+    std::vector<Rule> rules;
+    std::vector<DataGapDef> dataGaps;
+    std::vector<Reference> references;
+    std::vector<WarningSign> warningSigns;
+    std::string warningSignsIntro;
+    std::string urgentText;
+    std::array<OutcomeText, 7> outcomeTexts;  // by Outcome
+    DeliveryConfig delivery;
+    std::map<std::string, std::string> texts;  // other display texts by id
+
+    const Reference* findReference(const std::string& id) const;
+    const CodeSystem* systemByUri(const std::string& uri) const;
+    const CodeSystem* systemById(const std::string& id) const;
+    const std::string& text(const std::string& id) const;  // "" when absent
+};
+
+// True when any coding is in the value set (prefix systems: dot-less prefix match).
+template <class Codings>
+bool inValueSet(const ValueSet& vs, const Codings& codes);
+
+// Loads <dir>/ppmg-content.xml, validates it against <dir>/schema/ppmg-content.xsd and
+// checks its references. Throws ContentError with the file and a message.
+std::shared_ptr<const Content> loadContent(const std::string& dir);
+
+}  // namespace ppmg
+
+#include "content/value_set_match.hpp"

@@ -1,0 +1,119 @@
+#include "guidance_engine.hpp"
+
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/File.h>
+#include <Poco/Path.h>
+#include <Poco/UUIDGenerator.h>
+#include <dlfcn.h>
+#include <libxml/parser.h>
+#include <libxslt/transform.h>
+#include <libxslt/xsltInternals.h>
+#include <libxslt/xsltutils.h>
+
+#include "assess/rule_engine.hpp"
+#include "errors.hpp"
+#include "write/assessment_writers.hpp"
+#include "write/cda_writer.hpp"
+
+namespace ppmg {
+
+namespace {
+
+const char* kHtmlStylesheet = "xsl/cda-to-html.xsl";
+
+Date today() {
+    Poco::DateTime now;
+    return Date{daysFromCivil(now.year(), static_cast<unsigned>(now.month()), static_cast<unsigned>(now.day()))};
+}
+
+}  // namespace
+
+std::string defaultContentDir() {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&defaultContentDir), &info) && info.dli_fname) {
+        Poco::Path lib(info.dli_fname);
+        Poco::Path installed = lib.parent();
+        installed.popDirectory();
+        installed.append(Poco::Path(PPMG_INSTALL_CONTENT_REL).makeDirectory());
+        if (Poco::File(installed.toString() + "ppmg-content.xml").exists()) return installed.toString();
+    }
+    return PPMG_SOURCE_CONTENT_DIR;
+}
+
+struct GuidanceEngine::Prepared {
+    Assessment assessment;
+};
+
+GuidanceEngine::GuidanceEngine(EngineConfig config) : config_(std::move(config)) {
+    xmlInitParser();
+    if (config_.contentDir.empty()) config_.contentDir = defaultContentDir();
+    content_ = loadContent(config_.contentDir);
+    std::string xsl = Poco::Path(Poco::Path(config_.contentDir).makeDirectory(), kHtmlStylesheet).toString();
+    if (Poco::File(xsl).exists()) {
+        xmlDocPtr doc = xmlReadFile(xsl.c_str(), nullptr, XML_PARSE_NONET);
+        if (!doc) throw Error(PPMG_E_CONTENT, "cannot parse the stylesheet " + xsl, Location{xsl, "", "", 0});
+        htmlStylesheet_ = xsltParseStylesheetDoc(doc);  // takes the document
+        if (!htmlStylesheet_) {
+            xmlFreeDoc(doc);
+            throw Error(PPMG_E_CONTENT, "the stylesheet " + xsl + " is not valid XSLT", Location{xsl, "", "", 0});
+        }
+    }
+}
+
+GuidanceEngine::~GuidanceEngine() {
+    if (htmlStylesheet_) xsltFreeStylesheet(htmlStylesheet_);
+}
+
+GuidanceEngine::Prepared GuidanceEngine::prepare(const RequestSpec& r) const {
+    const std::string source = r.sourceName.empty() ? "input" : r.sourceName;
+    Date asOf = today();
+    if (!r.asOf.empty()) {
+        auto d = parseIsoDate(r.asOf);
+        if (!d) throw Error(PPMG_E_INVALID_ARGUMENT, "the as-of date \"" + r.asOf + "\" is not YYYY-MM-DD");
+        asOf = *d;
+    }
+    RawRecord raw = readRecord(r.data, r.inputFormat, config_.limits, source);
+    PatientRecord record = selectPatient(std::move(raw), r.patientId, *content_, source);
+    return Prepared{ppmg::assess(*content_, record, asOf)};
+}
+
+std::string GuidanceEngine::assess(const RequestSpec& r) const {
+    if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_JSON && r.outputFormat != PPMG_OUTPUT_TEXT)
+        throw Error(PPMG_E_UNSUPPORTED, "assess writes JSON or text only");
+    Prepared p = prepare(r);
+    if (r.outputFormat == PPMG_OUTPUT_TEXT) return writeAssessmentText(p.assessment, *content_, PPMG_VERSION);
+    return writeAssessmentJson(p.assessment, *content_, PPMG_VERSION);
+}
+
+std::string GuidanceEngine::render(const RequestSpec& r) const {
+    if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_CDA && r.outputFormat != PPMG_OUTPUT_HTML)
+        throw Error(PPMG_E_UNSUPPORTED, "render writes CDA or HTML only");
+    if (r.outputFormat == PPMG_OUTPUT_HTML && !htmlStylesheet_)
+        throw Error(PPMG_E_UNSUPPORTED, "no HTML stylesheet in the content (" + std::string(kHtmlStylesheet) + ")");
+    Prepared p = prepare(r);
+    RenderContext ctx;
+    ctx.pluginVersion = PPMG_VERSION;
+    ctx.custodianName = config_.custodianName;
+    ctx.custodianOid = config_.custodianOid;
+    ctx.documentId = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    ctx.effectiveTime = Poco::DateTimeFormatter::format(Poco::DateTime(), "%Y%m%d%H%M%S+0000");
+    std::string cda = writeCda(p.assessment, *content_, ctx);
+    if (r.outputFormat != PPMG_OUTPUT_HTML) return cda;
+
+    xmlDocPtr doc = xmlReadMemory(cda.data(), static_cast<int>(cda.size()), "guidance.xml", nullptr, XML_PARSE_NONET);
+    if (!doc) throw Error(PPMG_E_INTERNAL, "the CDA document could not be parsed back for HTML");
+    xmlDocPtr html = xsltApplyStylesheet(htmlStylesheet_, doc, nullptr);
+    xmlFreeDoc(doc);
+    if (!html) throw Error(PPMG_E_INTERNAL, "the HTML stylesheet failed");
+    xmlChar* bytes = nullptr;
+    int size = 0;
+    int rc = xsltSaveResultToString(&bytes, &size, html, htmlStylesheet_);
+    xmlFreeDoc(html);
+    if (rc != 0 || !bytes) throw Error(PPMG_E_INTERNAL, "the HTML page could not be serialised");
+    std::string out(reinterpret_cast<const char*>(bytes), static_cast<size_t>(size));
+    xmlFree(bytes);
+    return out;
+}
+
+}  // namespace ppmg

@@ -1,0 +1,56 @@
+// The engine behind the C ABI: content loaded once, then read -> assess -> write per request.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "content/content.hpp"
+#include "ppmg/ppmg.h"
+#include "read/fhir_reader.hpp"
+
+typedef struct _xsltStylesheet xsltStylesheet;
+
+namespace ppmg {
+
+struct EngineConfig {
+    std::string contentDir;     // "" = beside the plugin, else the source tree's content/
+    std::string custodianName = "ppmg";
+    std::string custodianOid = "2.25.318214975805081609918790724903688664766";
+    ReadLimits limits;
+};
+
+struct RequestSpec {
+    std::string_view data;
+    ppmg_input_format inputFormat = PPMG_INPUT_AUTO;
+    ppmg_output_format outputFormat = PPMG_OUTPUT_DEFAULT;
+    std::string asOf;        // "" = today (UTC)
+    std::string patientId;
+    std::string sourceName;  // for messages; "" = "input"
+};
+
+class GuidanceEngine {
+public:
+    explicit GuidanceEngine(EngineConfig config);  // throws Error(PPMG_E_CONTENT, ...)
+    ~GuidanceEngine();
+    GuidanceEngine(const GuidanceEngine&) = delete;
+    GuidanceEngine& operator=(const GuidanceEngine&) = delete;
+
+    std::string assess(const RequestSpec& r) const;  // JSON or text
+    std::string render(const RequestSpec& r) const;  // CDA or HTML
+    const Content& content() const { return *content_; }
+    const EngineConfig& config() const { return config_; }
+
+private:
+    struct Prepared;
+    Prepared prepare(const RequestSpec& r) const;
+
+    EngineConfig config_;
+    std::shared_ptr<const Content> content_;
+    xsltStylesheet* htmlStylesheet_ = nullptr;  // content/xsl/cda-to-html.xsl, when present
+};
+
+// Where the content is when the options name none.
+std::string defaultContentDir();
+
+}  // namespace ppmg

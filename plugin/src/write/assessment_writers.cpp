@@ -1,0 +1,229 @@
+#include "write/assessment_writers.hpp"
+
+#include <cstdio>
+
+namespace ppmg {
+
+void appendJsonString(std::string& out, const std::string& s) {
+    out.push_back('"');
+    for (unsigned char ch : s) {
+        switch (ch) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                if (ch < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+                    out += buf;
+                } else {
+                    out.push_back(static_cast<char>(ch));
+                }
+        }
+    }
+    out.push_back('"');
+}
+
+std::string outcomeSentence(const Content& c, Outcome o, Date asOf) {
+    std::string text = c.outcomeTexts[static_cast<size_t>(o)].text;
+    const std::string key = "{asOf}";
+    for (size_t pos; (pos = text.find(key)) != std::string::npos;) text.replace(pos, key.size(), formatIsoDate(asOf));
+    return text;
+}
+
+namespace {
+
+class Json {
+public:
+    std::string out;
+    void key(const char* k) {
+        comma();
+        appendJsonString(out, k);
+        out.push_back(':');
+        fresh_ = true;
+    }
+    void str(const std::string& s) { comma(); appendJsonString(out, s); }
+    void raw(const std::string& s) { comma(); out += s; }
+    void open(char c) { comma(); out.push_back(c); fresh_ = true; }
+    void close(char c) { out.push_back(c); fresh_ = false; }
+    template <class V>
+    void field(const char* k, const V& v) { key(k); value(v); }
+
+private:
+    void value(const std::string& s) { str(s); }
+    void value(const char* s) { str(s); }
+    void value(bool b) { raw(b ? "true" : "false"); }
+    void value(int v) { raw(std::to_string(v)); }
+    void comma() {
+        if (!fresh_ && !out.empty()) out.push_back(',');
+        fresh_ = false;
+    }
+    bool fresh_ = true;
+};
+
+void writeEvidence(Json& j, const Evidence& e) {
+    j.open('{');
+    j.field("resourceType", e.resourceType);
+    j.field("id", e.id);
+    j.field("path", e.path);
+    if (!e.code.empty()) {
+        j.key("code");
+        j.open('{');
+        j.field("system", e.codeSystem);
+        j.field("code", e.code);
+        if (!e.display.empty()) j.field("display", e.display);
+        j.close('}');
+    } else if (!e.display.empty()) {
+        j.field("element", e.display);
+    }
+    j.field("value", e.value);
+    if (e.date.empty()) {
+        j.key("date");
+        j.raw("null");
+    } else {
+        j.field("date", e.date);
+    }
+    j.close('}');
+}
+
+void writeFinding(Json& j, const Finding& f, const Content& c) {
+    j.open('{');
+    j.field("rule", f.rule->id);
+    j.field("outcome", outcomeCode(f.outcome));
+    j.field("title", f.rule->title);
+    j.key("types");
+    j.open('[');
+    for (size_t t : f.types) j.str(c.massageTypes[t].code);
+    j.close(']');
+    j.field("reason", f.rule->reason);
+    if (!f.rule->action.empty()) j.field("action", f.rule->action);
+    if (f.earliestDate) j.field("earliestDate", formatIsoDate(*f.earliestDate));
+    j.key("evidence");
+    j.open('[');
+    for (const auto& e : f.evidence) writeEvidence(j, e);
+    j.close(']');
+    j.key("references");
+    j.open('[');
+    for (const auto& r : f.rule->references) j.str(r);
+    j.close(']');
+    j.close('}');
+}
+
+}  // namespace
+
+std::string writeAssessmentJson(const Assessment& a, const Content& c, const std::string& pluginVersion) {
+    Json j;
+    j.out.reserve(4096);
+    j.open('{');
+    j.field("applicable", a.applicable);
+    j.field("asOf", formatIsoDate(a.asOf));
+    j.key("postpartumDay");
+    if (a.postpartumDay && a.applicable) j.raw(std::to_string(*a.postpartumDay)); else j.raw("null");
+    j.key("deliveryMode");
+    if (a.episode && a.applicable) j.str(deliveryModeCode(a.episode->mode)); else j.raw("null");
+    j.key("deliveryDate");
+    if (a.episode) j.str(formatIsoDate(a.episode->date)); else j.raw("null");
+    j.field("escalate", a.escalated());
+    j.key("patient");
+    j.open('{');
+    j.field("id", a.patient.source.id);
+    j.close('}');
+    j.key("massages");
+    j.open('{');
+    for (size_t t = 0; t < a.massages.size(); ++t) {
+        const MassageAssessment& m = a.massages[t];
+        j.key(c.massageTypes[t].code.c_str());
+        j.open('{');
+        j.field("outcome", outcomeCode(m.outcome));
+        j.field("label", c.outcomeTexts[static_cast<size_t>(m.outcome)].label);
+        if (m.earliestDate) j.field("earliestDate", formatIsoDate(*m.earliestDate));
+        j.key("findings");
+        j.open('[');
+        for (size_t i : m.findings) writeFinding(j, a.findings[i], c);
+        j.close(']');
+        j.close('}');
+    }
+    j.close('}');
+    j.key("dataGaps");
+    j.open('[');
+    for (const auto& g : a.dataGaps) {
+        j.open('{');
+        j.field("id", g.id);
+        j.field("text", g.text);
+        j.close('}');
+    }
+    j.close(']');
+    if (a.episode) {
+        j.key("deliveryRecords");
+        j.open('[');
+        for (const auto& e : a.episode->records) writeEvidence(j, e);
+        j.close(']');
+        if (!a.episode->heuristics.empty()) {
+            j.key("deliveryHeuristics");
+            j.open('[');
+            for (const auto& h : a.episode->heuristics) j.str(h);
+            j.close(']');
+        }
+    }
+    j.key("content");
+    j.open('{');
+    j.field("version", c.version);
+    j.field("sha256", c.sha256);
+    j.close('}');
+    j.field("pluginVersion", pluginVersion);
+    j.close('}');
+    j.out.push_back('\n');
+    return std::move(j.out);
+}
+
+std::string writeAssessmentText(const Assessment& a, const Content& c, const std::string& pluginVersion) {
+    std::string out;
+    auto line = [&](const std::string& s) { out += s; out += '\n'; };
+    std::string who = a.patient.source.id;
+    line("Postpartum massage guidance for patient " + who + ", as of " + formatIsoDate(a.asOf));
+    if (!a.applicable) {
+        line("Not applicable: " + outcomeSentence(c, Outcome::NotApplicable, a.asOf));
+    } else if (a.episode) {
+        line("Delivery: " + formatIsoDate(a.episode->date) + " (" + deliveryModeCode(a.episode->mode) +
+             "), postpartum day " + std::to_string(*a.postpartumDay) + ".");
+    } else {
+        line("Delivery: none found in the record.");
+    }
+    if (a.escalated()) line("URGENT: " + c.urgentText + ".");
+    line("");
+    for (size_t t = 0; t < a.massages.size(); ++t) {
+        const MassageAssessment& m = a.massages[t];
+        std::string head = c.massageTypes[t].display + ": " + c.outcomeTexts[static_cast<size_t>(m.outcome)].label;
+        if (m.earliestDate) head += " (earliest " + formatIsoDate(*m.earliestDate) + ")";
+        line(head);
+        if (m.findings.empty()) line("  " + outcomeSentence(c, m.outcome, a.asOf));
+        for (size_t i : m.findings) {
+            const Finding& f = a.findings[i];
+            line("  - " + f.rule->reason + " [" + f.rule->id + "]");
+            if (!f.rule->action.empty() && f.outcome != Outcome::Escalate) line("    What to do: " + f.rule->action);
+            for (const auto& e : f.evidence) {
+                std::string d = "    Data: " + e.resourceType + "/" + e.id;
+                if (!e.display.empty() || !e.code.empty()) d += " " + (e.display.empty() ? e.code : e.display);
+                if (!e.value.empty()) d += " = " + e.value;
+                if (!e.date.empty()) d += " on " + e.date;
+                line(d);
+            }
+        }
+    }
+    line("");
+    if (a.dataGaps.empty()) {
+        line("Missing data: none noted.");
+    } else {
+        line("Missing data:");
+        for (const auto& g : a.dataGaps) line("  - " + g.text);
+    }
+    line("");
+    line("Content " + c.version + " (sha256 " + c.sha256.substr(0, 12) + "...), ppmg " + pluginVersion + ".");
+    return out;
+}
+
+}  // namespace ppmg

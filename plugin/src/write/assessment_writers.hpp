@@ -1,0 +1,20 @@
+// The assessment as JSON (the machine contract of `ppmg assess`) and as plain text for people.
+#pragma once
+
+#include <string>
+
+#include "assess/assessment.hpp"
+#include "content/content.hpp"
+
+namespace ppmg {
+
+std::string writeAssessmentJson(const Assessment& a, const Content& c, const std::string& pluginVersion);
+std::string writeAssessmentText(const Assessment& a, const Content& c, const std::string& pluginVersion);
+
+// JSON string escaping (RFC 8259): quotes, backslash and control characters; UTF-8 kept as is.
+void appendJsonString(std::string& out, const std::string& s);
+
+// The outcome's sentence for a type, with {asOf} filled in.
+std::string outcomeSentence(const Content& c, Outcome o, Date asOf);
+
+}  // namespace ppmg

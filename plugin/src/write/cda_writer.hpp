@@ -1,0 +1,15 @@
+// The CDA R2 guidance document, written with libxml2's xmlTextWriter (correct escaping,
+// no tree). Valid against the HL7 CDA_SDTC.xsd. The narrative is complete on its own.
+#pragma once
+
+#include <string>
+
+#include "assess/assessment.hpp"
+#include "content/content.hpp"
+#include "write/render_context.hpp"
+
+namespace ppmg {
+
+std::string writeCda(const Assessment& a, const Content& c, const RenderContext& ctx);
+
+}  // namespace ppmg

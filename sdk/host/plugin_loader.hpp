@@ -1,0 +1,49 @@
+// The loader: finds the ppmg plugin, loads it with Poco::SharedLibrary, checks its ABI version
+// and hands out its core function table.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ppmg/ppmg.h"
+
+namespace ppmg::host {
+
+class LoadError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Where to look for libppmg_plugin.so beside an executable: its own folder, then ../lib,
+// ../lib/<multiarch> and ../lib/ppmg (the installed layout).
+std::vector<std::string> pluginCandidates(const std::string& executableDir);
+// The folder of the running executable (from /proc/self/exe).
+std::string executableDir();
+
+class Plugin {
+public:
+    // Loads the library at path and negotiates PPMG_ABI_VERSION. Throws LoadError with a
+    // message naming the path and what was wrong.
+    explicit Plugin(const std::string& path);
+    ~Plugin();
+    Plugin(const Plugin&) = delete;
+    Plugin& operator=(const Plugin&) = delete;
+
+    // Loads the first candidate that exists; throws LoadError listing where it looked.
+    static std::unique_ptr<Plugin> find(const std::string& explicitPath = "");
+
+    const ppmg_core_api_v1& core() const { return *core_; }
+    const ppmg_plugin_entry& entry() const { return *entry_; }
+    const std::string& path() const { return path_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    const ppmg_plugin_entry* entry_ = nullptr;
+    const ppmg_core_api_v1* core_ = nullptr;
+    std::string path_;
+};
+
+}  // namespace ppmg::host

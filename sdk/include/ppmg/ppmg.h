@@ -1,0 +1,253 @@
+/*
+ * ppmg.h - the C ABI of the ppmg postpartum massage guidance plugin.
+ *
+ * The plugin is a shared library that exports exactly one symbol, `ppmg_entry`
+ * (see PPMG_ENTRY_SYMBOL). Its first field is the ABI version; the host checks
+ * the major version, then asks `get_api` for a function table by a versioned
+ * string id (PPMG_CORE_API_ID). Tables only ever grow at the end.
+ *
+ * Ownership, in one sentence of the same shape each time:
+ *   - "Owned by the plugin, valid until <event>": do not free it.
+ *   - "Owned by the caller after return; free it with <function>".
+ *
+ * Threads: every function says which threads may call it. An engine is
+ * immutable after creation, so assess/render may run on many threads at once.
+ *
+ * Errors: every function returns a ppmg_status; nothing ever throws or aborts
+ * across this boundary. Details come back in an optional ppmg_error.
+ *
+ * This header is plain C11 and also compiles as C++17.
+ */
+#ifndef PPMG_PPMG_H
+#define PPMG_PPMG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Versions ---------------------------------------------------------- */
+
+/** ABI major: bumped on any incompatible change; a host refuses another major. */
+#define PPMG_ABI_VERSION_MAJOR 1u
+/** ABI minor: bumped when something is appended (tables grow at the end). */
+#define PPMG_ABI_VERSION_MINOR 0u
+/** The packed ABI version: major in the high 16 bits, minor in the low 16. */
+#define PPMG_ABI_VERSION ((PPMG_ABI_VERSION_MAJOR << 16) | PPMG_ABI_VERSION_MINOR)
+#define PPMG_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
+#define PPMG_ABI_MINOR_OF(v) ((uint32_t)(v)&0xFFFFu)
+
+/** The one symbol the plugin exports. */
+#define PPMG_ENTRY_SYMBOL "ppmg_entry"
+/** Id of the core function table (ppmg_core_api_v1). */
+#define PPMG_CORE_API_ID "ppmg.core/1"
+
+#if defined(_WIN32)
+#define PPMG_EXPORT __declspec(dllexport)
+#else
+#define PPMG_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ---- Status codes ------------------------------------------------------ */
+
+typedef enum ppmg_status {
+    PPMG_OK = 0,
+    /** A NULL pointer, a wrong struct_size, an unknown enum value or a bad date. */
+    PPMG_E_INVALID_ARGUMENT = 1,
+    /** The host and the plugin do not share an ABI major version. */
+    PPMG_E_VERSION = 2,
+    /** The clinical content is missing, or fails its schema or consistency checks. */
+    PPMG_E_CONTENT = 3,
+    /** The input is not well-formed JSON or XML (truncated, bad syntax). */
+    PPMG_E_PARSE = 4,
+    /** The input is well-formed but not a FHIR R4 record we accept. */
+    PPMG_E_NOT_FHIR = 5,
+    /** The record holds no Patient resource. */
+    PPMG_E_NO_PATIENT = 6,
+    /** The record holds several Patients and none could be chosen. */
+    PPMG_E_AMBIGUOUS_PATIENT = 7,
+    /** The input exceeds a configured limit (size, depth, resources, string). */
+    PPMG_E_LIMIT = 8,
+    /** The input is not valid UTF-8 or holds NUL bytes. */
+    PPMG_E_ENCODING = 9,
+    /** The requested input or output format is not supported. */
+    PPMG_E_UNSUPPORTED = 10,
+    /** The engine handle is not a live engine (NULL, destroyed, or foreign). */
+    PPMG_E_BAD_HANDLE = 11,
+    /** Memory ran out. */
+    PPMG_E_NO_MEMORY = 12,
+    /** A bug in the plugin: please report it with the message. */
+    PPMG_E_INTERNAL = 13
+} ppmg_status;
+
+/* ---- Error object ------------------------------------------------------ */
+
+/**
+ * Details of a failed call. Every string is UTF-8 and NUL-terminated; a
+ * location field is NULL when it does not apply.
+ * Owned by the caller after return; free it with ppmg_core_api_v1.error_free.
+ */
+typedef struct ppmg_error {
+    uint32_t struct_size;    /**< sizeof(ppmg_error) of the plugin that made it */
+    ppmg_status status;      /**< the same code the call returned */
+    const char* message;     /**< one line for a person; never NULL */
+    const char* file;        /**< the request's source_name, or a content file */
+    const char* fhir_path;   /**< e.g. "Bundle.entry[3].resource.subject" */
+    const char* resource_id; /**< e.g. "Observation/bp-1" */
+    int64_t line;            /**< 1-based line in the input, or 0 when unknown */
+} ppmg_error;
+
+/* ---- Engine ------------------------------------------------------------ */
+
+/** An opaque engine: loaded, validated content plus configuration. */
+typedef struct ppmg_engine ppmg_engine;
+
+/** Input limits; 0 in a field means "use the default". */
+typedef struct ppmg_limits {
+    uint64_t max_input_bytes;   /**< default 64 MiB */
+    uint32_t max_depth;         /**< JSON/XML nesting, default 64 */
+    uint32_t max_resources;     /**< resources in one record, default 100000 */
+    uint32_t max_string_bytes;  /**< one string value, default 1 MiB */
+} ppmg_limits;
+
+/** Options for engine_create. Zero-initialise, then set struct_size. */
+typedef struct ppmg_engine_options {
+    uint32_t struct_size;       /**< sizeof(ppmg_engine_options) */
+    /** Directory holding the content (ppmg-content.xml, schema/, xsl/); NULL = the
+     *  content installed beside the plugin. */
+    const char* content_dir;
+    /** Custodian organisation written into every CDA document; NULL = "ppmg". */
+    const char* custodian_name;
+    /** Root OID of the custodian's identifiers; NULL = the ppmg OID root. */
+    const char* custodian_oid;
+    ppmg_limits limits;
+} ppmg_engine_options;
+
+/* ---- Requests ---------------------------------------------------------- */
+
+typedef enum ppmg_input_format {
+    PPMG_INPUT_AUTO = 0,      /**< sniff: '{' is JSON, '<' is XML */
+    PPMG_INPUT_FHIR_JSON = 1,
+    PPMG_INPUT_FHIR_XML = 2
+} ppmg_input_format;
+
+typedef enum ppmg_output_format {
+    PPMG_OUTPUT_DEFAULT = 0,   /**< JSON for assess, CDA for render */
+    PPMG_OUTPUT_JSON = 1,      /**< assess only */
+    PPMG_OUTPUT_TEXT = 2,      /**< assess only: plain words for people */
+    PPMG_OUTPUT_CDA = 3,       /**< render only */
+    PPMG_OUTPUT_HTML = 4       /**< render only: CDA through content/xsl */
+} ppmg_output_format;
+
+/** One request. Zero-initialise, then set struct_size and the fields you need. */
+typedef struct ppmg_request {
+    uint32_t struct_size;      /**< sizeof(ppmg_request) */
+    const char* data;          /**< the record's bytes; borrowed for the call only */
+    size_t size;               /**< number of bytes at data */
+    ppmg_input_format input_format;
+    ppmg_output_format output_format;
+    /** "YYYY-MM-DD" the rules evaluate as of; NULL = today (host clock, UTC). */
+    const char* as_of;
+    /** Patient.id to assess when the record holds several; NULL = choose. */
+    const char* patient_id;
+    /** Name of the input for error messages (e.g. a file path); may be NULL. */
+    const char* source_name;
+} ppmg_request;
+
+/**
+ * Output bytes. Not NUL-terminated in `size`, though data[size] is '\0'.
+ * Owned by the caller after return; free it with ppmg_core_api_v1.buffer_free.
+ */
+typedef struct ppmg_buffer {
+    const char* data;
+    size_t size;
+} ppmg_buffer;
+
+/** Facts about the loaded content, for display. */
+typedef struct ppmg_content_info {
+    uint32_t struct_size;
+    const char* content_version; /**< owned by the plugin, valid until engine_destroy */
+    const char* content_sha256;  /**< lowercase hex; same lifetime */
+    const char* plugin_version;  /**< owned by the plugin, valid while it is loaded */
+} ppmg_content_info;
+
+/* ---- The core function table ------------------------------------------- */
+
+/**
+ * Found with get_api(PPMG_CORE_API_ID). Owned by the plugin, valid while the
+ * plugin is loaded. Append-only: new members go at the end, and struct_size
+ * tells the host which are there.
+ */
+typedef struct ppmg_core_api_v1 {
+    uint32_t struct_size;
+
+    /** Loads and validates the content; *out is NULL on failure.
+     *  Threads: any; the new engine may then be shared by all threads.
+     *  *out is owned by the caller after return; free it with engine_destroy. */
+    ppmg_status (*engine_create)(const ppmg_engine_options* options, ppmg_engine** out,
+                                 ppmg_error** error);
+
+    /** Frees the engine. NULL is ignored.
+     *  Threads: any, once no other call on this engine is running. */
+    void (*engine_destroy)(ppmg_engine* engine);
+
+    /** Assesses the record; *out holds JSON (or text) on success, NULL otherwise.
+     *  Threads: any, concurrently on one engine.
+     *  *out is owned by the caller after return; free it with buffer_free. */
+    ppmg_status (*assess)(const ppmg_engine* engine, const ppmg_request* request,
+                          ppmg_buffer** out, ppmg_error** error);
+
+    /** Renders the CDA R2 guidance document (or its HTML view); *out is NULL on
+     *  failure, never a partial document.
+     *  Threads: any, concurrently on one engine.
+     *  *out is owned by the caller after return; free it with buffer_free. */
+    ppmg_status (*render)(const ppmg_engine* engine, const ppmg_request* request,
+                          ppmg_buffer** out, ppmg_error** error);
+
+    /** Describes the engine's content. Threads: any.
+     *  The strings are owned by the plugin, valid until engine_destroy. */
+    ppmg_status (*content_info)(const ppmg_engine* engine, ppmg_content_info* out);
+
+    /** Frees a buffer from assess or render. NULL is ignored. Threads: any. */
+    void (*buffer_free)(ppmg_buffer* buffer);
+
+    /** Frees an error. NULL is ignored. Threads: any. */
+    void (*error_free)(ppmg_error* error);
+
+    /** A short English name for a status, e.g. "PPMG_E_PARSE". Threads: any.
+     *  Owned by the plugin, valid while it is loaded. */
+    const char* (*status_name)(ppmg_status status);
+} ppmg_core_api_v1;
+
+/* ---- The entry point --------------------------------------------------- */
+
+/** The one exported object. Owned by the plugin, valid while it is loaded. */
+typedef struct ppmg_plugin_entry {
+    /** PPMG_ABI_VERSION of the plugin; always the first field. */
+    uint32_t abi_version;
+    /** The plugin's semantic version, e.g. "1.0.0". */
+    const char* plugin_version;
+    /**
+     * Negotiation: the host passes the ABI version it was built with; the
+     * plugin answers PPMG_OK if it can serve that major (and at least that
+     * minor), else PPMG_E_VERSION. Threads: any.
+     */
+    ppmg_status (*negotiate)(uint32_t host_abi_version);
+    /**
+     * Returns the const function table for a versioned id such as
+     * PPMG_CORE_API_ID, or NULL when the plugin has no such table.
+     * Owned by the plugin, valid while it is loaded. Threads: any.
+     */
+    const void* (*get_api)(const char* id);
+} ppmg_plugin_entry;
+
+/** Signature of the exported object, for dlsym users. */
+typedef const ppmg_plugin_entry ppmg_plugin_entry_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PPMG_PPMG_H */

@@ -1,0 +1,112 @@
+// ppmg.hpp - a thin header-only C++17 RAII wrapper over the C ABI in ppmg.h.
+// Exceptions exist only on this side of the boundary: ppmg::Exception carries the status
+// and the error's location.
+#ifndef PPMG_PPMG_HPP
+#define PPMG_PPMG_HPP
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "ppmg/ppmg.h"
+
+namespace ppmg {
+
+class Exception : public std::runtime_error {
+public:
+    Exception(ppmg_status status, const std::string& message, std::string file = {},
+              std::string fhirPath = {}, std::string resourceId = {})
+        : std::runtime_error(message), status_(status), file_(std::move(file)),
+          fhirPath_(std::move(fhirPath)), resourceId_(std::move(resourceId)) {}
+    ppmg_status status() const noexcept { return status_; }
+    const std::string& file() const noexcept { return file_; }
+    const std::string& fhirPath() const noexcept { return fhirPath_; }
+    const std::string& resourceId() const noexcept { return resourceId_; }
+
+private:
+    ppmg_status status_;
+    std::string file_, fhirPath_, resourceId_;
+};
+
+namespace detail {
+inline void check(const ppmg_core_api_v1& api, ppmg_status s, ppmg_error* e) {
+    if (s == PPMG_OK) return;
+    std::string msg = e && e->message ? e->message : (api.status_name ? api.status_name(s) : "ppmg error");
+    std::string file = e && e->file ? e->file : "";
+    std::string path = e && e->fhir_path ? e->fhir_path : "";
+    std::string id = e && e->resource_id ? e->resource_id : "";
+    api.error_free(e);
+    throw Exception(s, msg, file, path, id);
+}
+}  // namespace detail
+
+// Options for a request; the record's bytes are borrowed for the call only.
+struct Request {
+    std::string_view data;
+    ppmg_input_format inputFormat = PPMG_INPUT_AUTO;
+    ppmg_output_format outputFormat = PPMG_OUTPUT_DEFAULT;
+    std::string asOf;        // "" = today
+    std::string patientId;   // "" = choose
+    std::string sourceName;  // for error messages
+};
+
+// Owns an engine; movable, not copyable. The api table must outlive it.
+class Engine {
+public:
+    explicit Engine(const ppmg_core_api_v1& api, const ppmg_engine_options* options = nullptr) : api_(&api) {
+        ppmg_engine_options defaults{};
+        defaults.struct_size = sizeof defaults;
+        ppmg_error* err = nullptr;
+        detail::check(api, api.engine_create(options ? options : &defaults, &engine_, &err), err);
+    }
+    ~Engine() { reset(); }
+    Engine(Engine&& o) noexcept : api_(o.api_), engine_(o.engine_) { o.engine_ = nullptr; }
+    Engine& operator=(Engine&& o) noexcept {
+        if (this != &o) { reset(); api_ = o.api_; engine_ = o.engine_; o.engine_ = nullptr; }
+        return *this;
+    }
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    std::string assess(const Request& r) const { return call(api_->assess, r); }
+    std::string render(const Request& r) const { return call(api_->render, r); }
+
+    ppmg_content_info info() const {
+        ppmg_content_info out{};
+        out.struct_size = sizeof out;
+        detail::check(*api_, api_->content_info(engine_, &out), nullptr);
+        return out;
+    }
+    const ppmg_engine* handle() const noexcept { return engine_; }
+
+private:
+    using Call = ppmg_status (*)(const ppmg_engine*, const ppmg_request*, ppmg_buffer**, ppmg_error**);
+    std::string call(Call fn, const Request& r) const {
+        ppmg_request req{};
+        req.struct_size = sizeof req;
+        req.data = r.data.data();
+        req.size = r.data.size();
+        req.input_format = r.inputFormat;
+        req.output_format = r.outputFormat;
+        req.as_of = r.asOf.empty() ? nullptr : r.asOf.c_str();
+        req.patient_id = r.patientId.empty() ? nullptr : r.patientId.c_str();
+        req.source_name = r.sourceName.empty() ? nullptr : r.sourceName.c_str();
+        ppmg_buffer* out = nullptr;
+        ppmg_error* err = nullptr;
+        detail::check(*api_, fn(engine_, &req, &out, &err), err);
+        std::string result(out->data, out->size);
+        api_->buffer_free(out);
+        return result;
+    }
+    void reset() noexcept {
+        if (engine_) api_->engine_destroy(engine_);
+        engine_ = nullptr;
+    }
+    const ppmg_core_api_v1* api_;
+    ppmg_engine* engine_ = nullptr;
+};
+
+}  // namespace ppmg
+
+#endif  // PPMG_PPMG_HPP
