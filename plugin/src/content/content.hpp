@@ -142,6 +142,7 @@ struct OutcomeText {
 struct DeliveryConfig {
     std::string caesareanValueSet;
     std::string vaginalValueSet;
+    std::string unspecifiedValueSet;  // delivery procedures that do not state the mode ("" = none)
     std::string dateObservationValueSet;
     std::string obstetricAdmissionValueSet;
     std::string postnatalVisitValueSet;

@@ -1,0 +1,1017 @@
+// The CDA R2 guidance document, written in one pass with libxml2's xmlTextWriter: no tree, no
+// XPath. libxml2 escapes; text that is not XML 1.0 (control characters, broken UTF-8) is repaired
+// to U+FFFD first, so hostile patient text can neither break nor inject markup.
+// docs/cda-contract.md says where every machine-readable value sits; keep the two in step.
+#include "write/cda_writer.hpp"
+
+#include <libxml/parser.h>
+#include <libxml/xmlwriter.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "errors.hpp"
+
+namespace ppmg {
+namespace {
+
+// Identifiers owned by the product (clinical-rules.md); .3 and .4 are defined in cda-contract.md.
+// Macros only so that constant markup below can be spelled as one string literal.
+#define PPMG_OID "2.25.318214975805081609918790724903688664766"
+#define PPMG_LOCAL_SYSTEM PPMG_OID ".1"
+#define PPMG_LOCAL_CODE(code, display)                                                                 \
+    "<code code=\"" code "\" codeSystem=\"" PPMG_LOCAL_SYSTEM "\" codeSystemName=\"ppmg\" displayName=\"" \
+    display "\"/>"
+
+constexpr const char* kLocalSystem = PPMG_LOCAL_SYSTEM;
+constexpr const char* kIdentifierRoot = PPMG_OID ".3";
+constexpr const char* kResourceIdRoot = PPMG_OID ".4";
+constexpr const char* kSnomed = "2.16.840.1.113883.6.96";
+constexpr const char* kAdministrativeGender = "2.16.840.1.113883.5.1";
+
+constexpr size_t kInitialBufferSize = 32 * 1024;  // a typical document fits without regrowth
+
+struct Code {
+    const char* code;
+    const char* system;
+    const char* systemName;
+    const char* display;
+};
+
+constexpr Code local(const char* code, const char* display) {
+    return {code, kLocalSystem, "ppmg", display};
+}
+
+using Attributes = std::initializer_list<std::pair<const char*, const char*>>;
+
+// ---- text that XML 1.0 can carry --------------------------------------------------------------
+
+// Length of the XML 1.0 character starting at p (well-formed, shortest-form UTF-8), 0 if none.
+size_t xmlCharLength(const unsigned char* p, const unsigned char* end) {
+    const unsigned c = p[0];
+    if (c < 0x80) return c >= 0x20 || c == 0x9 || c == 0xA || c == 0xD ? 1 : 0;
+    auto cont = [&](ptrdiff_t i) { return p + i < end && (p[i] & 0xC0) == 0x80; };
+    if (c < 0xC2) return 0;
+    if (c < 0xE0) return cont(1) ? 2 : 0;
+    if (c < 0xF0) {
+        if (!cont(1) || !cont(2)) return 0;
+        const unsigned cp = ((c & 0x0F) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+        if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) return 0;
+        return 3;
+    }
+    if (c < 0xF5) {
+        if (!cont(1) || !cont(2) || !cont(3)) return 0;
+        const unsigned cp = ((c & 0x07) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) |
+                            (p[3] & 0x3Fu);
+        return cp >= 0x10000 && cp <= 0x10FFFF ? 4 : 0;
+    }
+    return 0;
+}
+
+// s itself when it is all XML characters; else a copy in scratch with each bad byte as U+FFFD.
+const char* xmlSafe(const std::string& s, std::string& scratch) {
+    const auto* begin = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = begin + s.size();
+    const auto* p = begin;
+    while (p < end) {
+        const size_t n = xmlCharLength(p, end);
+        if (n == 0) break;
+        p += n;
+    }
+    if (p == end) return s.c_str();
+    scratch.assign(s.data(), static_cast<size_t>(p - begin));
+    while (p < end) {
+        const size_t n = xmlCharLength(p, end);
+        if (n == 0) {
+            scratch += "\xEF\xBF\xBD";
+            ++p;
+        } else {
+            scratch.append(reinterpret_cast<const char*>(p), n);
+            p += n;
+        }
+    }
+    return scratch.c_str();
+}
+
+bool startsWith(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+// The schema's oid type: [0-2](\.(0|[1-9][0-9]*))*
+bool isOid(std::string_view s) {
+    if (s.empty() || s[0] < '0' || s[0] > '2') return false;
+    for (size_t i = 1; i < s.size();) {
+        if (s[i] != '.' || i + 1 >= s.size()) return false;
+        size_t j = i + 1;
+        while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+        if (j == i + 1 || (s[i + 1] == '0' && j > i + 2)) return false;
+        i = j;
+    }
+    return s.size() == 1 || s[1] == '.';
+}
+
+bool isUuid(std::string_view s) {
+    if (s.size() != 36) return false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        const char ch = s[i];
+        const bool hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+        if (dash ? ch != '-' : !hex) return false;
+    }
+    return true;
+}
+
+// An instance identifier root taken from a FHIR "urn:oid:" / "urn:uuid:" URI, or "".
+std::string_view rootFromUri(std::string_view uri) {
+    if (startsWith(uri, "urn:oid:") && isOid(uri.substr(8))) return uri.substr(8);
+    if (startsWith(uri, "urn:uuid:") && isUuid(uri.substr(9))) return uri.substr(9);
+    return {};
+}
+
+void ensureParserInitialised() {
+    static const bool initialised = [] {
+        xmlInitParser();
+        return true;
+    }();
+    (void)initialised;
+}
+
+// ---- the xmlTextWriter, with every call checked ----------------------------------------------
+
+class XmlOut {
+public:
+    XmlOut() : buffer_(xmlBufferCreateSize(kInitialBufferSize)) {
+        if (buffer_ == nullptr) fail("cannot allocate the output buffer");
+        // The declaration by hand: naming "UTF-8" to xmlTextWriterStartDocument would route every
+        // byte through a UTF-8 to UTF-8 converter, and the text is UTF-8 already.
+        if (xmlBufferCat(buffer_, BAD_CAST "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") == 0)
+            writer_ = xmlNewTextWriterMemory(buffer_, 0);
+        if (writer_ == nullptr) {
+            xmlBufferFree(buffer_);
+            fail("cannot create the XML writer");
+        }
+    }
+    ~XmlOut() {
+        if (writer_ != nullptr) xmlFreeTextWriter(writer_);
+        xmlBufferFree(buffer_);
+    }
+    XmlOut(const XmlOut&) = delete;
+    XmlOut& operator=(const XmlOut&) = delete;
+
+    void open(const char* name) { check(xmlTextWriterStartElement(writer_, BAD_CAST name), name); }
+    void close() { check(xmlTextWriterEndElement(writer_), "an end tag"); }
+
+    // Literal and content values (content is XML already); attr(std::string) repairs host data.
+    void attr(const char* name, const char* value) {
+        check(xmlTextWriterWriteAttribute(writer_, BAD_CAST name, BAD_CAST value), name);
+    }
+    void attr(const char* name, const std::string& value) { attr(name, xmlSafe(value, scratch_)); }
+
+    void text(const char* literal) { check(xmlTextWriterWriteString(writer_, BAD_CAST literal), "text"); }
+    void text(const std::string& s) {
+        if (!s.empty()) text(xmlSafe(s, scratch_));
+    }
+
+    // <name a="v" .../>
+    void leaf(const char* name, Attributes attributes) {
+        open(name);
+        for (const auto& [key, value] : attributes) attr(key, value);
+        close();
+    }
+    // <name>text</name>
+    void element(const char* name, const std::string& s) {
+        open(name);
+        text(s);
+        close();
+    }
+    void element(const char* name, const char* literal) {
+        open(name);
+        text(literal);
+        close();
+    }
+
+    std::string finish() {
+        check(xmlTextWriterEndDocument(writer_), "the end of the document");
+        xmlFreeTextWriter(writer_);  // flushes into buffer_
+        writer_ = nullptr;
+        return std::string(reinterpret_cast<const char*>(xmlBufferContent(buffer_)),
+                           static_cast<size_t>(xmlBufferLength(buffer_)));
+    }
+
+private:
+    [[noreturn]] static void fail(const std::string& what) {
+        throw Error(PPMG_E_INTERNAL, "CDA writer: " + what);
+    }
+    static void check(int rc, const char* what) {
+        if (rc < 0) fail(std::string("libxml2 failed writing ") + what);
+    }
+
+    xmlBufferPtr buffer_;
+    xmlTextWriterPtr writer_ = nullptr;
+    std::string scratch_;
+};
+
+// A narrative <list> opened on its first item, so an empty list (invalid CDA) is never written.
+class List {
+public:
+    List(XmlOut& x, const char* caption, bool ordered = false) : x_(x), caption_(caption), ordered_(ordered) {}
+    void item() {
+        if (open_) {
+            x_.close();
+        } else {
+            x_.open("list");
+            if (ordered_) x_.attr("listType", "ordered");
+            if (caption_ != nullptr) x_.element("caption", caption_);
+            open_ = true;
+        }
+        x_.open("item");
+    }
+    void item(const std::string& text) {
+        item();
+        x_.text(text);
+    }
+    void end() {
+        if (!open_) return;
+        x_.close();  // item
+        x_.close();  // list
+        open_ = false;
+    }
+
+private:
+    XmlOut& x_;
+    const char* caption_;
+    bool ordered_;
+    bool open_ = false;
+};
+
+// ---- the document ------------------------------------------------------------------------------
+
+class CdaRenderer {
+public:
+    CdaRenderer(const Assessment& a, const Content& c, const RenderContext& ctx)
+        : a_(a), c_(c), ctx_(ctx), usedReferences_(c.references.size(), 0),
+          asOfIso_(formatIsoDate(a.asOf)), asOfCda_(formatCdaDate(a.asOf)) {
+        if (a.massages.size() != c.massageTypes.size())
+            throw Error(PPMG_E_INTERNAL, "CDA writer: the assessment does not match the content's massage types");
+    }
+
+    std::string render() {
+        x_.open("ClinicalDocument");
+        x_.attr("xmlns", "urn:hl7-org:v3");
+        x_.attr("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance");
+        header();
+        x_.open("component");
+        x_.open("structuredBody");
+        warningSignsSection();
+        instructionsSection();
+        findingsSection();
+        referencesSection();  // after every section that cites references
+        provenanceSection();
+        x_.close();
+        x_.close();
+        x_.close();
+        return x_.finish();
+    }
+
+private:
+    // ---- coded data and header -------------------------------------------------------------
+
+    void coded(const char* element, const Code& code, const char* xsiType = nullptr) {
+        x_.open(element);
+        if (xsiType != nullptr) x_.attr("xsi:type", xsiType);
+        x_.attr("code", code.code);
+        x_.attr("codeSystem", code.system);
+        if (code.systemName != nullptr) x_.attr("codeSystemName", code.systemName);
+        if (code.display != nullptr && *code.display != '\0') x_.attr("displayName", code.display);
+        x_.close();
+    }
+
+    void header() {
+        x_.leaf("realmCode", {{"code", "US"}});
+        x_.leaf("typeId", {{"root", "2.16.840.1.113883.1.3"}, {"extension", "POCD_HD000040"}});
+        x_.leaf("templateId", {{"root", kDocumentTemplate}});
+        x_.open("id");
+        x_.attr("root", ctx_.documentId);
+        x_.close();
+        coded("code", {"34895-3", kLoinc, "LOINC", "Education note"});
+        x_.element("title", "Postpartum massage guidance");
+        timestamp("effectiveTime", ctx_.effectiveTime);
+        coded("confidentialityCode", {"N", kConfidentiality, "HL7 Confidentiality", "normal"});
+        x_.leaf("languageCode", {{"code", "en-US"}});
+        recordTarget();
+        author();
+        custodian();
+        x_.open("documentationOf");
+        x_.open("serviceEvent");
+        timestamp("effectiveTime", asOfCda_);
+        x_.close();
+        x_.close();
+    }
+
+    void timestamp(const char* element, const std::string& value) {
+        x_.open(element);
+        x_.attr("value", value);
+        x_.close();
+    }
+
+    void instanceId(const char* root, const std::string& extension) {
+        x_.open("id");
+        x_.attr("root", root);
+        if (!extension.empty()) x_.attr("extension", extension);
+        x_.close();
+    }
+
+    // FHIR Identifier -> II (cda-contract.md, "Patient identifiers").
+    bool patientIdentifier(const Identifier& id) {
+        if (id.value.empty()) return false;
+        const std::string_view systemRoot = rootFromUri(id.system);
+        const std::string_view valueRoot = id.system == "urn:ietf:rfc:3986" ? rootFromUri(id.value) : std::string_view();
+        if (!systemRoot.empty()) {
+            instanceId(std::string(systemRoot).c_str(), id.value);
+        } else if (!valueRoot.empty()) {
+            instanceId(std::string(valueRoot).c_str(), std::string());
+        } else {
+            line_.assign(id.system).append("|").append(id.value);
+            instanceId(kIdentifierRoot, line_);
+        }
+        return true;
+    }
+
+    void recordTarget() {
+        const Patient& p = a_.patient;
+        x_.open("recordTarget");
+        x_.open("patientRole");
+        bool anyId = false;
+        for (const Identifier& id : p.identifiers) anyId |= patientIdentifier(id);
+        if (!p.source.id.empty()) {
+            instanceId(kResourceIdRoot, p.source.id);
+            anyId = true;
+        }
+        if (!anyId) x_.leaf("id", {{"nullFlavor", "UNK"}});
+        x_.leaf("addr", {{"nullFlavor", "UNK"}});
+        x_.leaf("telecom", {{"nullFlavor", "UNK"}});
+        x_.open("patient");
+        patientName(p);
+        patientGender(p.gender);
+        if (p.birthDate) {
+            timestamp("birthTime", formatCdaDate(*p.birthDate));
+        } else {
+            x_.leaf("birthTime", {{"nullFlavor", "UNK"}});
+        }
+        x_.close();
+        x_.close();
+        x_.close();
+    }
+
+    void patientName(const Patient& p) {
+        bool anyPart = !p.family.empty();
+        for (const std::string& g : p.given) anyPart |= !g.empty();
+        if (!anyPart && p.nameText.empty()) {
+            x_.leaf("name", {{"nullFlavor", "UNK"}});
+            return;
+        }
+        x_.open("name");
+        if (anyPart) {
+            for (const std::string& g : p.given)
+                if (!g.empty()) x_.element("given", g);
+            if (!p.family.empty()) x_.element("family", p.family);
+        } else {
+            x_.text(p.nameText);
+        }
+        x_.close();
+    }
+
+    // FHIR administrative gender -> HL7 AdministrativeGender; unknown or absent is a null.
+    void patientGender(const std::string& gender) {
+        const char* code = gender == "male" ? "M" : gender == "female" ? "F" : gender == "other" ? "UN" : nullptr;
+        if (code == nullptr) {
+            x_.leaf("administrativeGenderCode", {{"nullFlavor", "UNK"}});
+            return;
+        }
+        const char* display = *code == 'M' ? "Male" : *code == 'F' ? "Female" : "Undifferentiated";
+        coded("administrativeGenderCode", {code, kAdministrativeGender, "AdministrativeGender", display});
+    }
+
+    void author() {
+        x_.open("author");
+        timestamp("time", ctx_.effectiveTime);
+        x_.open("assignedAuthor");
+        x_.leaf("id", {{"root", kOidRoot}, {"extension", "ppmg"}});
+        x_.open("assignedAuthoringDevice");
+        line_.assign("ppmg ").append(ctx_.pluginVersion);
+        x_.element("manufacturerModelName", line_);
+        line_.assign("ppmg postpartum massage guidance ").append(ctx_.pluginVersion);
+        line_.append(", content ").append(c_.version);
+        x_.element("softwareName", line_);
+        x_.close();
+        x_.close();
+        x_.close();
+    }
+
+    void custodian() {
+        x_.open("custodian");
+        x_.open("assignedCustodian");
+        x_.open("representedCustodianOrganization");
+        if (isOid(ctx_.custodianOid) || isUuid(ctx_.custodianOid)) {
+            instanceId(ctx_.custodianOid.c_str(), std::string());
+        } else {
+            x_.leaf("id", {{"nullFlavor", "UNK"}});
+        }
+        if (!ctx_.custodianName.empty()) x_.element("name", ctx_.custodianName);
+        x_.close();
+        x_.close();
+        x_.close();
+    }
+
+    // ---- sections and narrative helpers ----------------------------------------------------
+
+    void openSection(const Code& code, const std::string& title, std::initializer_list<TemplateId> templates = {}) {
+        x_.open("component");
+        x_.open("section");
+        for (const TemplateId& t : templates) {
+            x_.open("templateId");
+            x_.attr("root", t.root);
+            if (t.extension != nullptr) x_.attr("extension", t.extension);
+            x_.close();
+        }
+        coded("code", code);
+        x_.element("title", title);
+    }
+    void closeSection() {
+        x_.close();
+        x_.close();
+    }
+
+    void bold(const std::string& s) {
+        x_.open("content");
+        x_.attr("styleCode", "Bold");
+        x_.text(s);
+        x_.close();
+    }
+    void bold(const char* s) {
+        x_.open("content");
+        x_.attr("styleCode", "Bold");
+        x_.text(s);
+        x_.close();
+    }
+
+    // <content ID="id">value</content>: the narrative an entry's text/reference points to.
+    void anchored(const char* id, const std::string& value) {
+        x_.open("content");
+        x_.attr("ID", id);
+        x_.text(value);
+        x_.close();
+    }
+
+    void paragraph(const std::string& s) {
+        if (s.empty()) return;
+        x_.element("paragraph", s);
+    }
+
+    // "<b>label</b> value" inside the element the caller has open; the value anchored when id is set.
+    void labelled(const char* label, const std::string& value, const char* id = nullptr) {
+        bold(label);
+        if (id != nullptr) {
+            anchored(id, value);
+        } else {
+            x_.text(value);
+        }
+    }
+
+    const std::string& outcomeLabel(Outcome o) const { return c_.outcomeTexts[outcomeRank(o)].label; }
+
+    const Rule& ruleOf(const Finding& f) const {
+        if (f.rule == nullptr) throw Error(PPMG_E_INTERNAL, "CDA writer: a finding without a rule");
+        return *f.rule;
+    }
+
+    const Finding& finding(size_t index) const {
+        if (index >= a_.findings.size()) throw Error(PPMG_E_INTERNAL, "CDA writer: a finding index out of range");
+        return a_.findings[index];
+    }
+
+    // " [A, B]": each reference id linked to its entry in the References section.
+    void referenceLinks(const std::vector<std::string>& ids) {
+        if (ids.empty()) return;
+        x_.text(" [");
+        bool first = true;
+        for (const std::string& id : ids) {
+            if (!first) x_.text(", ");
+            first = false;
+            const Reference* r = c_.findReference(id);
+            const size_t index = r == nullptr ? usedReferences_.size() : static_cast<size_t>(r - c_.references.data());
+            if (index >= usedReferences_.size()) {
+                x_.text(id);
+                continue;
+            }
+            usedReferences_[index] = 1;
+            char href[32];
+            std::snprintf(href, sizeof href, "#ref-%zu", index + 1);
+            x_.open("linkHtml");
+            x_.attr("href", href);
+            x_.text(id);
+            x_.close();
+        }
+        x_.text("]");
+    }
+
+    // "Observation/obs-1: Body temperature (LOINC 8310-5) = 38.9 Cel, 2025-11-14"
+    void evidence(const Evidence& e) {
+        line_.assign(e.resourceType).append("/").append(e.id);
+        if (!e.display.empty() || !e.code.empty()) {
+            line_.append(": ").append(e.display);
+            if (!e.code.empty()) {
+                const CodeSystem* system = e.codeSystem.empty() ? nullptr : c_.systemByUri(e.codeSystem);
+                line_.append(e.display.empty() ? "" : " (");
+                if (system != nullptr) {
+                    line_.append(system->name).append(" ");
+                } else if (!e.codeSystem.empty()) {
+                    line_.append(e.codeSystem).append("|");
+                }
+                line_.append(e.code).append(e.display.empty() ? "" : ")");
+            }
+        }
+        if (!e.value.empty()) line_.append(" = ").append(e.value);
+        if (!e.date.empty()) line_.append(", ").append(e.date);
+        x_.text(line_);
+    }
+
+    // The data a finding rests on: its evidence, or the gap its rule names when nothing is there.
+    void triggeringData(const Finding& f) {
+        List data(x_, nullptr);
+        for (const Evidence& e : f.evidence) {
+            data.item();
+            evidence(e);
+        }
+        const Rule& rule = ruleOf(f);
+        if (f.evidence.empty() && !rule.gap.empty()) {
+            data.item();
+            line_.assign("Missing: ").append(rule.gap);
+            x_.text(line_);
+        }
+        data.end();
+    }
+
+    // "<b>PPM-TIME-01</b> (Not yet): reason [refs]" and the data below it.
+    void findingItem(const Finding& f) {
+        const Rule& rule = ruleOf(f);
+        bold(rule.id);
+        line_.assign(" (").append(outcomeLabel(f.outcome)).append("): ").append(rule.reason);
+        x_.text(line_);
+        referenceLinks(rule.references);
+        triggeringData(f);
+    }
+
+    // "URGENT: " + the content's urgent text (which may carry the prefix itself).
+    void urgentParagraph() {
+        const std::string& urgent = c_.urgentText;
+        const bool prefixed = startsWith(urgent, "URGENT");
+        line_.assign(prefixed ? "" : "URGENT: ");
+        line_.append(urgent.empty() ? "seek urgent clinical assessment" : urgent);
+        x_.open("paragraph");
+        bold(line_);
+        x_.close();
+    }
+
+    void escalateFindings() {
+        List list(x_, "Triggering data");
+        for (const Finding& f : a_.findings) {
+            if (f.outcome != Outcome::Escalate) continue;
+            list.item();
+            findingItem(f);
+        }
+        list.end();
+    }
+
+    // ---- 1. warning signs --------------------------------------------------------------------
+
+    void warningSignsSection() {
+        openSection(local("warning-signs", "Warning signs"), "Warning signs: check before any massage");
+        x_.open("text");
+        if (a_.escalated()) {
+            urgentParagraph();
+            escalateFindings();
+        }
+        paragraph(c_.warningSignsIntro);
+        List signs(x_, nullptr);
+        for (const WarningSign& sign : c_.warningSigns) signs.item(sign.text);
+        signs.end();
+        x_.close();
+        closeSection();
+    }
+
+    // ---- 2. instructions: one subsection per massage type -------------------------------------
+
+    void instructionsSection() {
+        openSection({"69730-0", kLoinc, "LOINC", "Instructions"}, "Massage guidance",
+                    {{kInstructionsSection, nullptr}, {kInstructionsSection, "2014-06-09"}});
+        x_.open("text");
+        outcomeSummary();
+        x_.close();
+        for (size_t i = 0; i < c_.massageTypes.size(); ++i) massageSection(i);
+        closeSection();
+    }
+
+    void outcomeSummary() {
+        if (c_.massageTypes.empty()) {
+            paragraph("No massage types in the content.");
+            return;
+        }
+        x_.open("table");
+        x_.element("caption", "Summary (data as of " + asOfIso_ + ")");
+        x_.open("thead");
+        x_.open("tr");
+        for (const char* heading : {"Massage type", "Outcome", "Earliest date"}) x_.element("th", heading);
+        x_.close();
+        x_.close();
+        x_.open("tbody");
+        for (size_t i = 0; i < c_.massageTypes.size(); ++i) {
+            const MassageAssessment& m = a_.massages[i];
+            x_.open("tr");
+            x_.element("td", c_.massageTypes[i].display);
+            x_.element("td", outcomeLabel(m.outcome));
+            x_.element("td", m.earliestDate ? formatIsoDate(*m.earliestDate) : std::string("-"));
+            x_.close();
+        }
+        x_.close();
+        x_.close();
+    }
+
+    void massageSection(size_t i) {
+        const MassageType& type = c_.massageTypes[i];
+        const MassageAssessment& m = a_.massages[i];
+        char outcomeId[32], earliestId[32];
+        std::snprintf(outcomeId, sizeof outcomeId, "massage-%zu-outcome", i + 1);
+        std::snprintf(earliestId, sizeof earliestId, "massage-%zu-earliest", i + 1);
+        const bool hasEarliest = m.outcome == Outcome::Defer && m.earliestDate.has_value();
+
+        openSection(local(type.code.c_str(), type.display.c_str()), type.display);
+        x_.open("text");
+        x_.open("paragraph");
+        labelled("Outcome: ", outcomeLabel(m.outcome), outcomeId);
+        x_.close();
+        outcomeText(m.outcome);
+        if (hasEarliest) {
+            x_.open("paragraph");
+            labelled("Earliest date: ", formatIsoDate(*m.earliestDate), earliestId);
+            x_.close();
+        }
+        switch (m.outcome) {
+            case Outcome::Escalate:  // no technique: only the urgent message and its data
+                urgentParagraph();
+                escalateFindings();
+                break;
+            case Outcome::NotApplicable:
+                reasons(m);
+                break;
+            default:
+                if (!type.timing.empty()) {
+                    x_.open("paragraph");
+                    labelled("Timing: ", type.timing);
+                    x_.close();
+                }
+                reasons(m);
+                actions(m);
+                if (m.outcome == Outcome::NoFlag || m.outcome == Outcome::Modify) technique(type);
+                benefits("Benefits supported by evidence", type.benefits);
+                benefits("Not supported by evidence", type.notSupported);
+                if (!type.references.empty()) {
+                    x_.open("paragraph");
+                    bold("Sources:");
+                    referenceLinks(type.references);
+                    x_.close();
+                }
+                break;
+        }
+        x_.close();  // text
+        outcomeEntry(type, m, outcomeId, hasEarliest ? earliestId : nullptr);
+        closeSection();
+    }
+
+    // The outcome's sentence from the content, {asOf} replaced by the ISO as-of date.
+    void outcomeText(Outcome o) {
+        const std::string& text = c_.outcomeTexts[outcomeRank(o)].text;
+        line_.clear();
+        size_t from = 0;
+        for (size_t at; (at = text.find("{asOf}", from)) != std::string::npos; from = at + 6)
+            line_.append(text, from, at - from).append(asOfIso_);
+        line_.append(text, from, std::string::npos);
+        paragraph(line_);
+    }
+
+    void reasons(const MassageAssessment& m) {
+        List list(x_, "Reasons");
+        for (size_t index : m.findings) {
+            list.item();
+            findingItem(finding(index));
+        }
+        list.end();
+    }
+
+    // The rule actions of the findings that set the outcome: modifications, or what to check.
+    void actions(const MassageAssessment& m) {
+        const char* caption = m.outcome == Outcome::Modify   ? "Modifications"
+                              : m.outcome == Outcome::Review ? "What to check"
+                                                             : "What to do";
+        List list(x_, caption);
+        for (size_t index : m.findings) {
+            const Finding& f = finding(index);
+            const Rule& rule = ruleOf(f);
+            if (f.outcome != m.outcome || rule.action.empty()) continue;
+            list.item();
+            bold(rule.id);
+            line_.assign(": ").append(rule.action);
+            x_.text(line_);
+        }
+        list.end();
+    }
+
+    void technique(const MassageType& type) {
+        List steps(x_, "Technique", true);
+        for (const std::string& step : type.technique) steps.item(step);
+        steps.end();
+        List precautions(x_, "Precautions");
+        for (const std::string& p : type.precautions) precautions.item(p);
+        precautions.end();
+    }
+
+    void benefits(const char* caption, const std::vector<Benefit>& claims) {
+        List list(x_, caption);
+        for (const Benefit& b : claims) {
+            list.item();
+            line_.assign(b.text).append(" (evidence: ").append(b.grade).append(")");
+            x_.text(line_);
+            referenceLinks(b.references);
+        }
+        list.end();
+    }
+
+    void outcomeEntry(const MassageType& type, const MassageAssessment& m, const char* outcomeId,
+                      const char* earliestId) {
+        x_.open("entry");
+        x_.attr("typeCode", "DRIV");
+        openObservation(local("massage-outcome", "Massage outcome"), outcomeId);
+        timestamp("effectiveTime", asOfCda_);
+        coded("value", local(outcomeCode(m.outcome), outcomeLabel(m.outcome).c_str()), "CD");
+        if (!type.bodySiteCode.empty())
+            coded("targetSiteCode", {type.bodySiteCode.c_str(), kSnomed, "SNOMED CT", type.bodySiteDisplay.c_str()});
+        if (earliestId != nullptr) {
+            x_.open("entryRelationship");
+            x_.attr("typeCode", "COMP");
+            openObservation(local("earliest-date", "Earliest date"), earliestId);
+            x_.open("value");
+            x_.attr("xsi:type", "TS");
+            x_.attr("value", formatCdaDate(*m.earliestDate));
+            x_.close();
+            x_.close();  // observation
+            x_.close();  // entryRelationship
+        }
+        x_.close();  // observation
+        x_.close();  // entry
+    }
+
+    // <observation classCode="OBS" moodCode="EVN"> code, text/reference to the narrative, status.
+    void openObservation(const Code& code, const char* narrativeId) {
+        x_.open("observation");
+        x_.attr("classCode", "OBS");
+        x_.attr("moodCode", "EVN");
+        coded("code", code);
+        x_.open("text");
+        char reference[40];
+        std::snprintf(reference, sizeof reference, "#%s", narrativeId);
+        x_.leaf("reference", {{"value", reference}});
+        x_.close();
+        x_.leaf("statusCode", {{"code", "completed"}});
+    }
+
+    // ---- 3. findings and data gaps -----------------------------------------------------------
+
+    void findingsSection() {
+        openSection(local("findings", "Findings and data gaps"), "Findings and data gaps");
+        x_.open("text");
+        if (a_.findings.empty()) {
+            paragraph("No findings.");
+        } else {
+            findingsTable();
+        }
+        if (a_.dataGaps.empty()) {
+            paragraph("No data gaps.");
+        } else {
+            List gaps(x_, "Data gaps");
+            for (const DataGap& gap : a_.dataGaps) {
+                gaps.item();
+                line_.assign(gap.text).append(" (").append(gap.id).append(")");
+                x_.text(line_);
+            }
+            gaps.end();
+        }
+        x_.close();
+        closeSection();
+    }
+
+    void findingsTable() {
+        x_.open("table");
+        x_.element("caption", "Findings");
+        x_.open("thead");
+        x_.open("tr");
+        for (const char* heading : {"Rule", "Outcome", "Massage types", "Reason", "Triggering data", "References"})
+            x_.element("th", heading);
+        x_.close();
+        x_.close();
+        x_.open("tbody");
+        for (const Finding& f : a_.findings) {
+            const Rule& rule = ruleOf(f);
+            x_.open("tr");
+            x_.element("td", rule.id);
+            line_.assign(outcomeLabel(f.outcome)).append(" (").append(outcomeCode(f.outcome)).append(")");
+            x_.element("td", line_);
+            line_.clear();
+            for (size_t t : f.types) {
+                if (t >= c_.massageTypes.size()) continue;
+                if (!line_.empty()) line_.append(", ");
+                line_.append(c_.massageTypes[t].display);
+            }
+            x_.element("td", line_);
+            x_.element("td", rule.reason);
+            x_.open("td");
+            triggeringData(f);
+            x_.close();
+            x_.open("td");
+            referenceLinks(rule.references);
+            x_.close();
+            x_.close();
+        }
+        x_.close();
+        x_.close();
+    }
+
+    // ---- 4. references -------------------------------------------------------------------------
+
+    void referencesSection() {
+        openSection(local("references", "References"), "References");
+        x_.open("text");
+        List list(x_, nullptr);
+        for (size_t i = 0; i < c_.references.size(); ++i) {
+            if (!usedReferences_[i]) continue;
+            const Reference& r = c_.references[i];
+            char id[32];
+            std::snprintf(id, sizeof id, "ref-%zu", i + 1);
+            list.item();
+            x_.attr("ID", id);
+            bold(r.id);
+            x_.text(" ");
+            x_.text(r.citation);
+            if (!r.url.empty()) {
+                x_.text(" ");
+                x_.open("linkHtml");
+                x_.attr("href", r.url);
+                x_.text(r.url);
+                x_.close();
+            }
+        }
+        list.end();
+        if (std::find(usedReferences_.begin(), usedReferences_.end(), 1) == usedReferences_.end())
+            paragraph("No references cited.");
+        x_.close();
+        closeSection();
+    }
+
+    // ---- 5. provenance -------------------------------------------------------------------------
+
+    void provenanceSection() {
+        const std::optional<DeliveryEpisode>& episode = a_.episode;
+        openSection(local("provenance", "Provenance"), "Provenance");
+        x_.open("text");
+        List list(x_, nullptr);
+        list.item();
+        labelled("Content version: ", c_.version, "prov-content-version");
+        list.item();
+        labelled("Content SHA-256: ", c_.sha256, "prov-content-sha256");
+        if (!c_.signOff.empty()) {
+            list.item();
+            labelled("Content sign-off: ", c_.signOff);
+        }
+        list.item();
+        labelled("Plugin version: ", ctx_.pluginVersion, "prov-plugin-version");
+        list.item();
+        labelled("As-of date: ", asOfIso_);
+        list.item();
+        if (a_.postpartumDay) {
+            labelled("Postpartum day: ", std::to_string(*a_.postpartumDay), "prov-postpartum-day");
+        } else {
+            labelled("Postpartum day: ", "not known");
+        }
+        list.item();
+        if (episode) {
+            labelled("Delivery: ", formatIsoDate(episode->date), "prov-delivery-date");
+            x_.text(", mode ");
+            anchored("prov-delivery-mode", deliveryModeCode(episode->mode));
+            deliveryRecords(*episode);
+        } else {
+            labelled("Delivery: ", "none on record");
+        }
+        if (a_.futureDelivery) {
+            list.item();
+            bold("A delivery is dated after the as-of date: a data error to check.");
+        }
+        list.item();
+        labelled("Dates of the data used: ", dataPeriodText(), "prov-data-period");
+        list.end();
+        x_.close();  // text
+
+        valueObservation(local("content-version", "Content version"), "prov-content-version", "ST", c_.version);
+        valueObservation(local("content-sha256", "Content SHA-256"), "prov-content-sha256", "ST", c_.sha256);
+        valueObservation(local("plugin-version", "Plugin version"), "prov-plugin-version", "ST", ctx_.pluginVersion);
+        if (a_.postpartumDay) {
+            openProvenanceEntry(local("postpartum-day", "Postpartum day"), "prov-postpartum-day");
+            x_.open("value");
+            x_.attr("xsi:type", "INT");
+            x_.attr("value", std::to_string(*a_.postpartumDay));
+            x_.close();
+            closeProvenanceEntry();
+        }
+        if (episode) {
+            openProvenanceEntry(local("delivery-date", "Delivery date"), "prov-delivery-date");
+            x_.open("value");
+            x_.attr("xsi:type", "TS");
+            x_.attr("value", formatCdaDate(episode->date));
+            x_.close();
+            closeProvenanceEntry();
+            openProvenanceEntry(local("delivery-mode", "Delivery mode"), "prov-delivery-mode");
+            coded("value", local(deliveryModeCode(episode->mode), nullptr), "CD");
+            closeProvenanceEntry();
+        }
+        if (a_.earliestDataDate || a_.latestDataDate) {
+            openProvenanceEntry(local("data-period", "Dates of the data used"), "prov-data-period");
+            x_.open("value");
+            x_.attr("xsi:type", "IVL_TS");
+            if (a_.earliestDataDate) timestamp("low", formatCdaDate(*a_.earliestDataDate));
+            if (a_.latestDataDate) timestamp("high", formatCdaDate(*a_.latestDataDate));
+            x_.close();
+            closeProvenanceEntry();
+        }
+        closeSection();
+    }
+
+    // The delivery's date and mode, anchored for the delivery entry, and the records behind them.
+    void deliveryRecords(const DeliveryEpisode& episode) {
+        List records(x_, "Delivery records");
+        for (const Evidence& e : episode.records) {
+            records.item();
+            evidence(e);
+        }
+        records.end();
+        List heuristics(x_, "How the delivery was found");
+        for (const std::string& h : episode.heuristics) heuristics.item(h);
+        heuristics.end();
+    }
+
+    std::string dataPeriodText() const {
+        if (!a_.earliestDataDate && !a_.latestDataDate) return "no dated data";
+        std::string s = a_.earliestDataDate ? formatIsoDate(*a_.earliestDataDate) : std::string("?");
+        s.append(" to ").append(a_.latestDataDate ? formatIsoDate(*a_.latestDataDate) : std::string("?"));
+        return s;
+    }
+
+    void openProvenanceEntry(const Code& code, const char* narrativeId) {
+        x_.open("entry");
+        x_.attr("typeCode", "DRIV");
+        openObservation(code, narrativeId);
+    }
+    void closeProvenanceEntry() {
+        x_.close();
+        x_.close();
+    }
+
+    void valueObservation(const Code& code, const char* narrativeId, const char* xsiType, const std::string& value) {
+        openProvenanceEntry(code, narrativeId);
+        x_.open("value");
+        x_.attr("xsi:type", xsiType);
+        x_.text(value);
+        x_.close();
+        closeProvenanceEntry();
+    }
+
+    const Assessment& a_;
+    const Content& c_;
+    const RenderContext& ctx_;
+    XmlOut x_;
+    std::string line_;                  // scratch for composed narrative lines
+    std::vector<char> usedReferences_;  // by Content::references index
+    const std::string asOfIso_;
+    const std::string asOfCda_;
+};
+
+}  // namespace
+
+std::string writeCda(const Assessment& a, const Content& c, const RenderContext& ctx) {
+    ensureParserInitialised();
+    return CdaRenderer(a, c, ctx).render();
+}
+
+}  // namespace ppmg

@@ -1,0 +1,13 @@
+// Validates a CDA document against the HL7 CDA XSD with libxml2, for the tests.
+#pragma once
+
+#include <string>
+
+namespace ppmg::test {
+
+// "" when xml is well-formed and valid against the schema at xsdPath; otherwise the first few
+// errors, one a line ("line N: message"). The schema is compiled once per path and shared; each
+// call validates with its own context, so any thread may call this.
+std::string validateCda(const std::string& xml, const std::string& xsdPath);
+
+}  // namespace ppmg::test

@@ -1,0 +1,61 @@
+#include "support/test_env.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <sys/stat.h>
+
+namespace ppmg::test {
+
+const Content& content() {
+    static std::shared_ptr<const Content> c = loadContent(PPMG_SOURCE_CONTENT_DIR);
+    return *c;
+}
+
+Assessment assessRecord(const std::string& record, const std::string& asOf, const std::string& patientId) {
+    RawRecord raw = readRecord(record, PPMG_INPUT_AUTO, ReadLimits{}, "vignette");
+    PatientRecord rec = selectPatient(std::move(raw), patientId, content(), "vignette");
+    auto d = parseIsoDate(asOf);
+    REQUIRE(d.has_value());
+    return assess(content(), rec, *d);
+}
+
+std::map<std::string, std::string> outcomes(const Assessment& a) {
+    std::map<std::string, std::string> out;
+    for (size_t i = 0; i < a.massages.size(); ++i)
+        out[content().massageTypes[i].code] = outcomeCode(a.massages[i].outcome);
+    return out;
+}
+
+std::string earliest(const Assessment& a, const std::string& type) {
+    for (size_t i = 0; i < a.massages.size(); ++i)
+        if (content().massageTypes[i].code == type && a.massages[i].earliestDate)
+            return formatIsoDate(*a.massages[i].earliestDate);
+    return "";
+}
+
+bool hasFinding(const Assessment& a, const std::string& ruleId) {
+    for (const auto& f : a.findings)
+        if (f.rule->id == ruleId) return true;
+    return false;
+}
+
+bool hasGap(const Assessment& a, const std::string& gapId) {
+    for (const auto& g : a.dataGaps)
+        if (g.id == gapId) return true;
+    return false;
+}
+
+std::string sharedDir() {
+    struct stat st {};
+    std::string dir = PPMG_SHARED_DIR;
+    if (::stat((dir + "/docs/clinical-rules.md").c_str(), &st) != 0) return "";
+    return dir;
+}
+
+std::string readText(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    REQUIRE(f.good());
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace ppmg::test

@@ -1,0 +1,50 @@
+// Shared by the tests: the loaded content, a one-call assess, and ../shared discovery.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+
+#include "assess/rule_engine.hpp"
+#include "content/content.hpp"
+#include "read/fhir_reader.hpp"
+
+namespace ppmg::test {
+
+const Content& content();
+
+// Reads the record (JSON or XML), chooses the patient and assesses it as of the date.
+Assessment assessRecord(const std::string& record, const std::string& asOf, const std::string& patientId = "");
+
+// Outcome code per massage type code, e.g. {"abdominal": "defer", ...}.
+std::map<std::string, std::string> outcomes(const Assessment& a);
+std::string earliest(const Assessment& a, const std::string& type);  // "" when none
+bool hasFinding(const Assessment& a, const std::string& ruleId);
+bool hasGap(const Assessment& a, const std::string& gapId);
+
+// The absolute path of ../shared, or "" when absent (then the caller skips with a notice).
+std::string sharedDir();
+std::string readText(const std::string& path);
+
+}  // namespace ppmg::test
+
+namespace Catch {
+template <>
+struct StringMaker<std::map<std::string, std::string>> {
+    static std::string convert(const std::map<std::string, std::string>& m) {
+        std::string s = "{";
+        for (const auto& kv : m) s += (s.size() > 1 ? ", " : "") + kv.first + ": " + kv.second;
+        return s + "}";
+    }
+};
+}  // namespace Catch
+
+// Skips the current test, visibly, when ../shared is absent.
+#define PPMG_REQUIRE_SHARED()                                                   \
+    do {                                                                        \
+        if (ppmg::test::sharedDir().empty()) {                                  \
+            WARN("SKIPPED: ../shared is absent; this test needs it");           \
+            return;                                                             \
+        }                                                                       \
+    } while (0)
