@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Installs what ppmg needs to build and test on Debian 12, only what is missing (idempotent).
-# Usage: scripts/setup.sh [--test]   (--test adds the tools the test suite uses)
+# Installs what ppmg needs on Debian 12, only what is missing (idempotent).
+# Usage: scripts/setup.sh [--test]
+#   The package lists are scripts/packages/build.txt and, with --test, every other list there.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config binutils libpoco-dev libxml2-dev libxslt1-dev
-          libsimdjson-dev catch2 libxml2-utils)
+lists=(scripts/packages/build.txt)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(xsltproc curl)
+  for f in scripts/packages/*.txt; do [[ $f == scripts/packages/build.txt ]] || lists+=("$f"); done
 fi
+
+packages=()
+while read -r p; do packages+=("$p"); done < <(cat "${lists[@]}" | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,5 +26,5 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "setup: all build dependencies are installed"
+  echo "setup: all ${#packages[@]} packages are installed"
 fi

@@ -54,5 +54,7 @@ bool isInputError(ppmg_status s);
 int runAssess(int argc, char** argv);
 int runRender(int argc, char** argv);
 int runValidate(int argc, char** argv);
+int runServe(int argc, char** argv);  // cmd_serve.cpp: the CDS Hooks service
+int runBench(int argc, char** argv);  // cmd_bench.cpp: the benchmark
 
 }  // namespace ppmg::cli

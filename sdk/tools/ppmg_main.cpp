@@ -13,6 +13,8 @@ const char* kUsage =
     "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--patient ID] [-o OUT] FILE\n"
     "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
+    "  ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
+    "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
     "  ppmg version\n"
     "\n"
     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient); '-' reads stdin.\n"
@@ -33,6 +35,8 @@ int main(int argc, char** argv) {
         if (cmd == "assess") return runAssess(argc, argv);
         if (cmd == "render") return runRender(argc, argv);
         if (cmd == "validate") return runValidate(argc, argv);
+        if (cmd == "serve") return runServe(argc, argv);
+        if (cmd == "bench") return runBench(argc, argv);
         if (cmd == "version" || cmd == "--version") {
             std::cout << "ppmg " PPMG_VERSION << std::endl;
             return kOk;

@@ -47,8 +47,6 @@ constexpr Code local(const char* code, const char* display) {
     return {code, kLocalSystem, "ppmg", display};
 }
 
-using Attributes = std::initializer_list<std::pair<const char*, const char*>>;
-
 // ---- text that XML 1.0 can carry --------------------------------------------------------------
 
 // Length of the XML 1.0 character starting at p (well-formed, shortest-form UTF-8), 0 if none.
@@ -177,12 +175,9 @@ public:
         if (!s.empty()) text(xmlSafe(s, scratch_));
     }
 
-    // <name a="v" .../>
-    void leaf(const char* name, Attributes attributes) {
-        open(name);
-        for (const auto& [key, value] : attributes) attr(key, value);
-        close();
-    }
+    // Markup spelled out in this file (or built from generated ids and dates), never data: whole
+    // elements, written as is. A tenth of the cost of the same element through open/attr/close.
+    void markup(const char* constant) { check(xmlTextWriterWriteRaw(writer_, BAD_CAST constant), "markup"); }
     // <name>text</name>
     void element(const char* name, const std::string& s) {
         open(name);
@@ -219,6 +214,7 @@ private:
 // A narrative <list> opened on its first item, so an empty list (invalid CDA) is never written.
 class List {
 public:
+    // caption: a literal without markup characters, or nullptr.
     List(XmlOut& x, const char* caption, bool ordered = false) : x_(x), caption_(caption), ordered_(ordered) {}
     void item() {
         if (open_) {
@@ -226,7 +222,11 @@ public:
         } else {
             x_.open("list");
             if (ordered_) x_.attr("listType", "ordered");
-            if (caption_ != nullptr) x_.element("caption", caption_);
+            if (caption_ != nullptr) {
+                x_.markup("<caption>");
+                x_.markup(caption_);
+                x_.markup("</caption>");
+            }
             open_ = true;
         }
         x_.open("item");
@@ -292,25 +292,25 @@ private:
     }
 
     void header() {
-        x_.leaf("realmCode", {{"code", "US"}});
-        x_.leaf("typeId", {{"root", "2.16.840.1.113883.1.3"}, {"extension", "POCD_HD000040"}});
-        x_.leaf("templateId", {{"root", kDocumentTemplate}});
+        x_.markup("<realmCode code=\"US\"/>"
+                  "<typeId root=\"2.16.840.1.113883.1.3\" extension=\"POCD_HD000040\"/>"
+                  "<templateId root=\"" PPMG_OID ".2.1\"/>");
         x_.open("id");
         x_.attr("root", ctx_.documentId);
         x_.close();
-        coded("code", {"34895-3", kLoinc, "LOINC", "Education note"});
-        x_.element("title", "Postpartum massage guidance");
+        x_.markup("<code code=\"34895-3\" codeSystem=\"2.16.840.1.113883.6.1\" codeSystemName=\"LOINC\" "
+                  "displayName=\"Education note\"/>"
+                  "<title>Postpartum massage guidance</title>");
         timestamp("effectiveTime", ctx_.effectiveTime);
-        coded("confidentialityCode", {"N", kConfidentiality, "HL7 Confidentiality", "normal"});
-        x_.leaf("languageCode", {{"code", "en-US"}});
+        x_.markup("<confidentialityCode code=\"N\" codeSystem=\"2.16.840.1.113883.5.25\" "
+                  "codeSystemName=\"HL7 Confidentiality\" displayName=\"normal\"/>"
+                  "<languageCode code=\"en-US\"/>");
         recordTarget();
         author();
         custodian();
-        x_.open("documentationOf");
-        x_.open("serviceEvent");
-        timestamp("effectiveTime", asOfCda_);
-        x_.close();
-        x_.close();
+        x_.markup("<documentationOf><serviceEvent><effectiveTime value=\"");
+        x_.markup(asOfCda_.c_str());  // digits
+        x_.markup("\"/></serviceEvent></documentationOf>");
     }
 
     void timestamp(const char* element, const std::string& value) {
@@ -352,16 +352,15 @@ private:
             instanceId(kResourceIdRoot, p.source.id);
             anyId = true;
         }
-        if (!anyId) x_.leaf("id", {{"nullFlavor", "UNK"}});
-        x_.leaf("addr", {{"nullFlavor", "UNK"}});
-        x_.leaf("telecom", {{"nullFlavor", "UNK"}});
+        if (!anyId) x_.markup("<id nullFlavor=\"UNK\"/>");
+        x_.markup("<addr nullFlavor=\"UNK\"/><telecom nullFlavor=\"UNK\"/>");
         x_.open("patient");
         patientName(p);
         patientGender(p.gender);
         if (p.birthDate) {
             timestamp("birthTime", formatCdaDate(*p.birthDate));
         } else {
-            x_.leaf("birthTime", {{"nullFlavor", "UNK"}});
+            x_.markup("<birthTime nullFlavor=\"UNK\"/>");
         }
         x_.close();
         x_.close();
@@ -372,7 +371,7 @@ private:
         bool anyPart = !p.family.empty();
         for (const std::string& g : p.given) anyPart |= !g.empty();
         if (!anyPart && p.nameText.empty()) {
-            x_.leaf("name", {{"nullFlavor", "UNK"}});
+            x_.markup("<name nullFlavor=\"UNK\"/>");
             return;
         }
         x_.open("name");
@@ -390,7 +389,7 @@ private:
     void patientGender(const std::string& gender) {
         const char* code = gender == "male" ? "M" : gender == "female" ? "F" : gender == "other" ? "UN" : nullptr;
         if (code == nullptr) {
-            x_.leaf("administrativeGenderCode", {{"nullFlavor", "UNK"}});
+            x_.markup("<administrativeGenderCode nullFlavor=\"UNK\"/>");
             return;
         }
         const char* display = *code == 'M' ? "Male" : *code == 'F' ? "Female" : "Undifferentiated";
@@ -401,7 +400,7 @@ private:
         x_.open("author");
         timestamp("time", ctx_.effectiveTime);
         x_.open("assignedAuthor");
-        x_.leaf("id", {{"root", kOidRoot}, {"extension", "ppmg"}});
+        x_.markup("<id root=\"" PPMG_OID "\" extension=\"ppmg\"/>");
         x_.open("assignedAuthoringDevice");
         line_.assign("ppmg ").append(ctx_.pluginVersion);
         x_.element("manufacturerModelName", line_);
@@ -420,7 +419,7 @@ private:
         if (isOid(ctx_.custodianOid) || isUuid(ctx_.custodianOid)) {
             instanceId(ctx_.custodianOid.c_str(), std::string());
         } else {
-            x_.leaf("id", {{"nullFlavor", "UNK"}});
+            x_.markup("<id nullFlavor=\"UNK\"/>");
         }
         if (!ctx_.custodianName.empty()) x_.element("name", ctx_.custodianName);
         x_.close();
@@ -430,15 +429,17 @@ private:
 
     // ---- sections and narrative helpers ----------------------------------------------------
 
-    void openSection(const Code& code, const std::string& title, std::initializer_list<TemplateId> templates = {}) {
+    // <component><section> with its code (and template ids) given as constant markup, then the title.
+    void openSection(const char* head, const std::string& title) {
         x_.open("component");
         x_.open("section");
-        for (const TemplateId& t : templates) {
-            x_.open("templateId");
-            x_.attr("root", t.root);
-            if (t.extension != nullptr) x_.attr("extension", t.extension);
-            x_.close();
-        }
+        x_.markup(head);
+        x_.element("title", title);
+    }
+    // The same, for a section whose code comes from the content.
+    void openSection(const Code& code, const std::string& title) {
+        x_.open("component");
+        x_.open("section");
         coded("code", code);
         x_.element("title", title);
     }
@@ -453,11 +454,11 @@ private:
         x_.text(s);
         x_.close();
     }
-    void bold(const char* s) {
-        x_.open("content");
-        x_.attr("styleCode", "Bold");
-        x_.text(s);
-        x_.close();
+    // A literal label without markup characters.
+    void bold(const char* label) {
+        x_.markup("<content styleCode=\"Bold\">");
+        x_.markup(label);
+        x_.markup("</content>");
     }
 
     // <content ID="id">value</content>: the narrative an entry's text/reference points to.
@@ -591,7 +592,7 @@ private:
     // ---- 1. warning signs --------------------------------------------------------------------
 
     void warningSignsSection() {
-        openSection(local("warning-signs", "Warning signs"), "Warning signs: check before any massage");
+        openSection(PPMG_LOCAL_CODE("warning-signs", "Warning signs"), "Warning signs: check before any massage");
         x_.open("text");
         if (a_.escalated()) {
             urgentParagraph();
@@ -608,8 +609,11 @@ private:
     // ---- 2. instructions: one subsection per massage type -------------------------------------
 
     void instructionsSection() {
-        openSection({"69730-0", kLoinc, "LOINC", "Instructions"}, "Massage guidance",
-                    {{kInstructionsSection, nullptr}, {kInstructionsSection, "2014-06-09"}});
+        openSection("<templateId root=\"2.16.840.1.113883.10.20.22.2.45\"/>"
+                    "<templateId root=\"2.16.840.1.113883.10.20.22.2.45\" extension=\"2014-06-09\"/>"
+                    "<code code=\"69730-0\" codeSystem=\"2.16.840.1.113883.6.1\" codeSystemName=\"LOINC\" "
+                    "displayName=\"Instructions\"/>",
+                    "Massage guidance");
         x_.open("text");
         outcomeSummary();
         x_.close();
@@ -624,11 +628,7 @@ private:
         }
         x_.open("table");
         x_.element("caption", "Summary (data as of " + asOfIso_ + ")");
-        x_.open("thead");
-        x_.open("tr");
-        for (const char* heading : {"Massage type", "Outcome", "Earliest date"}) x_.element("th", heading);
-        x_.close();
-        x_.close();
+        x_.markup("<thead><tr><th>Massage type</th><th>Outcome</th><th>Earliest date</th></tr></thead>");
         x_.open("tbody");
         for (size_t i = 0; i < c_.massageTypes.size(); ++i) {
             const MassageAssessment& m = a_.massages[i];
@@ -755,7 +755,7 @@ private:
                       const char* earliestId) {
         x_.open("entry");
         x_.attr("typeCode", "DRIV");
-        openObservation(local("massage-outcome", "Massage outcome"), outcomeId);
+        openObservation(PPMG_LOCAL_CODE("massage-outcome", "Massage outcome"), outcomeId);
         timestamp("effectiveTime", asOfCda_);
         coded("value", local(outcomeCode(m.outcome), outcomeLabel(m.outcome).c_str()), "CD");
         if (!type.bodySiteCode.empty())
@@ -763,7 +763,7 @@ private:
         if (earliestId != nullptr) {
             x_.open("entryRelationship");
             x_.attr("typeCode", "COMP");
-            openObservation(local("earliest-date", "Earliest date"), earliestId);
+            openObservation(PPMG_LOCAL_CODE("earliest-date", "Earliest date"), earliestId);
             x_.open("value");
             x_.attr("xsi:type", "TS");
             x_.attr("value", formatCdaDate(*m.earliestDate));
@@ -775,24 +775,23 @@ private:
         x_.close();  // entry
     }
 
-    // <observation classCode="OBS" moodCode="EVN"> code, text/reference to the narrative, status.
-    void openObservation(const Code& code, const char* narrativeId) {
+    // <observation classCode="OBS" moodCode="EVN">, its code (constant markup), a text/reference to
+    // the narrative it states, and statusCode completed.
+    void openObservation(const char* code, const char* narrativeId) {
         x_.open("observation");
         x_.attr("classCode", "OBS");
         x_.attr("moodCode", "EVN");
-        coded("code", code);
-        x_.open("text");
-        char reference[40];
-        std::snprintf(reference, sizeof reference, "#%s", narrativeId);
-        x_.leaf("reference", {{"value", reference}});
-        x_.close();
-        x_.leaf("statusCode", {{"code", "completed"}});
+        x_.markup(code);
+        char reference[128];
+        std::snprintf(reference, sizeof reference,
+                      "<text><reference value=\"#%s\"/></text><statusCode code=\"completed\"/>", narrativeId);
+        x_.markup(reference);  // narrativeId is generated: [a-z0-9-]
     }
 
     // ---- 3. findings and data gaps -----------------------------------------------------------
 
     void findingsSection() {
-        openSection(local("findings", "Findings and data gaps"), "Findings and data gaps");
+        openSection(PPMG_LOCAL_CODE("findings", "Findings and data gaps"), "Findings and data gaps");
         x_.open("text");
         if (a_.findings.empty()) {
             paragraph("No findings.");
@@ -816,13 +815,8 @@ private:
 
     void findingsTable() {
         x_.open("table");
-        x_.element("caption", "Findings");
-        x_.open("thead");
-        x_.open("tr");
-        for (const char* heading : {"Rule", "Outcome", "Massage types", "Reason", "Triggering data", "References"})
-            x_.element("th", heading);
-        x_.close();
-        x_.close();
+        x_.markup("<caption>Findings</caption><thead><tr><th>Rule</th><th>Outcome</th><th>Massage types</th>"
+                  "<th>Reason</th><th>Triggering data</th><th>References</th></tr></thead>");
         x_.open("tbody");
         for (const Finding& f : a_.findings) {
             const Rule& rule = ruleOf(f);
@@ -853,7 +847,7 @@ private:
     // ---- 4. references -------------------------------------------------------------------------
 
     void referencesSection() {
-        openSection(local("references", "References"), "References");
+        openSection(PPMG_LOCAL_CODE("references", "References"), "References");
         x_.open("text");
         List list(x_, nullptr);
         for (size_t i = 0; i < c_.references.size(); ++i) {
@@ -885,7 +879,7 @@ private:
 
     void provenanceSection() {
         const std::optional<DeliveryEpisode>& episode = a_.episode;
-        openSection(local("provenance", "Provenance"), "Provenance");
+        openSection(PPMG_LOCAL_CODE("provenance", "Provenance"), "Provenance");
         x_.open("text");
         List list(x_, nullptr);
         list.item();
@@ -924,11 +918,11 @@ private:
         list.end();
         x_.close();  // text
 
-        valueObservation(local("content-version", "Content version"), "prov-content-version", "ST", c_.version);
-        valueObservation(local("content-sha256", "Content SHA-256"), "prov-content-sha256", "ST", c_.sha256);
-        valueObservation(local("plugin-version", "Plugin version"), "prov-plugin-version", "ST", ctx_.pluginVersion);
+        valueObservation(PPMG_LOCAL_CODE("content-version", "Content version"), "prov-content-version", "ST", c_.version);
+        valueObservation(PPMG_LOCAL_CODE("content-sha256", "Content SHA-256"), "prov-content-sha256", "ST", c_.sha256);
+        valueObservation(PPMG_LOCAL_CODE("plugin-version", "Plugin version"), "prov-plugin-version", "ST", ctx_.pluginVersion);
         if (a_.postpartumDay) {
-            openProvenanceEntry(local("postpartum-day", "Postpartum day"), "prov-postpartum-day");
+            openProvenanceEntry(PPMG_LOCAL_CODE("postpartum-day", "Postpartum day"), "prov-postpartum-day");
             x_.open("value");
             x_.attr("xsi:type", "INT");
             x_.attr("value", std::to_string(*a_.postpartumDay));
@@ -936,18 +930,18 @@ private:
             closeProvenanceEntry();
         }
         if (episode) {
-            openProvenanceEntry(local("delivery-date", "Delivery date"), "prov-delivery-date");
+            openProvenanceEntry(PPMG_LOCAL_CODE("delivery-date", "Delivery date"), "prov-delivery-date");
             x_.open("value");
             x_.attr("xsi:type", "TS");
             x_.attr("value", formatCdaDate(episode->date));
             x_.close();
             closeProvenanceEntry();
-            openProvenanceEntry(local("delivery-mode", "Delivery mode"), "prov-delivery-mode");
+            openProvenanceEntry(PPMG_LOCAL_CODE("delivery-mode", "Delivery mode"), "prov-delivery-mode");
             coded("value", local(deliveryModeCode(episode->mode), nullptr), "CD");
             closeProvenanceEntry();
         }
         if (a_.earliestDataDate || a_.latestDataDate) {
-            openProvenanceEntry(local("data-period", "Dates of the data used"), "prov-data-period");
+            openProvenanceEntry(PPMG_LOCAL_CODE("data-period", "Dates of the data used"), "prov-data-period");
             x_.open("value");
             x_.attr("xsi:type", "IVL_TS");
             if (a_.earliestDataDate) timestamp("low", formatCdaDate(*a_.earliestDataDate));
@@ -978,7 +972,7 @@ private:
         return s;
     }
 
-    void openProvenanceEntry(const Code& code, const char* narrativeId) {
+    void openProvenanceEntry(const char* code, const char* narrativeId) {
         x_.open("entry");
         x_.attr("typeCode", "DRIV");
         openObservation(code, narrativeId);
@@ -988,7 +982,7 @@ private:
         x_.close();
     }
 
-    void valueObservation(const Code& code, const char* narrativeId, const char* xsiType, const std::string& value) {
+    void valueObservation(const char* code, const char* narrativeId, const char* xsiType, const std::string& value) {
         openProvenanceEntry(code, narrativeId);
         x_.open("value");
         x_.attr("xsi:type", xsiType);
