@@ -279,7 +279,7 @@ TEST_CASE("content: the timing rules match the specification's table", "[content
     CHECK(pos01[0]->types == std::vector<size_t>{typeIndex(*c, "low-back")});
 }
 
-TEST_CASE("content: \"all\" expands to every massage type; missing-data rules name their gap", "[content]") {
+TEST_CASE("content: the type list all expands to every massage type, and missing-data rules name their gap", "[content]") {
     auto c = sourceContent();
     auto esc01 = rulesWithId(*c, "PPM-ESC-01");
     REQUIRE(esc01.size() == 1);
@@ -392,7 +392,7 @@ TEST_CASE("content: look-ups by id, uri and text id", "[content]") {
     CHECK(c->text("no-such-text").empty());
 }
 
-TEST_CASE("content: outcome codes round-trip; clause bounds default to NaN", "[content]") {
+TEST_CASE("content: outcome codes round-trip, and clause bounds default to NaN", "[content]") {
     for (int i = 0; i <= static_cast<int>(Outcome::NotApplicable); ++i) {
         Outcome o = static_cast<Outcome>(i);
         Outcome back = Outcome::Escalate;

@@ -595,3 +595,13 @@ TEST_CASE("Several patients and no delivery: refused, naming the candidates", "[
     CHECK(assessRecord(json, kAsOf, "b").patient.source.id == "b");
     CHECK_THROWS_AS(assessRecord(json, kAsOf, "zzz"), Error);
 }
+
+TEST_CASE("Delivery: a procedure that does not state the mode (Synthea's Childbirth) is a delivery of unknown mode", "[rules][delivery]") {
+    Bundle b = Bundle::withBackground();
+    b.procedure(kSct, "66348005", at(12));
+    auto a = assessRecord(b.json(), kAsOf);
+    REQUIRE(a.episode.has_value());
+    CHECK(a.episode->mode == DeliveryMode::Unknown);
+    CHECK(outcomes(a) == with(all("no-flag"), {{"abdominal", "defer"}, {"low-back", "modify"}}));
+    CHECK(earliest(a, "abdominal") == daysBefore(12 - 28));
+}

@@ -55,6 +55,8 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
     const ValueSet& dateObs = content.valueSets.at(dc.dateObservationValueSet);
     const ValueSet& admission = content.valueSets.at(dc.obstetricAdmissionValueSet);
     const ValueSet& postnatal = content.valueSets.at(dc.postnatalVisitValueSet);
+    const ValueSet* unspecified =
+        dc.unspecifiedValueSet.empty() ? nullptr : &content.valueSets.at(dc.unspecifiedValueSet);
 
     std::vector<DeliveryRecord> records;
     for (const auto& p : rec.procedures) {
@@ -65,6 +67,9 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
         else if (inValueSet(vaginal, p.codes))
             records.push_back({p.performed->date, DeliveryMode::Vaginal,
                                evidenceOf(p.source, p.codes, &vaginal, "vaginal", p.performed), ""});
+        else if (unspecified && inValueSet(*unspecified, p.codes))  // e.g. Synthea's "Childbirth"
+            records.push_back({p.performed->date, DeliveryMode::Unknown,
+                               evidenceOf(p.source, p.codes, unspecified, "mode not stated", p.performed), ""});
     }
     for (const auto& o : rec.observations) {
         if (!inValueSet(dateObs, o.codes) || !o.valueDateTime) continue;

@@ -129,9 +129,13 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
             for (const auto& p : raw.patients)
                 if (referencesPatient(subject, p)) subjects.insert(&p);
         };
+        auto isDelivery = [&](const Procedure& pr) {
+            return inValueSet(vsets.at(dc.caesareanValueSet), pr.codes) ||
+                   inValueSet(vsets.at(dc.vaginalValueSet), pr.codes) ||
+                   (!dc.unspecifiedValueSet.empty() && inValueSet(vsets.at(dc.unspecifiedValueSet), pr.codes));
+        };
         for (const auto& pr : raw.procedures)
-            if (inValueSet(vsets.at(dc.caesareanValueSet), pr.codes) || inValueSet(vsets.at(dc.vaginalValueSet), pr.codes))
-                note(pr.subject);
+            if (isDelivery(pr)) note(pr.subject);
         for (const auto& o : raw.observations)
             if (inValueSet(vsets.at(dc.dateObservationValueSet), o.codes)) note(o.subject);
         if (subjects.size() == 1) chosen = *subjects.begin();

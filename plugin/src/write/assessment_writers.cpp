@@ -186,7 +186,7 @@ std::string writeAssessmentText(const Assessment& a, const Content& c, const std
     std::string who = a.patient.source.id;
     line("Postpartum massage guidance for patient " + who + ", as of " + formatIsoDate(a.asOf));
     if (!a.applicable) {
-        line("Not applicable: " + outcomeSentence(c, Outcome::NotApplicable, a.asOf));
+        line(outcomeSentence(c, Outcome::NotApplicable, a.asOf));
     } else if (a.episode) {
         line("Delivery: " + formatIsoDate(a.episode->date) + " (" + deliveryModeCode(a.episode->mode) +
              "), postpartum day " + std::to_string(*a.postpartumDay) + ".");

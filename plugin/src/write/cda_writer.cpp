@@ -1,6 +1,8 @@
 // The CDA R2 guidance document, written in one pass with libxml2's xmlTextWriter: no tree, no
-// XPath. libxml2 escapes; text that is not XML 1.0 (control characters, broken UTF-8) is repaired
-// to U+FFFD first, so hostile patient text can neither break nor inject markup.
+// XPath. Every datum (patient, record, content, host) goes through xmlTextWriterWriteString or
+// xmlTextWriterWriteAttribute, which escape; text that is not XML 1.0 (control characters, broken
+// UTF-8) is first repaired to U+FFFD. Tags and literal labels spelled out in this file are written
+// as markup: the writer's per-element bookkeeping costs ten times a raw write (see XmlOut::markup).
 // docs/cda-contract.md says where every machine-readable value sits; keep the two in step.
 #include "write/cda_writer.hpp"
 
@@ -9,10 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
-#include <initializer_list>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "errors.hpp"
@@ -21,7 +20,7 @@ namespace ppmg {
 namespace {
 
 // Identifiers owned by the product (clinical-rules.md); .3 and .4 are defined in cda-contract.md.
-// Macros only so that constant markup below can be spelled as one string literal.
+// Macros only so that constant markup can be spelled as one string literal.
 #define PPMG_OID "2.25.318214975805081609918790724903688664766"
 #define PPMG_LOCAL_SYSTEM PPMG_OID ".1"
 #define PPMG_LOCAL_CODE(code, display)                                                                 \
@@ -29,8 +28,8 @@ namespace {
     display "\"/>"
 
 constexpr const char* kLocalSystem = PPMG_LOCAL_SYSTEM;
-constexpr const char* kIdentifierRoot = PPMG_OID ".3";
-constexpr const char* kResourceIdRoot = PPMG_OID ".4";
+constexpr const char* kIdentifierRoot = PPMG_OID ".3";  // FHIR Identifier whose system is no OID/UUID
+constexpr const char* kResourceIdRoot = PPMG_OID ".4";  // FHIR Patient logical id
 constexpr const char* kSnomed = "2.16.840.1.113883.6.96";
 constexpr const char* kAdministrativeGender = "2.16.840.1.113883.5.1";
 
@@ -49,7 +48,7 @@ constexpr Code local(const char* code, const char* display) {
 
 // ---- text that XML 1.0 can carry --------------------------------------------------------------
 
-// Length of the XML 1.0 character starting at p (well-formed, shortest-form UTF-8), 0 if none.
+// Length of the XML 1.0 character at p (well-formed, shortest-form UTF-8), 0 if there is none.
 size_t xmlCharLength(const unsigned char* p, const unsigned char* end) {
     const unsigned c = p[0];
     if (c < 0x80) return c >= 0x20 || c == 0x9 || c == 0xA || c == 0xD ? 1 : 0;
@@ -77,6 +76,10 @@ const char* xmlSafe(const std::string& s, std::string& scratch) {
     const auto* end = begin + s.size();
     const auto* p = begin;
     while (p < end) {
+        if (*p >= 0x20 && *p < 0x80) {  // the common case
+            ++p;
+            continue;
+        }
         const size_t n = xmlCharLength(p, end);
         if (n == 0) break;
         p += n;
@@ -110,16 +113,15 @@ bool isOid(std::string_view s) {
         if (j == i + 1 || (s[i + 1] == '0' && j > i + 2)) return false;
         i = j;
     }
-    return s.size() == 1 || s[1] == '.';
+    return true;
 }
 
 bool isUuid(std::string_view s) {
     if (s.size() != 36) return false;
     for (size_t i = 0; i < s.size(); ++i) {
-        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
         const char ch = s[i];
         const bool hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-        if (dash ? ch != '-' : !hex) return false;
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? ch != '-' : !hex) return false;
     }
     return true;
 }
@@ -161,32 +163,30 @@ public:
     XmlOut(const XmlOut&) = delete;
     XmlOut& operator=(const XmlOut&) = delete;
 
+    // An element whose attributes carry data; the writer tracks it until close().
     void open(const char* name) { check(xmlTextWriterStartElement(writer_, BAD_CAST name), name); }
     void close() { check(xmlTextWriterEndElement(writer_), "an end tag"); }
-
-    // Literal and content values (content is XML already); attr(std::string) repairs host data.
+    // Only right after open(). A const char* value is a literal or content (XML already);
+    // a std::string value is repaired first.
     void attr(const char* name, const char* value) {
         check(xmlTextWriterWriteAttribute(writer_, BAD_CAST name, BAD_CAST value), name);
     }
     void attr(const char* name, const std::string& value) { attr(name, xmlSafe(value, scratch_)); }
 
+    // Escaped character data. The root element is always open, so the writer always escapes.
     void text(const char* literal) { check(xmlTextWriterWriteString(writer_, BAD_CAST literal), "text"); }
     void text(const std::string& s) {
         if (!s.empty()) text(xmlSafe(s, scratch_));
     }
 
-    // Markup spelled out in this file (or built from generated ids and dates), never data: whole
-    // elements, written as is. A tenth of the cost of the same element through open/attr/close.
+    // Markup spelled out in this file, or built only from generated ids and formatted dates;
+    // never data. Each caller closes what it opens this way within the same function.
     void markup(const char* constant) { check(xmlTextWriterWriteRaw(writer_, BAD_CAST constant), "markup"); }
-    // <name>text</name>
+
+    // <name>escaped text</name>
     void element(const char* name, const std::string& s) {
         open(name);
         text(s);
-        close();
-    }
-    void element(const char* name, const char* literal) {
-        open(name);
-        text(literal);
         close();
     }
 
@@ -211,17 +211,18 @@ private:
     std::string scratch_;
 };
 
-// A narrative <list> opened on its first item, so an empty list (invalid CDA) is never written.
+// A narrative <list>, opened on its first item so that an empty list (invalid CDA) is never written.
 class List {
 public:
     // caption: a literal without markup characters, or nullptr.
     List(XmlOut& x, const char* caption, bool ordered = false) : x_(x), caption_(caption), ordered_(ordered) {}
-    void item() {
+
+    // Starts the next <item>; id, when given, is a generated NCName.
+    void item(const char* id = nullptr) {
         if (open_) {
-            x_.close();
+            x_.markup("</item>");
         } else {
-            x_.open("list");
-            if (ordered_) x_.attr("listType", "ordered");
+            x_.markup(ordered_ ? "<list listType=\"ordered\">" : "<list>");
             if (caption_ != nullptr) {
                 x_.markup("<caption>");
                 x_.markup(caption_);
@@ -229,16 +230,20 @@ public:
             }
             open_ = true;
         }
-        x_.open("item");
+        if (id == nullptr) {
+            x_.markup("<item>");
+        } else {
+            char tag[48];
+            std::snprintf(tag, sizeof tag, "<item ID=\"%s\">", id);
+            x_.markup(tag);
+        }
     }
     void item(const std::string& text) {
         item();
         x_.text(text);
     }
     void end() {
-        if (!open_) return;
-        x_.close();  // item
-        x_.close();  // list
+        if (open_) x_.markup("</item></list>");
         open_ = false;
     }
 
@@ -255,7 +260,7 @@ class CdaRenderer {
 public:
     CdaRenderer(const Assessment& a, const Content& c, const RenderContext& ctx)
         : a_(a), c_(c), ctx_(ctx), usedReferences_(c.references.size(), 0),
-          asOfIso_(formatIsoDate(a.asOf)), asOfCda_(formatCdaDate(a.asOf)) {
+          asOfIso_(formatIsoDate(a.asOf)) {
         if (a.massages.size() != c.massageTypes.size())
             throw Error(PPMG_E_INTERNAL, "CDA writer: the assessment does not match the content's massage types");
     }
@@ -265,15 +270,13 @@ public:
         x_.attr("xmlns", "urn:hl7-org:v3");
         x_.attr("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance");
         header();
-        x_.open("component");
-        x_.open("structuredBody");
+        x_.markup("<component><structuredBody>");
         warningSignsSection();
         instructionsSection();
         findingsSection();
         referencesSection();  // after every section that cites references
         provenanceSection();
-        x_.close();
-        x_.close();
+        x_.markup("</structuredBody></component>");
         x_.close();
         return x_.finish();
     }
@@ -289,6 +292,21 @@ private:
         if (code.systemName != nullptr) x_.attr("codeSystemName", code.systemName);
         if (code.display != nullptr && *code.display != '\0') x_.attr("displayName", code.display);
         x_.close();
+    }
+
+    // <element value="..."/>, the value from the host (escaped).
+    void timestamp(const char* element, const std::string& value) {
+        x_.open(element);
+        x_.attr("value", value);
+        x_.close();
+    }
+
+    // <element [xsi:type="TS"] value="YYYYMMDD"/> for a date this program formatted.
+    void date(const char* element, Date d, bool typed = false) {
+        char tag[96];
+        std::snprintf(tag, sizeof tag, "<%s%s value=\"%s\"/>", element, typed ? " xsi:type=\"TS\"" : "",
+                      formatCdaDate(d).c_str());
+        x_.markup(tag);
     }
 
     void header() {
@@ -308,18 +326,12 @@ private:
         recordTarget();
         author();
         custodian();
-        x_.markup("<documentationOf><serviceEvent><effectiveTime value=\"");
-        x_.markup(asOfCda_.c_str());  // digits
-        x_.markup("\"/></serviceEvent></documentationOf>");
+        x_.markup("<documentationOf><serviceEvent>");
+        date("effectiveTime", a_.asOf);
+        x_.markup("</serviceEvent></documentationOf>");
     }
 
-    void timestamp(const char* element, const std::string& value) {
-        x_.open(element);
-        x_.attr("value", value);
-        x_.close();
-    }
-
-    void instanceId(const char* root, const std::string& extension) {
+    void instanceId(const std::string& root, const std::string& extension) {
         x_.open("id");
         x_.attr("root", root);
         if (!extension.empty()) x_.attr("extension", extension);
@@ -332,9 +344,9 @@ private:
         const std::string_view systemRoot = rootFromUri(id.system);
         const std::string_view valueRoot = id.system == "urn:ietf:rfc:3986" ? rootFromUri(id.value) : std::string_view();
         if (!systemRoot.empty()) {
-            instanceId(std::string(systemRoot).c_str(), id.value);
+            instanceId(std::string(systemRoot), id.value);
         } else if (!valueRoot.empty()) {
-            instanceId(std::string(valueRoot).c_str(), std::string());
+            instanceId(std::string(valueRoot), std::string());
         } else {
             line_.assign(id.system).append("|").append(id.value);
             instanceId(kIdentifierRoot, line_);
@@ -344,8 +356,7 @@ private:
 
     void recordTarget() {
         const Patient& p = a_.patient;
-        x_.open("recordTarget");
-        x_.open("patientRole");
+        x_.markup("<recordTarget><patientRole>");
         bool anyId = false;
         for (const Identifier& id : p.identifiers) anyId |= patientIdentifier(id);
         if (!p.source.id.empty()) {
@@ -353,18 +364,15 @@ private:
             anyId = true;
         }
         if (!anyId) x_.markup("<id nullFlavor=\"UNK\"/>");
-        x_.markup("<addr nullFlavor=\"UNK\"/><telecom nullFlavor=\"UNK\"/>");
-        x_.open("patient");
+        x_.markup("<addr nullFlavor=\"UNK\"/><telecom nullFlavor=\"UNK\"/><patient>");
         patientName(p);
         patientGender(p.gender);
         if (p.birthDate) {
-            timestamp("birthTime", formatCdaDate(*p.birthDate));
+            date("birthTime", *p.birthDate);
         } else {
             x_.markup("<birthTime nullFlavor=\"UNK\"/>");
         }
-        x_.close();
-        x_.close();
-        x_.close();
+        x_.markup("</patient></patientRole></recordTarget>");
     }
 
     void patientName(const Patient& p) {
@@ -374,7 +382,7 @@ private:
             x_.markup("<name nullFlavor=\"UNK\"/>");
             return;
         }
-        x_.open("name");
+        x_.markup("<name>");
         if (anyPart) {
             for (const std::string& g : p.given)
                 if (!g.empty()) x_.element("given", g);
@@ -382,7 +390,7 @@ private:
         } else {
             x_.text(p.nameText);
         }
-        x_.close();
+        x_.markup("</name>");
     }
 
     // FHIR administrative gender -> HL7 AdministrativeGender; unknown or absent is a null.
@@ -397,62 +405,48 @@ private:
     }
 
     void author() {
-        x_.open("author");
+        x_.markup("<author>");
         timestamp("time", ctx_.effectiveTime);
-        x_.open("assignedAuthor");
-        x_.markup("<id root=\"" PPMG_OID "\" extension=\"ppmg\"/>");
-        x_.open("assignedAuthoringDevice");
+        x_.markup("<assignedAuthor><id root=\"" PPMG_OID "\" extension=\"ppmg\"/><assignedAuthoringDevice>");
         line_.assign("ppmg ").append(ctx_.pluginVersion);
         x_.element("manufacturerModelName", line_);
         line_.assign("ppmg postpartum massage guidance ").append(ctx_.pluginVersion);
         line_.append(", content ").append(c_.version);
         x_.element("softwareName", line_);
-        x_.close();
-        x_.close();
-        x_.close();
+        x_.markup("</assignedAuthoringDevice></assignedAuthor></author>");
     }
 
     void custodian() {
-        x_.open("custodian");
-        x_.open("assignedCustodian");
-        x_.open("representedCustodianOrganization");
+        x_.markup("<custodian><assignedCustodian><representedCustodianOrganization>");
         if (isOid(ctx_.custodianOid) || isUuid(ctx_.custodianOid)) {
-            instanceId(ctx_.custodianOid.c_str(), std::string());
+            instanceId(ctx_.custodianOid, std::string());
         } else {
             x_.markup("<id nullFlavor=\"UNK\"/>");
         }
         if (!ctx_.custodianName.empty()) x_.element("name", ctx_.custodianName);
-        x_.close();
-        x_.close();
-        x_.close();
+        x_.markup("</representedCustodianOrganization></assignedCustodian></custodian>");
     }
 
     // ---- sections and narrative helpers ----------------------------------------------------
 
-    // <component><section> with its code (and template ids) given as constant markup, then the title.
+    // <component><section>, its template ids and code as constant markup, and the title.
     void openSection(const char* head, const std::string& title) {
-        x_.open("component");
-        x_.open("section");
+        x_.markup("<component><section>");
         x_.markup(head);
         x_.element("title", title);
     }
     // The same, for a section whose code comes from the content.
     void openSection(const Code& code, const std::string& title) {
-        x_.open("component");
-        x_.open("section");
+        x_.markup("<component><section>");
         coded("code", code);
         x_.element("title", title);
     }
-    void closeSection() {
-        x_.close();
-        x_.close();
-    }
+    void closeSection() { x_.markup("</section></component>"); }
 
     void bold(const std::string& s) {
-        x_.open("content");
-        x_.attr("styleCode", "Bold");
+        x_.markup("<content styleCode=\"Bold\">");
         x_.text(s);
-        x_.close();
+        x_.markup("</content>");
     }
     // A literal label without markup characters.
     void bold(const char* label) {
@@ -463,18 +457,21 @@ private:
 
     // <content ID="id">value</content>: the narrative an entry's text/reference points to.
     void anchored(const char* id, const std::string& value) {
-        x_.open("content");
-        x_.attr("ID", id);
+        char tag[48];
+        std::snprintf(tag, sizeof tag, "<content ID=\"%s\">", id);
+        x_.markup(tag);
         x_.text(value);
-        x_.close();
+        x_.markup("</content>");
     }
 
     void paragraph(const std::string& s) {
         if (s.empty()) return;
-        x_.element("paragraph", s);
+        x_.markup("<paragraph>");
+        x_.text(s);
+        x_.markup("</paragraph>");
     }
 
-    // "<b>label</b> value" inside the element the caller has open; the value anchored when id is set.
+    // "<b>label</b> value", the value anchored when an id is given.
     void labelled(const char* label, const std::string& value, const char* id = nullptr) {
         bold(label);
         if (id != nullptr) {
@@ -482,6 +479,12 @@ private:
         } else {
             x_.text(value);
         }
+    }
+
+    void cell(const std::string& s) {
+        x_.markup("<td>");
+        x_.text(s);
+        x_.markup("</td>");
     }
 
     const std::string& outcomeLabel(Outcome o) const { return c_.outcomeTexts[outcomeRank(o)].label; }
@@ -496,29 +499,28 @@ private:
         return a_.findings[index];
     }
 
-    // " [A, B]": each reference id linked to its entry in the References section.
+    // "[A, B]": each reference id linked to its entry in the References section.
     void referenceLinks(const std::vector<std::string>& ids) {
         if (ids.empty()) return;
-        x_.text(" [");
+        x_.markup("[");
         bool first = true;
         for (const std::string& id : ids) {
-            if (!first) x_.text(", ");
+            if (!first) x_.markup(", ");
             first = false;
             const Reference* r = c_.findReference(id);
             const size_t index = r == nullptr ? usedReferences_.size() : static_cast<size_t>(r - c_.references.data());
-            if (index >= usedReferences_.size()) {
+            if (index >= usedReferences_.size()) {  // loadContent checks references; never silent
                 x_.text(id);
                 continue;
             }
             usedReferences_[index] = 1;
-            char href[32];
-            std::snprintf(href, sizeof href, "#ref-%zu", index + 1);
-            x_.open("linkHtml");
-            x_.attr("href", href);
+            char link[48];
+            std::snprintf(link, sizeof link, "<linkHtml href=\"#ref-%zu\">", index + 1);
+            x_.markup(link);
             x_.text(id);
-            x_.close();
+            x_.markup("</linkHtml>");
         }
-        x_.text("]");
+        x_.markup("]");
     }
 
     // "Observation/obs-1: Body temperature (LOINC 8310-5) = 38.9 Cel, 2025-11-14"
@@ -542,7 +544,7 @@ private:
         x_.text(line_);
     }
 
-    // The data a finding rests on: its evidence, or the gap its rule names when nothing is there.
+    // The data a finding rests on: its evidence, or the gap its rule names when there is none.
     void triggeringData(const Finding& f) {
         List data(x_, nullptr);
         for (const Evidence& e : f.evidence) {
@@ -563,20 +565,20 @@ private:
         const Rule& rule = ruleOf(f);
         bold(rule.id);
         line_.assign(" (").append(outcomeLabel(f.outcome)).append("): ").append(rule.reason);
+        if (!rule.references.empty()) line_.append(" ");
         x_.text(line_);
         referenceLinks(rule.references);
         triggeringData(f);
     }
 
-    // "URGENT: " + the content's urgent text (which may carry the prefix itself).
+    // "URGENT: " and the content's urgent text (which may carry the prefix itself).
     void urgentParagraph() {
         const std::string& urgent = c_.urgentText;
-        const bool prefixed = startsWith(urgent, "URGENT");
-        line_.assign(prefixed ? "" : "URGENT: ");
+        line_.assign(startsWith(urgent, "URGENT") ? "" : "URGENT: ");
         line_.append(urgent.empty() ? "seek urgent clinical assessment" : urgent);
-        x_.open("paragraph");
+        x_.markup("<paragraph>");
         bold(line_);
-        x_.close();
+        x_.markup("</paragraph>");
     }
 
     void escalateFindings() {
@@ -593,7 +595,7 @@ private:
 
     void warningSignsSection() {
         openSection(PPMG_LOCAL_CODE("warning-signs", "Warning signs"), "Warning signs: check before any massage");
-        x_.open("text");
+        x_.markup("<text>");
         if (a_.escalated()) {
             urgentParagraph();
             escalateFindings();
@@ -602,7 +604,7 @@ private:
         List signs(x_, nullptr);
         for (const WarningSign& sign : c_.warningSigns) signs.item(sign.text);
         signs.end();
-        x_.close();
+        x_.markup("</text>");
         closeSection();
     }
 
@@ -614,9 +616,9 @@ private:
                     "<code code=\"69730-0\" codeSystem=\"2.16.840.1.113883.6.1\" codeSystemName=\"LOINC\" "
                     "displayName=\"Instructions\"/>",
                     "Massage guidance");
-        x_.open("text");
+        x_.markup("<text>");
         outcomeSummary();
-        x_.close();
+        x_.markup("</text>");
         for (size_t i = 0; i < c_.massageTypes.size(); ++i) massageSection(i);
         closeSection();
     }
@@ -626,20 +628,19 @@ private:
             paragraph("No massage types in the content.");
             return;
         }
-        x_.open("table");
-        x_.element("caption", "Summary (data as of " + asOfIso_ + ")");
-        x_.markup("<thead><tr><th>Massage type</th><th>Outcome</th><th>Earliest date</th></tr></thead>");
-        x_.open("tbody");
+        x_.markup("<table><caption>Summary (data as of ");
+        x_.markup(asOfIso_.c_str());
+        x_.markup(")</caption><thead><tr><th>Massage type</th><th>Outcome</th><th>Earliest date</th></tr></thead>"
+                  "<tbody>");
         for (size_t i = 0; i < c_.massageTypes.size(); ++i) {
             const MassageAssessment& m = a_.massages[i];
-            x_.open("tr");
-            x_.element("td", c_.massageTypes[i].display);
-            x_.element("td", outcomeLabel(m.outcome));
-            x_.element("td", m.earliestDate ? formatIsoDate(*m.earliestDate) : std::string("-"));
-            x_.close();
+            x_.markup("<tr>");
+            cell(c_.massageTypes[i].display);
+            cell(outcomeLabel(m.outcome));
+            cell(m.earliestDate ? formatIsoDate(*m.earliestDate) : std::string("-"));
+            x_.markup("</tr>");
         }
-        x_.close();
-        x_.close();
+        x_.markup("</tbody></table>");
     }
 
     void massageSection(size_t i) {
@@ -651,15 +652,14 @@ private:
         const bool hasEarliest = m.outcome == Outcome::Defer && m.earliestDate.has_value();
 
         openSection(local(type.code.c_str(), type.display.c_str()), type.display);
-        x_.open("text");
-        x_.open("paragraph");
+        x_.markup("<text><paragraph>");
         labelled("Outcome: ", outcomeLabel(m.outcome), outcomeId);
-        x_.close();
+        x_.markup("</paragraph>");
         outcomeText(m.outcome);
         if (hasEarliest) {
-            x_.open("paragraph");
+            x_.markup("<paragraph>");
             labelled("Earliest date: ", formatIsoDate(*m.earliestDate), earliestId);
-            x_.close();
+            x_.markup("</paragraph>");
         }
         switch (m.outcome) {
             case Outcome::Escalate:  // no technique: only the urgent message and its data
@@ -671,9 +671,9 @@ private:
                 break;
             default:
                 if (!type.timing.empty()) {
-                    x_.open("paragraph");
+                    x_.markup("<paragraph>");
                     labelled("Timing: ", type.timing);
-                    x_.close();
+                    x_.markup("</paragraph>");
                 }
                 reasons(m);
                 actions(m);
@@ -681,14 +681,14 @@ private:
                 benefits("Benefits supported by evidence", type.benefits);
                 benefits("Not supported by evidence", type.notSupported);
                 if (!type.references.empty()) {
-                    x_.open("paragraph");
-                    bold("Sources:");
+                    x_.markup("<paragraph>");
+                    bold("Sources: ");
                     referenceLinks(type.references);
-                    x_.close();
+                    x_.markup("</paragraph>");
                 }
                 break;
         }
-        x_.close();  // text
+        x_.markup("</text>");
         outcomeEntry(type, m, outcomeId, hasEarliest ? earliestId : nullptr);
         closeSection();
     }
@@ -745,54 +745,51 @@ private:
         for (const Benefit& b : claims) {
             list.item();
             line_.assign(b.text).append(" (evidence: ").append(b.grade).append(")");
+            if (!b.references.empty()) line_.append(" ");
             x_.text(line_);
             referenceLinks(b.references);
         }
         list.end();
     }
 
+    // The massage-outcome observation; for defer, the earliest date as a component observation.
     void outcomeEntry(const MassageType& type, const MassageAssessment& m, const char* outcomeId,
                       const char* earliestId) {
-        x_.open("entry");
-        x_.attr("typeCode", "DRIV");
-        openObservation(PPMG_LOCAL_CODE("massage-outcome", "Massage outcome"), outcomeId);
-        timestamp("effectiveTime", asOfCda_);
+        openEntry(PPMG_LOCAL_CODE("massage-outcome", "Massage outcome"), outcomeId);
+        date("effectiveTime", a_.asOf);
         coded("value", local(outcomeCode(m.outcome), outcomeLabel(m.outcome).c_str()), "CD");
         if (!type.bodySiteCode.empty())
             coded("targetSiteCode", {type.bodySiteCode.c_str(), kSnomed, "SNOMED CT", type.bodySiteDisplay.c_str()});
         if (earliestId != nullptr) {
-            x_.open("entryRelationship");
-            x_.attr("typeCode", "COMP");
+            x_.markup("<entryRelationship typeCode=\"COMP\">");
             openObservation(PPMG_LOCAL_CODE("earliest-date", "Earliest date"), earliestId);
-            x_.open("value");
-            x_.attr("xsi:type", "TS");
-            x_.attr("value", formatCdaDate(*m.earliestDate));
-            x_.close();
-            x_.close();  // observation
-            x_.close();  // entryRelationship
+            date("value", *m.earliestDate, true);
+            x_.markup("</observation></entryRelationship>");
         }
-        x_.close();  // observation
-        x_.close();  // entry
+        closeEntry();
     }
 
     // <observation classCode="OBS" moodCode="EVN">, its code (constant markup), a text/reference to
-    // the narrative it states, and statusCode completed.
+    // the narrative it states (a generated id) and statusCode completed; closed by the caller.
     void openObservation(const char* code, const char* narrativeId) {
-        x_.open("observation");
-        x_.attr("classCode", "OBS");
-        x_.attr("moodCode", "EVN");
+        x_.markup("<observation classCode=\"OBS\" moodCode=\"EVN\">");
         x_.markup(code);
         char reference[128];
         std::snprintf(reference, sizeof reference,
                       "<text><reference value=\"#%s\"/></text><statusCode code=\"completed\"/>", narrativeId);
-        x_.markup(reference);  // narrativeId is generated: [a-z0-9-]
+        x_.markup(reference);
     }
+    void openEntry(const char* code, const char* narrativeId) {
+        x_.markup("<entry typeCode=\"DRIV\">");
+        openObservation(code, narrativeId);
+    }
+    void closeEntry() { x_.markup("</observation></entry>"); }
 
     // ---- 3. findings and data gaps -----------------------------------------------------------
 
     void findingsSection() {
         openSection(PPMG_LOCAL_CODE("findings", "Findings and data gaps"), "Findings and data gaps");
-        x_.open("text");
+        x_.markup("<text>");
         if (a_.findings.empty()) {
             paragraph("No findings.");
         } else {
@@ -809,59 +806,54 @@ private:
             }
             gaps.end();
         }
-        x_.close();
+        x_.markup("</text>");
         closeSection();
     }
 
     void findingsTable() {
-        x_.open("table");
-        x_.markup("<caption>Findings</caption><thead><tr><th>Rule</th><th>Outcome</th><th>Massage types</th>"
-                  "<th>Reason</th><th>Triggering data</th><th>References</th></tr></thead>");
-        x_.open("tbody");
+        x_.markup("<table><caption>Findings</caption><thead><tr><th>Rule</th><th>Outcome</th>"
+                  "<th>Massage types</th><th>Reason</th><th>Triggering data</th><th>References</th></tr></thead>"
+                  "<tbody>");
         for (const Finding& f : a_.findings) {
             const Rule& rule = ruleOf(f);
-            x_.open("tr");
-            x_.element("td", rule.id);
+            x_.markup("<tr>");
+            cell(rule.id);
             line_.assign(outcomeLabel(f.outcome)).append(" (").append(outcomeCode(f.outcome)).append(")");
-            x_.element("td", line_);
+            cell(line_);
             line_.clear();
             for (size_t t : f.types) {
                 if (t >= c_.massageTypes.size()) continue;
                 if (!line_.empty()) line_.append(", ");
                 line_.append(c_.massageTypes[t].display);
             }
-            x_.element("td", line_);
-            x_.element("td", rule.reason);
-            x_.open("td");
+            cell(line_);
+            cell(rule.reason);
+            x_.markup("<td>");
             triggeringData(f);
-            x_.close();
-            x_.open("td");
+            x_.markup("</td><td>");
             referenceLinks(rule.references);
-            x_.close();
-            x_.close();
+            x_.markup("</td></tr>");
         }
-        x_.close();
-        x_.close();
+        x_.markup("</tbody></table>");
     }
 
     // ---- 4. references -------------------------------------------------------------------------
 
     void referencesSection() {
         openSection(PPMG_LOCAL_CODE("references", "References"), "References");
-        x_.open("text");
+        x_.markup("<text>");
         List list(x_, nullptr);
         for (size_t i = 0; i < c_.references.size(); ++i) {
             if (!usedReferences_[i]) continue;
             const Reference& r = c_.references[i];
             char id[32];
             std::snprintf(id, sizeof id, "ref-%zu", i + 1);
-            list.item();
-            x_.attr("ID", id);
+            list.item(id);
             bold(r.id);
-            x_.text(" ");
+            x_.markup(" ");
             x_.text(r.citation);
             if (!r.url.empty()) {
-                x_.text(" ");
+                x_.markup(" ");
                 x_.open("linkHtml");
                 x_.attr("href", r.url);
                 x_.text(r.url);
@@ -871,7 +863,7 @@ private:
         list.end();
         if (std::find(usedReferences_.begin(), usedReferences_.end(), 1) == usedReferences_.end())
             paragraph("No references cited.");
-        x_.close();
+        x_.markup("</text>");
         closeSection();
     }
 
@@ -880,7 +872,7 @@ private:
     void provenanceSection() {
         const std::optional<DeliveryEpisode>& episode = a_.episode;
         openSection(PPMG_LOCAL_CODE("provenance", "Provenance"), "Provenance");
-        x_.open("text");
+        x_.markup("<text>");
         List list(x_, nullptr);
         list.item();
         labelled("Content version: ", c_.version, "prov-content-version");
@@ -903,7 +895,7 @@ private:
         list.item();
         if (episode) {
             labelled("Delivery: ", formatIsoDate(episode->date), "prov-delivery-date");
-            x_.text(", mode ");
+            x_.markup(", mode ");
             anchored("prov-delivery-mode", deliveryModeCode(episode->mode));
             deliveryRecords(*episode);
         } else {
@@ -916,43 +908,38 @@ private:
         list.item();
         labelled("Dates of the data used: ", dataPeriodText(), "prov-data-period");
         list.end();
-        x_.close();  // text
+        x_.markup("</text>");
 
-        valueObservation(PPMG_LOCAL_CODE("content-version", "Content version"), "prov-content-version", "ST", c_.version);
-        valueObservation(PPMG_LOCAL_CODE("content-sha256", "Content SHA-256"), "prov-content-sha256", "ST", c_.sha256);
-        valueObservation(PPMG_LOCAL_CODE("plugin-version", "Plugin version"), "prov-plugin-version", "ST", ctx_.pluginVersion);
+        valueEntry(PPMG_LOCAL_CODE("content-version", "Content version"), "prov-content-version", c_.version);
+        valueEntry(PPMG_LOCAL_CODE("content-sha256", "Content SHA-256"), "prov-content-sha256", c_.sha256);
+        valueEntry(PPMG_LOCAL_CODE("plugin-version", "Plugin version"), "prov-plugin-version", ctx_.pluginVersion);
         if (a_.postpartumDay) {
-            openProvenanceEntry(PPMG_LOCAL_CODE("postpartum-day", "Postpartum day"), "prov-postpartum-day");
-            x_.open("value");
-            x_.attr("xsi:type", "INT");
-            x_.attr("value", std::to_string(*a_.postpartumDay));
-            x_.close();
-            closeProvenanceEntry();
+            openEntry(PPMG_LOCAL_CODE("postpartum-day", "Postpartum day"), "prov-postpartum-day");
+            char value[48];
+            std::snprintf(value, sizeof value, "<value xsi:type=\"INT\" value=\"%d\"/>", *a_.postpartumDay);
+            x_.markup(value);
+            closeEntry();
         }
         if (episode) {
-            openProvenanceEntry(PPMG_LOCAL_CODE("delivery-date", "Delivery date"), "prov-delivery-date");
-            x_.open("value");
-            x_.attr("xsi:type", "TS");
-            x_.attr("value", formatCdaDate(episode->date));
-            x_.close();
-            closeProvenanceEntry();
-            openProvenanceEntry(PPMG_LOCAL_CODE("delivery-mode", "Delivery mode"), "prov-delivery-mode");
+            openEntry(PPMG_LOCAL_CODE("delivery-date", "Delivery date"), "prov-delivery-date");
+            date("value", episode->date, true);
+            closeEntry();
+            openEntry(PPMG_LOCAL_CODE("delivery-mode", "Delivery mode"), "prov-delivery-mode");
             coded("value", local(deliveryModeCode(episode->mode), nullptr), "CD");
-            closeProvenanceEntry();
+            closeEntry();
         }
         if (a_.earliestDataDate || a_.latestDataDate) {
-            openProvenanceEntry(PPMG_LOCAL_CODE("data-period", "Dates of the data used"), "prov-data-period");
-            x_.open("value");
-            x_.attr("xsi:type", "IVL_TS");
-            if (a_.earliestDataDate) timestamp("low", formatCdaDate(*a_.earliestDataDate));
-            if (a_.latestDataDate) timestamp("high", formatCdaDate(*a_.latestDataDate));
-            x_.close();
-            closeProvenanceEntry();
+            openEntry(PPMG_LOCAL_CODE("data-period", "Dates of the data used"), "prov-data-period");
+            x_.markup("<value xsi:type=\"IVL_TS\">");
+            if (a_.earliestDataDate) date("low", *a_.earliestDataDate);
+            if (a_.latestDataDate) date("high", *a_.latestDataDate);
+            x_.markup("</value>");
+            closeEntry();
         }
         closeSection();
     }
 
-    // The delivery's date and mode, anchored for the delivery entry, and the records behind them.
+    // The records that make up the delivery episode, and how it was found when not by a code.
     void deliveryRecords(const DeliveryEpisode& episode) {
         List records(x_, "Delivery records");
         for (const Evidence& e : episode.records) {
@@ -972,23 +959,13 @@ private:
         return s;
     }
 
-    void openProvenanceEntry(const char* code, const char* narrativeId) {
-        x_.open("entry");
-        x_.attr("typeCode", "DRIV");
-        openObservation(code, narrativeId);
-    }
-    void closeProvenanceEntry() {
-        x_.close();
-        x_.close();
-    }
-
-    void valueObservation(const char* code, const char* narrativeId, const char* xsiType, const std::string& value) {
-        openProvenanceEntry(code, narrativeId);
-        x_.open("value");
-        x_.attr("xsi:type", xsiType);
+    // A provenance value as <value xsi:type="ST">, escaped.
+    void valueEntry(const char* code, const char* narrativeId, const std::string& value) {
+        openEntry(code, narrativeId);
+        x_.markup("<value xsi:type=\"ST\">");
         x_.text(value);
-        x_.close();
-        closeProvenanceEntry();
+        x_.markup("</value>");
+        closeEntry();
     }
 
     const Assessment& a_;
@@ -998,8 +975,11 @@ private:
     std::string line_;                  // scratch for composed narrative lines
     std::vector<char> usedReferences_;  // by Content::references index
     const std::string asOfIso_;
-    const std::string asOfCda_;
 };
+
+#undef PPMG_LOCAL_CODE
+#undef PPMG_LOCAL_SYSTEM
+#undef PPMG_OID
 
 }  // namespace
 
