@@ -148,6 +148,11 @@ TEST_CASE("PPM-TIME-02: from day 28 the caesarean wound status decides", "[rules
         b.woundStatus("healed", at(15));
         CHECK(outcomes(assessRecord(b.json(), kAsOf))["abdominal"] == "review");
     }
+    SECTION("a status value the content does not know counts as missing: review, never cleared") {
+        Bundle b = caesarean(31);
+        b.woundStatus("looks-fine", at(2));
+        CHECK(outcomes(assessRecord(b.json(), kAsOf))["abdominal"] == "review");
+    }
     SECTION("the latest status counts") {
         Bundle b = caesarean(40);
         b.woundStatus("infected", at(10));

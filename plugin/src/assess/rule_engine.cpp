@@ -318,10 +318,11 @@ private:
                 return episode_ && meetsBounds(cl, static_cast<double>(asOf_.days - episode_->date.days));
             case K::WoundStatus: {
                 if (!episode_) return false;
+                // The latest status in the window; a value the content does not know counts as missing.
                 std::string status = "missing";
-                if (latestWound_ && withinDays(*latestWound_->effective, cl.withinDays) &&
-                    !latestWound_->valueCodes.empty())
-                    status = latestWound_->valueCodes.front().code;
+                if (latestWound_ && withinDays(*latestWound_->effective, cl.withinDays))
+                    for (const auto& v : latestWound_->valueCodes)
+                        if (c_.woundStatusValues.count(v.code)) { status = v.code; break; }
                 if (std::find(cl.values.begin(), cl.values.end(), status) == cl.values.end()) return false;
                 if (status != "missing")
                     ev.push_back(evidenceOf(latestWound_->source, latestWound_->codes, nullptr, status,

@@ -169,6 +169,8 @@ struct Content {
     std::string urgentText;
     std::array<OutcomeText, 7> outcomeTexts;  // by Outcome
     DeliveryConfig delivery;
+    // Every wound status value the rules name; any other recorded value counts as missing.
+    std::unordered_set<std::string> woundStatusValues;
     std::map<std::string, std::string> texts;  // other display texts by id
 
     const Reference* findReference(const std::string& id) const;

@@ -583,6 +583,8 @@ private:
             c.kind = Clause::Kind::WoundStatus;
             c.values = splitWords(attr(n, "in"));
             c.withinDays = integer(n, "withinDays");
+            for (const auto& v : c.values)
+                if (v != "missing") c_.woundStatusValues.insert(v);
         } else if (name == "noDelivery") {
             c.kind = Clause::Kind::NoDelivery;
         } else if (name == "futureDelivery") {
