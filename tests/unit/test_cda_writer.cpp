@@ -100,13 +100,14 @@ std::shared_ptr<Content> smallContent() {
 }
 
 Evidence evidence(const std::string& type, const std::string& id, const std::string& code, const std::string& display,
-                  const std::string& value, const std::string& date) {
+                  const std::string& value, const std::string& date,
+                  const std::string& system = "http://loinc.org") {
     Evidence e;
     e.resourceType = type;
     e.id = id;
     e.path = "Bundle.entry[0].resource";
     e.code = code;
-    e.codeSystem = "http://loinc.org";
+    e.codeSystem = system;
     e.display = display;
     e.value = value;
     e.date = date;
@@ -131,7 +132,8 @@ Assessment mixedAssessment(const Content& c) {
     DeliveryEpisode episode;
     episode.date = day(2025, 11, 10);
     episode.mode = DeliveryMode::Vaginal;
-    episode.records = {evidence("Procedure", "proc-1", "177184002", "Normal delivery procedure", "completed", "2025-11-10")};
+    episode.records = {evidence("Procedure", "proc-1", "177184002", "Normal delivery procedure", "completed", "2025-11-10",
+                                "http://snomed.info/sct")};
     episode.heuristics = {"delivery found by a delivery procedure code"};
     a.episode = episode;
     a.postpartumDay = 5;
@@ -558,6 +560,29 @@ TEST_CASE("CDA: many threads render the same document", "[cda][threads]") {
     }
     for (auto& th : threads) th.join();
     for (int m : mismatches) CHECK(m == 0);
+}
+
+TEST_CASE("CDA schema helper: reports invalid documents, validates from many threads", "[cda][threads]") {
+    const std::string xsd = cdaSchema();
+    if (xsd.empty()) {
+        WARN("SKIPPED: the HL7 CDA schema (PPMG_SHARED_DIR) is not available");
+        return;
+    }
+    auto c = smallContent();
+    const std::string xml = writeCda(mixedAssessment(*c), *c, renderContext());
+
+    std::string misplaced = xml;
+    misplaced.replace(misplaced.find("<title>Postpartum"), 0, "<languageCode code=\"en\"/>");
+    CHECK_THAT(test::validateCda(misplaced, xsd), Catch::Contains("languageCode"));
+    CHECK_THAT(test::validateCda("<ClinicalDocument>", xsd), Catch::StartsWith("not well-formed"));
+    CHECK_THAT(test::validateCda(xml, xsd + ".missing"), Catch::Contains("schema"));
+
+    std::vector<std::string> results(6);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < results.size(); ++t)
+        threads.emplace_back([&, t] { results[t] = test::validateCda(t % 2 ? xml : misplaced, xsd); });
+    for (auto& th : threads) th.join();
+    for (size_t t = 0; t < results.size(); ++t) CHECK(results[t].empty() == (t % 2 == 1));
 }
 
 TEST_CASE("CDA: the real content renders valid documents for every outcome", "[cda][content]") {

@@ -10,7 +10,8 @@
 #include <libxml/xmlwriter.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -99,6 +100,25 @@ const char* xmlSafe(const std::string& s, std::string& scratch) {
     return scratch.c_str();
 }
 
+std::string& appendNumber(std::string& out, long long n) {
+    char digits[24];
+    return out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+}
+
+// "YYYYMMDD", as formatCdaDate, without the formatted-print machinery (it runs ~30 times a document).
+std::string& appendCdaDate(std::string& out, Date d) {
+    int y;
+    unsigned m, day;
+    civilFromDays(d.days, y, m, day);
+    if (y < 0 || y > 9999) return out.append(formatCdaDate(d));
+    const unsigned pairs[] = {static_cast<unsigned>(y) / 100, static_cast<unsigned>(y) % 100, m, day};
+    for (unsigned two : pairs) {
+        out += static_cast<char>('0' + two / 10);
+        out += static_cast<char>('0' + two % 10);
+    }
+    return out;
+}
+
 bool startsWith(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
 }
@@ -181,7 +201,9 @@ public:
 
     // Markup spelled out in this file, or built only from generated ids and formatted dates;
     // never data. Each caller closes what it opens this way within the same function.
-    void markup(const char* constant) { check(xmlTextWriterWriteRaw(writer_, BAD_CAST constant), "markup"); }
+    void markup(std::string_view constant) {
+        check(xmlTextWriterWriteRawLen(writer_, BAD_CAST constant.data(), static_cast<int>(constant.size())), "markup");
+    }
 
     // <name>escaped text</name>
     void element(const char* name, const std::string& s) {
@@ -218,7 +240,7 @@ public:
     List(XmlOut& x, const char* caption, bool ordered = false) : x_(x), caption_(caption), ordered_(ordered) {}
 
     // Starts the next <item>; id, when given, is a generated NCName.
-    void item(const char* id = nullptr) {
+    void item(const std::string* id = nullptr) {
         if (open_) {
             x_.markup("</item>");
         } else {
@@ -233,9 +255,9 @@ public:
         if (id == nullptr) {
             x_.markup("<item>");
         } else {
-            char tag[48];
-            std::snprintf(tag, sizeof tag, "<item ID=\"%s\">", id);
-            x_.markup(tag);
+            x_.markup("<item ID=\"");
+            x_.markup(*id);
+            x_.markup("\">");
         }
     }
     void item(const std::string& text) {
@@ -301,12 +323,11 @@ private:
         x_.close();
     }
 
-    // <element [xsi:type="TS"] value="YYYYMMDD"/> for a date this program formatted.
+    // <element [xsi:type="TS"] value="YYYYMMDD"/>
     void date(const char* element, Date d, bool typed = false) {
-        char tag[96];
-        std::snprintf(tag, sizeof tag, "<%s%s value=\"%s\"/>", element, typed ? " xsi:type=\"TS\"" : "",
-                      formatCdaDate(d).c_str());
-        x_.markup(tag);
+        tag_.assign("<").append(element).append(typed ? " xsi:type=\"TS\" value=\"" : " value=\"");
+        appendCdaDate(tag_, d).append("\"/>");
+        x_.markup(tag_);
     }
 
     void header() {
@@ -456,10 +477,9 @@ private:
     }
 
     // <content ID="id">value</content>: the narrative an entry's text/reference points to.
-    void anchored(const char* id, const std::string& value) {
-        char tag[48];
-        std::snprintf(tag, sizeof tag, "<content ID=\"%s\">", id);
-        x_.markup(tag);
+    void anchored(std::string_view id, const std::string& value) {
+        tag_.assign("<content ID=\"").append(id).append("\">");
+        x_.markup(tag_);
         x_.text(value);
         x_.markup("</content>");
     }
@@ -472,9 +492,9 @@ private:
     }
 
     // "<b>label</b> value", the value anchored when an id is given.
-    void labelled(const char* label, const std::string& value, const char* id = nullptr) {
+    void labelled(const char* label, const std::string& value, std::string_view id = {}) {
         bold(label);
-        if (id != nullptr) {
+        if (!id.empty()) {
             anchored(id, value);
         } else {
             x_.text(value);
@@ -514,9 +534,9 @@ private:
                 continue;
             }
             usedReferences_[index] = 1;
-            char link[48];
-            std::snprintf(link, sizeof link, "<linkHtml href=\"#ref-%zu\">", index + 1);
-            x_.markup(link);
+            tag_.assign("<linkHtml href=\"#ref-");
+            appendNumber(tag_, static_cast<long long>(index + 1)).append("\">");
+            x_.markup(tag_);
             x_.text(id);
             x_.markup("</linkHtml>");
         }
@@ -629,7 +649,7 @@ private:
             return;
         }
         x_.markup("<table><caption>Summary (data as of ");
-        x_.markup(asOfIso_.c_str());
+        x_.markup(asOfIso_);
         x_.markup(")</caption><thead><tr><th>Massage type</th><th>Outcome</th><th>Earliest date</th></tr></thead>"
                   "<tbody>");
         for (size_t i = 0; i < c_.massageTypes.size(); ++i) {
@@ -646,9 +666,9 @@ private:
     void massageSection(size_t i) {
         const MassageType& type = c_.massageTypes[i];
         const MassageAssessment& m = a_.massages[i];
-        char outcomeId[32], earliestId[32];
-        std::snprintf(outcomeId, sizeof outcomeId, "massage-%zu-outcome", i + 1);
-        std::snprintf(earliestId, sizeof earliestId, "massage-%zu-earliest", i + 1);
+        std::string outcomeId("outcome-"), earliestId("earliest-");  // short enough to stay unallocated
+        appendNumber(outcomeId, static_cast<long long>(i + 1));
+        appendNumber(earliestId, static_cast<long long>(i + 1));
         const bool hasEarliest = m.outcome == Outcome::Defer && m.earliestDate.has_value();
 
         openSection(local(type.code.c_str(), type.display.c_str()), type.display);
@@ -689,7 +709,7 @@ private:
                 break;
         }
         x_.markup("</text>");
-        outcomeEntry(type, m, outcomeId, hasEarliest ? earliestId : nullptr);
+        outcomeEntry(type, m, outcomeId, hasEarliest ? earliestId : std::string());
         closeSection();
     }
 
@@ -753,14 +773,14 @@ private:
     }
 
     // The massage-outcome observation; for defer, the earliest date as a component observation.
-    void outcomeEntry(const MassageType& type, const MassageAssessment& m, const char* outcomeId,
-                      const char* earliestId) {
+    void outcomeEntry(const MassageType& type, const MassageAssessment& m, const std::string& outcomeId,
+                      const std::string& earliestId) {
         openEntry(PPMG_LOCAL_CODE("massage-outcome", "Massage outcome"), outcomeId);
         date("effectiveTime", a_.asOf);
         coded("value", local(outcomeCode(m.outcome), outcomeLabel(m.outcome).c_str()), "CD");
         if (!type.bodySiteCode.empty())
             coded("targetSiteCode", {type.bodySiteCode.c_str(), kSnomed, "SNOMED CT", type.bodySiteDisplay.c_str()});
-        if (earliestId != nullptr) {
+        if (!earliestId.empty()) {
             x_.markup("<entryRelationship typeCode=\"COMP\">");
             openObservation(PPMG_LOCAL_CODE("earliest-date", "Earliest date"), earliestId);
             date("value", *m.earliestDate, true);
@@ -771,15 +791,14 @@ private:
 
     // <observation classCode="OBS" moodCode="EVN">, its code (constant markup), a text/reference to
     // the narrative it states (a generated id) and statusCode completed; closed by the caller.
-    void openObservation(const char* code, const char* narrativeId) {
+    void openObservation(const char* code, std::string_view narrativeId) {
         x_.markup("<observation classCode=\"OBS\" moodCode=\"EVN\">");
         x_.markup(code);
-        char reference[128];
-        std::snprintf(reference, sizeof reference,
-                      "<text><reference value=\"#%s\"/></text><statusCode code=\"completed\"/>", narrativeId);
-        x_.markup(reference);
+        tag_.assign("<text><reference value=\"#").append(narrativeId);
+        tag_.append("\"/></text><statusCode code=\"completed\"/>");
+        x_.markup(tag_);
     }
-    void openEntry(const char* code, const char* narrativeId) {
+    void openEntry(const char* code, std::string_view narrativeId) {
         x_.markup("<entry typeCode=\"DRIV\">");
         openObservation(code, narrativeId);
     }
@@ -846,9 +865,9 @@ private:
         for (size_t i = 0; i < c_.references.size(); ++i) {
             if (!usedReferences_[i]) continue;
             const Reference& r = c_.references[i];
-            char id[32];
-            std::snprintf(id, sizeof id, "ref-%zu", i + 1);
-            list.item(id);
+            line_.assign("ref-");
+            appendNumber(line_, static_cast<long long>(i + 1));
+            list.item(&line_);
             bold(r.id);
             x_.markup(" ");
             x_.text(r.citation);
@@ -915,9 +934,9 @@ private:
         valueEntry(PPMG_LOCAL_CODE("plugin-version", "Plugin version"), "prov-plugin-version", ctx_.pluginVersion);
         if (a_.postpartumDay) {
             openEntry(PPMG_LOCAL_CODE("postpartum-day", "Postpartum day"), "prov-postpartum-day");
-            char value[48];
-            std::snprintf(value, sizeof value, "<value xsi:type=\"INT\" value=\"%d\"/>", *a_.postpartumDay);
-            x_.markup(value);
+            tag_.assign("<value xsi:type=\"INT\" value=\"");
+            appendNumber(tag_, *a_.postpartumDay).append("\"/>");
+            x_.markup(tag_);
             closeEntry();
         }
         if (episode) {
@@ -960,7 +979,7 @@ private:
     }
 
     // A provenance value as <value xsi:type="ST">, escaped.
-    void valueEntry(const char* code, const char* narrativeId, const std::string& value) {
+    void valueEntry(const char* code, std::string_view narrativeId, const std::string& value) {
         openEntry(code, narrativeId);
         x_.markup("<value xsi:type=\"ST\">");
         x_.text(value);
@@ -972,7 +991,8 @@ private:
     const Content& c_;
     const RenderContext& ctx_;
     XmlOut x_;
-    std::string line_;                  // scratch for composed narrative lines
+    std::string line_;                  // scratch for composed narrative lines (escaped when written)
+    std::string tag_;                   // scratch for composed markup (generated ids and dates only)
     std::vector<char> usedReferences_;  // by Content::references index
     const std::string asOfIso_;
 };
