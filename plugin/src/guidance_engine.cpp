@@ -4,7 +4,6 @@
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
-#include <Poco/UUIDGenerator.h>
 #include <dlfcn.h>
 #include <libxml/parser.h>
 #include <libxslt/transform.h>
@@ -15,6 +14,7 @@
 #include "errors.hpp"
 #include "write/assessment_writers.hpp"
 #include "write/cda_writer.hpp"
+#include "write/document_id.hpp"
 
 namespace ppmg {
 
@@ -32,11 +32,14 @@ Date today() {
 std::string defaultContentDir() {
     Dl_info info{};
     if (dladdr(reinterpret_cast<void*>(&defaultContentDir), &info) && info.dli_fname) {
-        Poco::Path lib(info.dli_fname);
-        Poco::Path installed = lib.parent();
-        installed.popDirectory();
-        installed.append(Poco::Path(PPMG_INSTALL_CONTENT_REL).makeDirectory());
-        if (Poco::File(installed.toString() + "ppmg-content.xml").exists()) return installed.toString();
+        // The plugin sits in <prefix>/lib or in a multiarch <prefix>/lib/x86_64-linux-gnu.
+        Poco::Path installed = Poco::Path(info.dli_fname).parent();
+        for (int up = 1; up <= 2 && installed.depth() > 0; ++up) {
+            installed.popDirectory();
+            Poco::Path candidate(installed);
+            candidate.append(Poco::Path(PPMG_INSTALL_CONTENT_REL).makeDirectory());
+            if (Poco::File(candidate.toString() + "ppmg-content.xml").exists()) return candidate.toString();
+        }
     }
     return PPMG_SOURCE_CONTENT_DIR;
 }
@@ -96,7 +99,7 @@ std::string GuidanceEngine::render(const RequestSpec& r) const {
     ctx.pluginVersion = PPMG_VERSION;
     ctx.custodianName = config_.custodianName;
     ctx.custodianOid = config_.custodianOid;
-    ctx.documentId = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    ctx.documentId = newDocumentId();
     ctx.effectiveTime = Poco::DateTimeFormatter::format(Poco::DateTime(), "%Y%m%d%H%M%S+0000");
     std::string cda = writeCda(p.assessment, *content_, ctx);
     if (r.outputFormat != PPMG_OUTPUT_HTML) return cda;

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <unistd.h>
+#include <vector>
 
 namespace ppmg::cli {
 
@@ -50,16 +51,22 @@ Args parseArgs(int argc, char** argv, int first, const std::vector<std::string>&
     return a;
 }
 
-std::string readFile(const std::string& path) {
-    if (path == "-") {
-        std::ostringstream ss;
-        ss << std::cin.rdbuf();
-        return ss.str();
+std::string readFile(const std::string& path, size_t maxBytes) {
+    std::ifstream f;
+    std::istream* in = &std::cin;
+    if (path != "-") {
+        f.open(path, std::ios::binary);
+        if (!f) throw std::runtime_error("cannot open the file");
+        in = &f;
     }
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error("cannot open the file");
-    std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (f.bad()) throw std::runtime_error("cannot read the file");
+    std::string data;
+    std::vector<char> chunk(1 << 16);
+    while (in->read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in->gcount() > 0) {
+        data.append(chunk.data(), static_cast<size_t>(in->gcount()));
+        if (data.size() > maxBytes)
+            throw std::runtime_error("the input is over the limit of " + std::to_string(maxBytes) + " bytes");
+    }
+    if (in->bad()) throw std::runtime_error("cannot read the file");
     return data;
 }
 
@@ -114,6 +121,9 @@ void printException(const std::string& file, const ppmg::Exception& e) {
     std::string where;
     if (!e.resourceId().empty()) where += e.resourceId();
     if (!e.fhirPath().empty()) where += (where.empty() ? "" : " at ") + e.fhirPath();
+    // The line, unless the message already gives it.
+    if (e.line() > 0 && msg.find("(line ") == std::string::npos)
+        where += (where.empty() ? "line " : ", line ") + std::to_string(e.line());
     if (!where.empty()) msg += " (" + where + ")";
     printError(e.file().empty() ? file : e.file(), msg);
 }

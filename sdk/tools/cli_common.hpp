@@ -1,6 +1,7 @@
 // Shared by the `ppmg` subcommands: argument parsing, file reading, plugin loading, messages.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,8 +31,11 @@ struct Args {
 Args parseArgs(int argc, char** argv, int first, const std::vector<std::string>& valued,
                const std::vector<std::string>& flags);
 
-// Reads a whole file; "-" is stdin. Throws std::runtime_error naming the file.
-std::string readFile(const std::string& path);
+// The plugin's default ppmg_limits.max_input_bytes: a record larger than this is refused unread.
+constexpr size_t kDefaultMaxInputBytes = size_t{64} << 20;
+// Reads a file ('-' = stdin); throws std::runtime_error. Stops, and throws, past maxBytes, so an
+// endless input (/dev/zero, a pipe that never ends) is refused instead of filling memory.
+std::string readFile(const std::string& path, size_t maxBytes = static_cast<size_t>(-1));
 // Writes atomically (temp file + rename) so no partial output is ever left behind.
 void writeFileAtomic(const std::string& path, const std::string& data);
 

@@ -50,7 +50,7 @@ int runGuidance(int argc, char** argv, bool render) {
         return kBadInput;
     }
     try {
-        job.data = readFile(job.file);
+        job.data = readFile(job.file, kDefaultMaxInputBytes);
     } catch (const std::exception& e) {
         printError(job.file, e.what());
         return kBadInput;

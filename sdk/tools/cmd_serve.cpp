@@ -1,11 +1,177 @@
-// `ppmg serve`: being built (placeholder so the dispatch links; replaced by the real command).
+// `ppmg serve`: the plugin as a CDS Hooks 2.0 service (see docs/cds-hooks.md).
+#include <sys/stat.h>
+
+#include <Poco/Net/SocketAddress.h>
+
+#include <iostream>
+
+#include "cds_server.hpp"
 #include "cli_common.hpp"
 
 namespace ppmg::cli {
+namespace {
 
-int runServe(int, char**) {
-    printError("", "ppmg serve is not available in this build");
-    return kFailure;
+const char* kServeUsage =
+    "usage: ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [--jwks ISSUER2=FILE2 ...]\n"
+    "                  [--public-url URL] [--tls-cert CERT.pem --tls-key KEY.pem] [options]\n"
+    "\n"
+    "Serves the CDS Hooks service postpartum-massage-guidance (hooks patient-view and\n"
+    "encounter-discharge), GET /cds-services, POST /render and GET /healthz.\n"
+    "\n"
+    "  --listen HOST:PORT        address to listen on (port 0: any free port)\n"
+    "  --jwks ISSUER=FILE        trust JWTs whose iss is ISSUER, signed with a key of the JWK Set FILE\n"
+    "                            (ES384 on P-384, RS384); repeat for more issuers\n"
+    "  --public-url URL          the base URL clients call (behind a proxy); aud must be URL/cds-services/..\n"
+    "                            (default: the URL as invoked)\n"
+    "  --tls-cert F --tls-key F  serve HTTPS with this PEM certificate (chain) and key\n"
+    "  --insecure-no-auth        accept calls without a JWT: local demos only\n"
+    "  --source-url URL          card source.url (default: BASE/about)\n"
+    "  --guidance-url URL        add a link to the full guidance to every card\n"
+    "  --as-of YYYY-MM-DD        evaluate as of this date (default: today, UTC)\n"
+    "  --access-log FILE|-|off   one JSON line per request (default: - = stderr)\n"
+    "  --threads N (32)  --max-queued N (64)  --max-body-bytes N (8388608)\n"
+    "  --request-timeout S (30)  --keep-alive-timeout S (5)  --max-keep-alive-requests N (1000)\n"
+    "  --shutdown-timeout S (30)  --clock-skew S (60)  --max-token-lifetime S (3600)\n"
+    "  --plugin PATH  --content DIR  --custodian NAME  --custodian-oid OID\n"
+    "\n"
+    "SIGTERM or SIGINT stops it after the requests in progress. Exit status: 0 stopped cleanly,\n"
+    "1 failure, 2 bad usage.\n";
+
+bool isFile(const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+long number(const Args& a, const char* key, long dflt, long min, long max) {
+    if (!a.has(key)) return dflt;
+    const std::string v = a.get(key);
+    size_t used = 0;
+    long n = 0;
+    try {
+        n = std::stol(v, &used);
+    } catch (...) {
+        used = 0;
+    }
+    if (used != v.size() || v.empty() || n < min || n > max)
+        throw std::invalid_argument(std::string(key) + " must be a whole number from " + std::to_string(min) + " to " +
+                                    std::to_string(max) + ", got \"" + v + "\"");
+    return n;
+}
+
+}  // namespace
+
+int runServe(int argc, char** argv) {
+    std::vector<std::string> valued = engineOptions();
+    for (const char* o : {"--listen", "--jwks", "--public-url", "--tls-cert", "--tls-key", "--source-url",
+                          "--guidance-url", "--as-of", "--access-log", "--threads", "--max-queued",
+                          "--max-body-bytes", "--request-timeout", "--keep-alive-timeout", "--max-keep-alive-requests",
+                          "--shutdown-timeout", "--clock-skew", "--max-token-lifetime"})
+        valued.push_back(o);
+    Args args;
+    cds::ServerConfig config;
+    std::vector<std::pair<std::string, std::string>> issuers;  // issuer, file
+    try {
+        args = parseArgs(argc, argv, 2, valued, {"--insecure-no-auth", "--help", "-h"});
+        if (args.has("--help") || args.has("-h")) {
+            std::cout << kServeUsage;
+            return kOk;
+        }
+        if (!args.positional.empty()) throw std::invalid_argument("unexpected argument \"" + args.positional[0] + "\"");
+        config.listen = args.get("--listen");
+        if (config.listen.empty()) throw std::invalid_argument("--listen HOST:PORT is required");
+        try {
+            Poco::Net::SocketAddress check(config.listen);
+        } catch (const Poco::Exception& e) {
+            throw std::invalid_argument("--listen must be HOST:PORT, got \"" + config.listen + "\" (" +
+                                        e.displayText() + ")");
+        }
+        config.publicUrl = args.get("--public-url");
+        config.tlsCert = args.get("--tls-cert");
+        config.tlsKey = args.get("--tls-key");
+        if (config.tlsCert.empty() != config.tlsKey.empty())
+            throw std::invalid_argument("--tls-cert and --tls-key go together");
+        config.insecureNoAuth = args.has("--insecure-no-auth");
+        config.sourceUrl = args.get("--source-url");
+        config.guidanceUrl = args.get("--guidance-url");
+        config.asOf = args.get("--as-of");
+        if (!config.asOf.empty() && (config.asOf.size() != 10 || config.asOf[4] != '-' || config.asOf[7] != '-'))
+            throw std::invalid_argument("--as-of must be YYYY-MM-DD, got \"" + config.asOf + "\"");
+        config.accessLog = args.get("--access-log", "-");
+        config.threads = int(number(args, "--threads", 32, 1, 1024));
+        config.maxQueued = int(number(args, "--max-queued", 64, 1, 100000));
+        config.maxBodyBytes = size_t(number(args, "--max-body-bytes", 8L << 20, 1024, 1L << 30));
+        config.requestTimeoutSeconds = int(number(args, "--request-timeout", 30, 1, 3600));
+        config.keepAliveSeconds = int(number(args, "--keep-alive-timeout", 5, 1, 3600));
+        config.maxKeepAliveRequests = int(number(args, "--max-keep-alive-requests", 1000, 1, 1000000));
+        config.shutdownTimeoutSeconds = int(number(args, "--shutdown-timeout", 30, 1, 3600));
+        config.auth.clockSkewSeconds = number(args, "--clock-skew", 60, 0, 600);
+        config.auth.maxLifetimeSeconds = number(args, "--max-token-lifetime", 3600, 1, 86400);
+        if (args.has("--jwks")) {
+            for (const std::string& spec : args.options.at("--jwks")) {
+                // ISSUER=FILE; an issuer URL may hold '=' itself, so the split is where a file follows.
+                std::string issuer, file;
+                for (size_t eq = spec.rfind('='); eq != std::string::npos && eq > 0; eq = spec.rfind('=', eq - 1)) {
+                    if (isFile(spec.substr(eq + 1))) {
+                        issuer = spec.substr(0, eq);
+                        file = spec.substr(eq + 1);
+                        break;
+                    }
+                }
+                if (issuer.empty()) {
+                    if (spec.find('=') == std::string::npos || spec.find('=') == 0)
+                        throw std::invalid_argument("--jwks must be ISSUER=FILE, got \"" + spec + "\"");
+                    throw std::invalid_argument("--jwks " + spec + ": the file " + spec.substr(spec.rfind('=') + 1) +
+                                                " does not exist");
+                }
+                issuers.emplace_back(issuer, file);
+            }
+        }
+        if (issuers.empty() && !config.insecureNoAuth)
+            throw std::invalid_argument("--jwks ISSUER=FILE is required (or --insecure-no-auth for a local demo)");
+    } catch (const std::invalid_argument& e) {
+        printError("serve", std::string(e.what()) + " (see ppmg serve --help)");
+        return kBadInput;
+    }
+
+    auto keys = std::make_shared<cds::KeyStore>();
+    for (const auto& [issuer, file] : issuers) {
+        std::vector<std::string> skipped;
+        try {
+            keys->addIssuer(issuer, readFile(file), skipped);
+        } catch (const std::exception& e) {
+            printError(file, std::string("JWK Set for ") + issuer + ": " + e.what());
+            return kBadInput;
+        }
+        for (const auto& note : skipped) printError(file, note);
+    }
+
+    // Before any thread exists, so that every thread inherits the mask and only sigwait sees them.
+    cds::blockShutdownSignals();
+
+    Session session;
+    try {
+        session = openSession(args);
+    } catch (const host::LoadError& e) {
+        printError("", e.what());
+        return kFailure;
+    } catch (const ppmg::Exception& e) {
+        printException("", e);
+        return kFailure;
+    }
+    const ppmg_content_info info = session.engine->info();
+    cds::ContentFacts facts;
+    facts.contentVersion = info.content_version ? info.content_version : "";
+    facts.contentSha256 = info.content_sha256 ? info.content_sha256 : "";
+    facts.pluginVersion = info.plugin_version ? info.plugin_version : "";
+    if (!config.insecureNoAuth)
+        std::cerr << "ppmg serve: trusting " << keys->issuerCount() << " issuer(s), " << keys->keyCount() << " key(s)"
+                  << std::endl;
+    try {
+        return cds::runServer(config, *session.engine, keys, facts);
+    } catch (const std::exception& e) {
+        printError("serve", e.what());
+        return kFailure;
+    }
 }
 
 }  // namespace ppmg::cli

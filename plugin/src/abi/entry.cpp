@@ -5,6 +5,7 @@
 #include <mutex>
 #include <new>
 #include <shared_mutex>
+#include <type_traits>
 #include <unordered_set>
 
 #include "errors.hpp"
@@ -74,6 +75,15 @@ ppmg_status guarded(ppmg_error** error, Fn&& fn) noexcept {
     }
 }
 
+// An enum field as the integer the host stored. In C++ reading an enum object that holds a value
+// outside the enum's range is undefined (UBSan reports it), and a C host may store any int.
+template <class E>
+std::underlying_type_t<E> rawValue(const E& e) {
+    std::underlying_type_t<E> v;
+    std::memcpy(&v, &e, sizeof v);
+    return v;
+}
+
 ppmg_status checkRequest(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out) {
     if (out) *out = nullptr;
     if (!engine) throw ppmg::Error(PPMG_E_BAD_HANDLE, "the engine handle is NULL");
@@ -86,10 +96,12 @@ ppmg_status checkRequest(const ppmg_engine* engine, const ppmg_request* request,
     if (!out) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the output pointer is NULL");
     if (!request->data && request->size)
         throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "request data is NULL but size is not 0");
-    if (request->input_format < PPMG_INPUT_AUTO || request->input_format > PPMG_INPUT_FHIR_XML)
-        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "unknown input_format");
-    if (request->output_format < PPMG_OUTPUT_DEFAULT || request->output_format > PPMG_OUTPUT_HTML)
-        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "unknown output_format");
+    const auto input = rawValue(request->input_format);
+    if (input < PPMG_INPUT_AUTO || input > PPMG_INPUT_FHIR_XML)
+        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "unknown input_format " + std::to_string(input));
+    const auto output = rawValue(request->output_format);
+    if (output < PPMG_OUTPUT_DEFAULT || output > PPMG_OUTPUT_HTML)
+        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "unknown output_format " + std::to_string(output));
     return PPMG_OK;
 }
 
@@ -202,8 +214,8 @@ void errorFree(ppmg_error* e) {
     std::free(e);
 }
 
-const char* statusName(ppmg_status s) {
-    switch (s) {
+const char* statusName(ppmg_status status) {
+    switch (rawValue(status)) {  // an integer: a host may pass any value
         case PPMG_OK: return "PPMG_OK";
         case PPMG_E_INVALID_ARGUMENT: return "PPMG_E_INVALID_ARGUMENT";
         case PPMG_E_VERSION: return "PPMG_E_VERSION";

@@ -1,6 +1,9 @@
 // Finding the delivery: procedures, the delivery-date observation, and (for older Synthea
 // output) an obstetric admission followed by a postnatal visit. Codes come from the content.
 #include <algorithm>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "assess/evidence.hpp"
 #include "assess/rule_engine.hpp"
@@ -15,7 +18,7 @@ struct DeliveryRecord {
     std::string heuristic;
 };
 
-bool procedureDone(const Procedure& p) { return p.status.empty() || p.status == "completed"; }
+bool procedureDone(const Procedure& p) { return p.status.empty() || std::string_view(p.status) == "completed"; }
 
 }  // namespace
 
@@ -73,25 +76,47 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
     }
     for (const auto& o : rec.observations) {
         if (!inValueSet(dateObs, o.codes) || !o.valueDateTime) continue;
-        if (!o.status.empty() && o.status != "final" && o.status != "amended" && o.status != "corrected") continue;
+        const std::string_view status = o.status;
+        if (!status.empty() && status != "final" && status != "amended" && status != "corrected") continue;
         records.push_back({o.valueDateTime->date, DeliveryMode::Unknown,
                            evidenceOf(o.source, o.codes, &dateObs, o.valueDateTime->text, o.valueDateTime), ""});
     }
     // Older Synthea output: an obstetric admission followed, within the window, by a postnatal visit
     // (both on record by the as-of date) marks a birth whose mode the record does not state.
+    // The visit is the first in record order dated within (admission, admission + window], found
+    // by a range-minimum table over the visits sorted by date: trying every visit for every
+    // admission is quadratic (40 s for a record with 30,000 of each).
+    std::vector<std::pair<int32_t, size_t>> visits;  // (date, index in rec.encounters), by date
+    for (size_t i = 0; i < rec.encounters.size(); ++i) {
+        const Encounter& v = rec.encounters[i];
+        if (v.start && v.start->date <= asOf && inValueSet(postnatal, v.types)) visits.push_back({v.start->date.days, i});
+    }
+    std::sort(visits.begin(), visits.end());
+    // firstIn[k][j]: the smallest record index among visits[j .. j + 2^k).
+    std::vector<std::vector<size_t>> firstIn(1);
+    for (const auto& v : visits) firstIn[0].push_back(v.second);
+    for (size_t k = 1; (size_t{1} << k) <= visits.size(); ++k) {
+        const size_t half = size_t{1} << (k - 1);
+        std::vector<size_t> level(visits.size() - (size_t{1} << k) + 1);
+        for (size_t j = 0; j < level.size(); ++j) level[j] = std::min(firstIn[k - 1][j], firstIn[k - 1][j + half]);
+        firstIn.push_back(std::move(level));
+    }
     for (const auto& adm : rec.encounters) {
         if (!adm.start || !inValueSet(admission, adm.types)) continue;
-        for (const auto& visit : rec.encounters) {
-            if (!visit.start || !inValueSet(postnatal, visit.types)) continue;
-            int gap = visit.start->date.days - adm.start->date.days;
-            if (gap <= 0 || gap > dc.postnatalWindowDays || visit.start->date > asOf) continue;
-            records.push_back({adm.start->date, DeliveryMode::Unknown,
-                               evidenceOf(adm.source, adm.types, &admission, "obstetric admission", adm.start),
-                               "obstetric admission " + adm.source.id + " on " + formatIsoDate(adm.start->date) +
-                                   " followed by postnatal visit " + visit.source.id + " on " +
-                                   formatIsoDate(visit.start->date)});
-            break;
-        }
+        const int32_t day = adm.start->date.days;
+        auto byDate = [](const std::pair<int32_t, size_t>& v, int32_t d) { return v.first <= d; };
+        const size_t lo = static_cast<size_t>(std::lower_bound(visits.begin(), visits.end(), day, byDate) - visits.begin());
+        const size_t hi = static_cast<size_t>(
+            std::lower_bound(visits.begin(), visits.end(), day + dc.postnatalWindowDays, byDate) - visits.begin());
+        if (lo >= hi) continue;
+        size_t k = 0;
+        while ((size_t{1} << (k + 1)) <= hi - lo) ++k;
+        const Encounter& visit = rec.encounters[std::min(firstIn[k][lo], firstIn[k][hi - (size_t{1} << k)])];
+        records.push_back({adm.start->date, DeliveryMode::Unknown,
+                           evidenceOf(adm.source, adm.types, &admission, "obstetric admission", adm.start),
+                           "obstetric admission " + adm.source.id + " on " + formatIsoDate(adm.start->date) +
+                               " followed by postnatal visit " + visit.source.id + " on " +
+                               formatIsoDate(visit.start->date)});
     }
     anyDelivery = !records.empty();
     futureDelivery = std::any_of(records.begin(), records.end(), [&](const DeliveryRecord& r) { return r.date > asOf; });

@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <unordered_map>
+#include <stdexcept>
+#include <string_view>
 
 #include "assess/evidence.hpp"
 
@@ -18,27 +19,28 @@ bool Assessment::escalated() const {
 
 namespace {
 
-// Data semantics (clinical-rules.md): which statuses count.
+// Data semantics (clinical-rules.md): which statuses count. (string_view: these run for every fact
+// and clause, and std::string == "literal" is an out-of-line call with a strlen.)
 bool conditionCounts(const Condition& c) {
-    const auto& cs = c.clinicalStatus;
-    const auto& vs = c.verificationStatus;
+    const std::string_view cs = c.clinicalStatus, vs = c.verificationStatus;
     bool active = cs.empty() || cs == "active" || cs == "recurrence" || cs == "relapse";
     return active && vs != "refuted" && vs != "entered-in-error";
 }
 
 bool medicationCounts(const Medication& m) {
-    if (m.source.resourceType == "MedicationRequest") return m.status == "active" || m.status == "on-hold";
-    return m.status == "active" || m.status == "intended" || m.status == "on-hold";
+    const std::string_view status = m.status;
+    if (std::string_view(m.source.resourceType) == "MedicationRequest") return status == "active" || status == "on-hold";
+    return status == "active" || status == "intended" || status == "on-hold";
 }
 
 bool allergyCounts(const Allergy& a) {
-    const auto& cs = a.clinicalStatus;
-    return (cs.empty() || cs == "active") && a.verificationStatus != "refuted" &&
-           a.verificationStatus != "entered-in-error";
+    const std::string_view cs = a.clinicalStatus, vs = a.verificationStatus;
+    return (cs.empty() || cs == "active") && vs != "refuted" && vs != "entered-in-error";
 }
 
 bool observationCounts(const Observation& o) {
-    return o.status.empty() || o.status == "final" || o.status == "amended" || o.status == "corrected";
+    const std::string_view status = o.status;
+    return status.empty() || status == "final" || status == "amended" || status == "corrected";
 }
 
 std::string formatNumber(double v) {
@@ -47,11 +49,34 @@ std::string formatNumber(double v) {
     return buf;
 }
 
-// One usable value of a measure, in the measure's canonical unit.
+// One usable value of a measure, in the measure's canonical unit. Its evidence is built only
+// when a rule cites it.
 struct Reading {
     double value = NAN;  // NaN for measures without a unit (presence only)
     const DateTime* when = nullptr;
-    Evidence evidence;
+    const Observation* observation = nullptr;
+    const std::vector<Coding>* codes = nullptr;  // the observation's or the component's
+    const Quantity* quantity = nullptr;          // nullptr for a presence-only measure
+    const ValueSet* valueSet = nullptr;
+
+    Evidence evidence() const {
+        const Observation& o = *observation;
+        if (quantity == nullptr) {
+            std::string v = o.valueText;
+            if (v.empty() && !o.valueCodes.empty())
+                v = o.valueCodes.front().display.empty() ? o.valueCodes.front().code : o.valueCodes.front().display;
+            return evidenceOf(o.source, *codes, valueSet, v, o.effective);
+        }
+        return evidenceOf(o.source, *codes, valueSet, formatNumber(quantity->value) + " " + quantity->unit, o.effective);
+    }
+};
+
+// A measure with its value set, resolved once per assessment, and its readings (newest first).
+struct MeasureReadings {
+    const std::string* id = nullptr;  // the measure's key in the content
+    const Measure* measure = nullptr;
+    const ValueSet* valueSet = nullptr;
+    std::vector<Reading> readings;
 };
 
 bool meetsBounds(const Clause& c, double v) {
@@ -176,32 +201,31 @@ private:
     // ---- Indexes built once per assessment -------------------------------------------
 
     void indexMeasures() {
-        for (const auto& kv : c_.measures) readings_[kv.first];
+        readings_.reserve(c_.measures.size());
+        for (const auto& kv : c_.measures) readings_.push_back({&kv.first, &kv.second, &c_.valueSets.at(kv.second.valueSet), {}});
         for (const auto& o : r_.observations) {
             if (!observationCounts(o) || !o.effective || o.effective->date > asOf_) continue;
-            for (const auto& kv : c_.measures) {
-                const Measure& m = kv.second;
-                const ValueSet& vs = c_.valueSets.at(m.valueSet);
-                if (inValueSet(vs, o.codes)) addReading(m, o, o.codes, o.quantity, &vs);
+            for (auto& mr : readings_) {
+                const ValueSet& vs = *mr.valueSet;
+                if (inValueSet(vs, o.codes)) addReading(mr, o, o.codes, o.quantity);
                 for (const auto& comp : o.components)
-                    if (inValueSet(vs, comp.codes)) addReading(m, o, comp.codes, comp.quantity, &vs);
+                    if (inValueSet(vs, comp.codes)) addReading(mr, o, comp.codes, comp.quantity);
             }
         }
-        for (auto& kv : readings_)  // newest first
-            std::stable_sort(kv.second.begin(), kv.second.end(),
+        for (auto& mr : readings_)  // newest first
+            std::stable_sort(mr.readings.begin(), mr.readings.end(),
                              [](const Reading& x, const Reading& y) { return x.when->instant > y.when->instant; });
     }
 
-    void addReading(const Measure& m, const Observation& o, const std::vector<Coding>& codes, const Quantity& q,
-                    const ValueSet* vs) {
+    void addReading(MeasureReadings& mr, const Observation& o, const std::vector<Coding>& codes, const Quantity& q) {
+        const Measure& m = *mr.measure;
         Reading rd;
         rd.when = &*o.effective;
+        rd.observation = &o;
+        rd.codes = &codes;
+        rd.valueSet = mr.valueSet;
         if (m.unit.empty()) {  // presence-only measure (e.g. lactation status)
-            std::string v = o.valueText;
-            if (v.empty() && !o.valueCodes.empty())
-                v = o.valueCodes.front().display.empty() ? o.valueCodes.front().code : o.valueCodes.front().display;
-            rd.evidence = evidenceOf(o.source, codes, vs, v, o.effective);
-            readings_[m.id].push_back(std::move(rd));
+            mr.readings.push_back(rd);
             return;
         }
         if (!q.present) return;
@@ -215,8 +239,8 @@ private:
             return;
         }
         rd.value = (q.value + conv->offset) * conv->scale;
-        rd.evidence = evidenceOf(o.source, codes, vs, formatNumber(q.value) + " " + q.unit, o.effective);
-        readings_[m.id].push_back(std::move(rd));
+        rd.quantity = &q;
+        mr.readings.push_back(rd);
     }
 
     void indexWoundStatus() {
@@ -233,8 +257,11 @@ private:
     }
 
     const Reading* latestReading(const std::string& measure, int within) const {
-        const auto& list = readings_.at(measure);
-        for (const auto& rd : list)
+        const MeasureReadings* found = nullptr;
+        for (const auto& mr : readings_)
+            if (*mr.id == measure) { found = &mr; break; }
+        if (found == nullptr) throw std::out_of_range("no measure \"" + measure + "\" in the content");
+        for (const auto& rd : found->readings)
             if (withinDays(*rd.when, within)) return &rd;  // newest first
         return nullptr;
     }
@@ -248,7 +275,7 @@ private:
                 std::vector<Evidence> local;
                 for (const auto& ch : cl.children)
                     if (!eval(ch, local)) return false;
-                ev.insert(ev.end(), local.begin(), local.end());
+                ev.insert(ev.end(), std::make_move_iterator(local.begin()), std::make_move_iterator(local.end()));
                 return true;
             }
             case K::AnyOf: {
@@ -298,7 +325,7 @@ private:
             case K::Observation: {
                 const Reading* rd = latestReading(cl.measure, cl.withinDays);
                 if (!rd || !meetsBounds(cl, rd->value)) return false;  // missing never meets a bound
-                ev.push_back(rd->evidence);
+                ev.push_back(rd->evidence());
                 return true;
             }
             case K::NoObservation: return latestReading(cl.measure, cl.withinDays) == nullptr;
@@ -334,7 +361,8 @@ private:
                 const ValueSet& vs = c_.valueSets.at(cl.valueSet);
                 bool hit = false;
                 for (const auto& p : r_.procedures) {
-                    if (!(p.status.empty() || p.status == "completed") || !p.performed || !inValueSet(vs, p.codes))
+                    if (!(p.status.empty() || std::string_view(p.status) == "completed") || !p.performed ||
+                        !inValueSet(vs, p.codes))
                         continue;
                     if (std::abs(p.performed->date.days - episode_->date.days) > c_.delivery.episodeWindowDays) continue;
                     ev.push_back(evidenceOf(p.source, p.codes, &vs, p.status.empty() ? "recorded" : p.status,
@@ -396,7 +424,7 @@ private:
     std::optional<DeliveryEpisode> episode_;
     bool anyDelivery_ = false;
     bool futureDelivery_ = false;
-    std::unordered_map<std::string, std::vector<Reading>> readings_;
+    std::vector<MeasureReadings> readings_;  // in the content's measure order
     std::vector<std::pair<std::string, std::string>> unitGaps_;
     const Observation* latestWound_ = nullptr;
 };

@@ -1,5 +1,11 @@
-// FHIR R4 JSON reader (simdjson DOM). One pass over the record; each fact keeps its source.
+// FHIR R4 JSON reader (simdjson DOM). One pass over the record, and one pass over each resource's
+// members; each fact keeps its source. Error paths are built only when an error is raised.
 #include <simdjson.h>
+
+#include <algorithm>
+#include <memory>
+#include <unordered_map>
+#include <vector>
 
 #include "errors.hpp"
 #include "read/fhir_reader.hpp"
@@ -12,30 +18,96 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 using simdjson::dom::object;
 
+// A FHIR path, spelled out only when an error names it: parent + a + b + "[index]". Paths live on
+// the stack for the duration of a call, so a temporary Path may be passed down but not kept.
+class Path {
+public:
+    explicit Path(std::string_view root) : a_(root) {}
+    Path(const Path& parent, std::string_view a, std::string_view b = {}) : parent_(&parent), a_(a), b_(b) {}
+    Path(const Path& parent, std::string_view a, size_t index) : parent_(&parent), a_(a), index_(index) {}
+
+    std::string str() const {
+        std::string s;
+        append(s);
+        return s;
+    }
+
+private:
+    void append(std::string& s) const {
+        if (parent_ != nullptr) parent_->append(s);
+        s.append(a_).append(b_);
+        if (index_ != kNoIndex) s.append("[").append(std::to_string(index_)).append("]");
+    }
+    static constexpr size_t kNoIndex = static_cast<size_t>(-1);
+    const Path* parent_ = nullptr;
+    std::string_view a_, b_;
+    size_t index_ = kNoIndex;
+};
+
+// The members of an object that a reader wants, found in one pass over the object. The first
+// occurrence of a key wins, as with object::at_key.
+template <size_t N>
+class Members {
+public:
+    Members(object o, const std::string_view (&keys)[N]) {
+        for (const auto field : o) {
+            for (size_t i = 0; i < N; ++i) {
+                if (field.key != keys[i]) continue;
+                if (!found_[i]) {
+                    value_[i] = field.value;
+                    found_[i] = true;
+                }
+                break;
+            }
+        }
+    }
+    // The member's value, or nullptr when the object does not have it.
+    const element* operator[](size_t i) const { return found_[i] ? &value_[i] : nullptr; }
+
+private:
+    element value_[N];
+    bool found_[N] = {};
+};
+
+// o[key] into slot: &slot, or nullptr when the object does not have the key.
+const element* member(object o, const char* key, element& slot) { return o[key].get(slot) ? nullptr : &slot; }
+
+// "Medication/" + id == reference, without building the string.
+bool isPrefixedId(std::string_view reference, std::string_view prefix, std::string_view id) {
+    return reference.size() == prefix.size() + id.size() && reference.substr(0, prefix.size()) == prefix &&
+           reference.substr(prefix.size()) == id;
+}
+
 class JsonReader {
 public:
     JsonReader(const ReadLimits& limits, const std::string& source) : limits_(limits), source_(source) {}
 
     RawRecord read(element root) {
         object top;
-        if (root.get(top)) fail(PPMG_E_NOT_FHIR, "the JSON is not an object, so not a FHIR resource", "");
-        std::string_view type = resourceType(top, "");
+        if (root.get(top)) fail(PPMG_E_NOT_FHIR, "the JSON is not an object, so not a FHIR resource", Path(""));
+        std::string_view type = resourceType(top, Path(""));
         if (type == "Bundle") {
-            out_.bundleType = std::string(str(top, "type", "Bundle.type"));
+            element slot;
+            out_.bundleType = std::string(str(member(top, "type", slot), "type", Path("Bundle.type")));
             array entries;
             element e;
             if (!top["entry"].get(e)) {
-                if (e.get(entries)) fail(PPMG_E_NOT_FHIR, "Bundle.entry is not an array", "Bundle.entry");
+                if (e.get(entries)) fail(PPMG_E_NOT_FHIR, "Bundle.entry is not an array", Path("Bundle.entry"));
+                reserveFacts(entries);
+                const Path bundleEntry("Bundle.entry");
+                std::string resourcePath;
                 size_t i = 0;
                 for (element entry : entries) {
-                    std::string path = "Bundle.entry[" + std::to_string(i++) + "]";
+                    const Path path(bundleEntry, "", i++);
                     object eo;
                     if (entry.get(eo)) fail(PPMG_E_NOT_FHIR, "a bundle entry is not an object", path);
                     element res;
                     if (eo["resource"].get(res)) continue;  // e.g. a transaction-response entry
                     object ro;
-                    if (res.get(ro)) fail(PPMG_E_NOT_FHIR, "entry.resource is not an object", path + ".resource");
-                    readResource(ro, path + ".resource", str(eo, "fullUrl", path + ".fullUrl"));
+                    if (res.get(ro)) fail(PPMG_E_NOT_FHIR, "entry.resource is not an object", Path(path, ".resource"));
+                    std::string_view fullUrl = str(member(eo, "fullUrl", slot), "fullUrl", Path(path, ".fullUrl"));
+                    resourcePath.assign("Bundle.entry[").append(std::to_string(i - 1)).append("].resource");
+                    readResource(ro, resourcePath, fullUrl);
                 }
             }
         } else {
@@ -45,18 +117,48 @@ public:
         if (out_.patients.empty()) {
             std::string what = type == "Bundle" ? "the Bundle" : "it is a single " + std::string(type);
             fail(PPMG_E_NO_PATIENT,
-                 "the record holds no Patient resource (" + what + "); ppmg needs the patient's record", "");
+                 "the record holds no Patient resource (" + what + "); ppmg needs the patient's record", Path(""));
         }
         return std::move(out_);
     }
 
 private:
-    [[noreturn]] void fail(ppmg_status s, const std::string& msg, const std::string& path,
-                           const std::string& id = "") const {
-        throw Error(s, msg, Location{source_, path, id, 0});
+    // Sizes each list of facts once, from a look at every entry's resourceType: growing them entry by
+    // entry moved every fact several times and made the allocator consolidate on each regrowth.
+    // Anything malformed is left for the reading pass to report.
+    void reserveFacts(array entries) {
+        size_t patients = 0, observations = 0, conditions = 0, procedures = 0, medications = 0, definitions = 0,
+               allergies = 0, encounters = 0;
+        for (element entry : entries) {
+            element type;
+            std::string_view t;
+            if (entry["resource"]["resourceType"].get(type) || type.get(t)) continue;
+            if (t == "Observation") ++observations;
+            else if (t == "Condition") ++conditions;
+            else if (t == "MedicationRequest" || t == "MedicationStatement") ++medications;
+            else if (t == "Procedure") ++procedures;
+            else if (t == "Encounter") ++encounters;
+            else if (t == "AllergyIntolerance") ++allergies;
+            else if (t == "Patient") ++patients;
+            else if (t == "Medication") ++definitions;
+        }
+        // Never more than the resource limit lets the reading pass fill.
+        auto cap = [&](size_t n) { return std::min<size_t>(n, limits_.maxResources); };
+        out_.patients.reserve(cap(patients));
+        out_.observations.reserve(cap(observations));
+        out_.conditions.reserve(cap(conditions));
+        out_.procedures.reserve(cap(procedures));
+        out_.medications.reserve(cap(medications));
+        out_.medicationDefinitions.reserve(cap(definitions));
+        out_.allergies.reserve(cap(allergies));
+        out_.encounters.reserve(cap(encounters));
     }
 
-    std::string_view resourceType(object o, const std::string& path) {
+    [[noreturn]] void fail(ppmg_status s, const std::string& msg, const Path& path, const std::string& id = "") const {
+        throw Error(s, msg, Location{source_, path.str(), id, 0});
+    }
+
+    std::string_view resourceType(object o, const Path& path) const {
         element t;
         std::string_view v;
         if (o["resourceType"].get(t) || t.get(v))
@@ -64,337 +166,494 @@ private:
         return v;
     }
 
-    std::string_view str(object o, const char* key, const std::string& path) const {
-        element e;
-        if (o[key].get(e)) return {};
+    // ---- members by kind; e is nullptr when the member is absent -----------------------------
+
+    std::string_view str(const element* e, const char* key, const Path& path) const {
+        if (e == nullptr) return {};
         std::string_view v;
-        if (e.get(v)) fail(PPMG_E_NOT_FHIR, std::string(key) + " is not a string", path);
+        if (e->get(v)) fail(PPMG_E_NOT_FHIR, std::string(key) + " is not a string", path);
         if (v.size() > limits_.maxStringBytes)
             fail(PPMG_E_LIMIT, std::string(key) + " is longer than the string limit", path);
         return v;
     }
+    std::string_view str(object o, const char* key, const Path& path) const {
+        element slot;
+        return str(member(o, key, slot), key, path);
+    }
 
-    bool obj(object o, const char* key, object& out, const std::string& path) const {
-        element e;
-        if (o[key].get(e)) return false;
-        if (e.get(out)) fail(PPMG_E_NOT_FHIR, std::string(key) + " is not an object", path);
+    bool obj(const element* e, const char* key, object& out, const Path& path) const {
+        if (e == nullptr) return false;
+        if (e->get(out)) fail(PPMG_E_NOT_FHIR, std::string(key) + " is not an object", path);
         return true;
     }
 
-    bool arr(object o, const char* key, array& out, const std::string& path) const {
-        element e;
-        if (o[key].get(e)) return false;
-        if (e.get(out)) fail(PPMG_E_NOT_FHIR, std::string(key) + " is not an array", path);
+    bool arr(const element* e, const char* key, array& out, const Path& path) const {
+        if (e == nullptr) return false;
+        if (e->get(out)) fail(PPMG_E_NOT_FHIR, std::string(key) + " is not an array", path);
         return true;
     }
 
-    std::vector<Coding> codings(object cc, const std::string& path) const {
+    // path: the CodeableConcept's own path.
+    std::vector<Coding> codings(object cc, const Path& path) const {
         std::vector<Coding> out;
         array list;
-        if (!arr(cc, "coding", list, path + ".coding")) return out;
+        element slot;
+        if (!arr(member(cc, "coding", slot), "coding", list, Path(path, ".coding"))) return out;
+        out.reserve(list.size());
         for (element c : list) {
             object co;
-            if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a coding is not an object", path + ".coding");
+            if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a coding is not an object", Path(path, ".coding"));
+            Members<3> m(co, kCodingKeys);
             Coding k;
-            k.system = std::string(str(co, "system", path + ".coding.system"));
-            k.code = std::string(str(co, "code", path + ".coding.code"));
-            k.display = std::string(str(co, "display", path + ".coding.display"));
+            k.system = std::string(str(m[0], "system", Path(path, ".coding.system")));
+            k.code = std::string(str(m[1], "code", Path(path, ".coding.code")));
+            k.display = std::string(str(m[2], "display", Path(path, ".coding.display")));
             out.push_back(std::move(k));
         }
         return out;
     }
 
-    std::vector<Coding> concept(object o, const char* key, const std::string& path) const {
+    // path: the parent's path; the concept is at path.key.
+    std::vector<Coding> concept(const element* e, const char* key, const Path& path) const {
         object cc;
-        if (!obj(o, key, cc, path + "." + key)) return {};
-        return codings(cc, path + "." + key);
+        const Path at(path, ".", key);
+        if (!obj(e, key, cc, at)) return {};
+        return codings(cc, at);
     }
 
-    std::string firstCode(object o, const char* key, const std::string& path) const {
-        element e;
-        if (o[key].get(e)) return {};
+    std::string firstCode(const element* e, const char* key, const Path& path) const {
+        if (e == nullptr) return {};
         std::string_view v;
-        if (!e.get(v)) return std::string(v);  // R4 B: status as a plain code
-        auto c = concept(o, key, path);
+        if (!e->get(v)) return std::string(v);  // R4 B: status as a plain code
+        auto c = concept(e, key, path);
         return c.empty() ? std::string() : c.front().code;
     }
 
-    std::optional<DateTime> dateField(object o, const char* key, const std::string& path) const {
-        std::string_view v = str(o, key, path + "." + key);
+    std::optional<DateTime> dateField(const element* e, const char* key, const Path& path) const {
+        const Path at(path, ".", key);
+        std::string_view v = str(e, key, at);
         if (v.empty()) return std::nullopt;
         auto dt = parseFhirDateTime(v);
-        if (!dt) fail(PPMG_E_NOT_FHIR, std::string(key) + " is not a FHIR date: \"" + std::string(v) + "\"",
-                      path + "." + key);
+        if (!dt) fail(PPMG_E_NOT_FHIR, std::string(key) + " is not a FHIR date: \"" + std::string(v) + "\"", at);
         return dt;
     }
 
-    std::optional<DateTime> periodStart(object o, const char* key, const std::string& path) const {
+    std::optional<DateTime> periodStart(const element* e, const char* key, const Path& path) const {
         object p;
-        if (!obj(o, key, p, path + "." + key)) return std::nullopt;
-        return dateField(p, "start", path + "." + key);
+        const Path at(path, ".", key);
+        if (!obj(e, key, p, at)) return std::nullopt;
+        element slot;
+        return dateField(member(p, "start", slot), "start", at);
     }
 
-    std::string reference(object o, const char* key, const std::string& path) const {
+    std::string reference(const element* e, const char* key, const Path& path) const {
         object r;
-        if (!obj(o, key, r, path + "." + key)) return {};
-        return std::string(str(r, "reference", path + "." + key + ".reference"));
+        const Path at(path, ".", key);
+        if (!obj(e, key, r, at)) return {};
+        return std::string(str(r, "reference", Path(at, ".reference")));
     }
 
-    Quantity quantity(object o, const std::string& path) const {
+    // e: the valueQuantity member of the object at path.
+    Quantity quantity(const element* e, const Path& path) const {
         Quantity q;
         object vq;
-        if (!obj(o, "valueQuantity", vq, path + ".valueQuantity")) return q;
-        element v;
-        if (vq["value"].get(v)) return q;
+        if (!obj(e, "valueQuantity", vq, Path(path, ".valueQuantity"))) return q;
+        Members<3> m(vq, kQuantityKeys);
+        if (m[0] == nullptr) return q;
         double d;
-        if (v.get(d)) fail(PPMG_E_NOT_FHIR, "valueQuantity.value is not a number", path + ".valueQuantity.value");
+        if (m[0]->get(d)) fail(PPMG_E_NOT_FHIR, "valueQuantity.value is not a number", Path(path, ".valueQuantity.value"));
         q.value = d;
         q.present = true;
-        q.unit = std::string(str(vq, "code", path + ".valueQuantity.code"));
-        if (q.unit.empty()) q.unit = std::string(str(vq, "unit", path + ".valueQuantity.unit"));
+        q.unit = std::string(str(m[1], "code", Path(path, ".valueQuantity.code")));
+        if (q.unit.empty()) q.unit = std::string(str(m[2], "unit", Path(path, ".valueQuantity.unit")));
         return q;
     }
 
-    Source source(std::string_view type, object r, const std::string& path, std::string_view fullUrl) const {
+    Source source(std::string_view type, const element* id, const Path& path, const std::string& pathText,
+                  std::string_view fullUrl) const {
         Source s;
         s.resourceType = std::string(type);
-        s.id = std::string(str(r, "id", path + ".id"));
+        s.id = std::string(str(id, "id", Path(path, ".id")));
         if (s.id.empty()) s.id = std::string(fullUrl);
-        s.path = path;
+        s.path = pathText;
         return s;
     }
 
-    void readResource(object r, const std::string& path, std::string_view fullUrl) {
+    // ---- resources ---------------------------------------------------------------------------
+
+    void readResource(object r, const std::string& pathText, std::string_view fullUrl) {
+        const Path path(pathText);
         if (++out_.resourceCount > limits_.maxResources)
             fail(PPMG_E_LIMIT, "the record holds more resources than the limit of " +
                                    std::to_string(limits_.maxResources), path);
         std::string_view type = resourceType(r, path);
-        if (type == "Patient") readPatient(r, path, fullUrl);
-        else if (type == "Observation") readObservation(r, path, fullUrl);
-        else if (type == "Condition") readCondition(r, path, fullUrl);
-        else if (type == "Procedure") readProcedure(r, path, fullUrl);
-        else if (type == "MedicationRequest" || type == "MedicationStatement") readMedication(type, r, path, fullUrl);
+        if (type == "Patient") readPatient(r, path, pathText, fullUrl);
+        else if (type == "Observation") readObservation(r, path, pathText, fullUrl);
+        else if (type == "Condition") readCondition(r, path, pathText, fullUrl);
+        else if (type == "Procedure") readProcedure(r, path, pathText, fullUrl);
+        else if (type == "MedicationRequest" || type == "MedicationStatement")
+            readMedication(type, r, path, pathText, fullUrl);
         else if (type == "Medication") readMedicationDefinition(r, path, fullUrl);
-        else if (type == "AllergyIntolerance") readAllergy(r, path, fullUrl);
-        else if (type == "Encounter") readEncounter(r, path, fullUrl);
+        else if (type == "AllergyIntolerance") readAllergy(r, path, pathText, fullUrl);
+        else if (type == "Encounter") readEncounter(r, path, pathText, fullUrl);
     }
 
-    void readPatient(object r, const std::string& path, std::string_view fullUrl) {
-        Patient p;
-        p.source = source("Patient", r, path, fullUrl);
+    void readPatient(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+        enum { kId, kGender, kBirthDate, kIdentifier, kName };
+        static constexpr std::string_view kKeys[] = {"id", "gender", "birthDate", "identifier", "name"};
+        const Members<5> m(r, kKeys);
+        Patient& p = out_.patients.emplace_back();  // filled in place
+        p.source = source("Patient", m[kId], path, pathText, fullUrl);
         p.fullUrl = std::string(fullUrl);
-        p.gender = std::string(str(r, "gender", path + ".gender"));
-        std::string_view bd = str(r, "birthDate", path + ".birthDate");
+        p.gender = std::string(str(m[kGender], "gender", Path(path, ".gender")));
+        std::string_view bd = str(m[kBirthDate], "birthDate", Path(path, ".birthDate"));
         if (!bd.empty()) {
             auto dt = parseFhirDateTime(bd);
-            if (!dt) fail(PPMG_E_NOT_FHIR, "Patient.birthDate is not a FHIR date", path + ".birthDate", p.source.id);
+            if (!dt)
+                fail(PPMG_E_NOT_FHIR, "Patient.birthDate is not a FHIR date", Path(path, ".birthDate"), p.source.id);
             p.birthDate = dt->date;
         }
         array ids;
-        if (arr(r, "identifier", ids, path + ".identifier")) {
+        if (arr(m[kIdentifier], "identifier", ids, Path(path, ".identifier"))) {
             for (element e : ids) {
                 object io;
-                if (e.get(io)) fail(PPMG_E_NOT_FHIR, "an identifier is not an object", path + ".identifier");
-                Identifier id{std::string(str(io, "system", path + ".identifier.system")),
-                              std::string(str(io, "value", path + ".identifier.value"))};
+                if (e.get(io)) fail(PPMG_E_NOT_FHIR, "an identifier is not an object", Path(path, ".identifier"));
+                Identifier id{std::string(str(io, "system", Path(path, ".identifier.system"))),
+                              std::string(str(io, "value", Path(path, ".identifier.value")))};
                 if (!id.value.empty()) p.identifiers.push_back(std::move(id));
             }
         }
         array names;
-        if (arr(r, "name", names, path + ".name")) {
+        if (arr(m[kName], "name", names, Path(path, ".name"))) {
             // The first name marked official, else the first name.
             object chosen;
             bool have = false;
             for (element e : names) {
                 object no;
-                if (e.get(no)) fail(PPMG_E_NOT_FHIR, "a name is not an object", path + ".name");
-                bool official = str(no, "use", path + ".name.use") == "official";
+                if (e.get(no)) fail(PPMG_E_NOT_FHIR, "a name is not an object", Path(path, ".name"));
+                bool official = str(no, "use", Path(path, ".name.use")) == "official";
                 if (!have || official) chosen = no;
                 have = true;
                 if (official) break;
             }
             if (have) {
-                p.family = std::string(str(chosen, "family", path + ".name.family"));
-                p.nameText = std::string(str(chosen, "text", path + ".name.text"));
+                p.family = std::string(str(chosen, "family", Path(path, ".name.family")));
+                p.nameText = std::string(str(chosen, "text", Path(path, ".name.text")));
                 array given;
-                if (arr(chosen, "given", given, path + ".name.given")) {
+                element slot;
+                if (arr(member(chosen, "given", slot), "given", given, Path(path, ".name.given"))) {
                     for (element g : given) {
                         std::string_view v;
-                        if (g.get(v)) fail(PPMG_E_NOT_FHIR, "name.given is not a string", path + ".name.given");
+                        if (g.get(v)) fail(PPMG_E_NOT_FHIR, "name.given is not a string", Path(path, ".name.given"));
                         p.given.emplace_back(v);
                     }
                 }
             }
         }
-        out_.patients.push_back(std::move(p));
     }
 
-    void readObservation(object r, const std::string& path, std::string_view fullUrl) {
-        Observation o;
-        o.source = source("Observation", r, path, fullUrl);
-        o.subject = reference(r, "subject", path);
-        o.status = std::string(str(r, "status", path + ".status"));
-        o.codes = concept(r, "code", path);
-        o.effective = dateField(r, "effectiveDateTime", path);
-        if (!o.effective) o.effective = periodStart(r, "effectivePeriod", path);
-        if (!o.effective) o.effective = dateField(r, "effectiveInstant", path);
-        if (!o.effective) o.effective = dateField(r, "issued", path);
-        o.quantity = quantity(r, path);
-        o.valueCodes = concept(r, "valueCodeableConcept", path);
-        o.valueDateTime = dateField(r, "valueDateTime", path);
-        o.valueText = std::string(str(r, "valueString", path + ".valueString"));
+    void readObservation(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+        enum {
+            kId, kSubject, kStatus, kCode, kEffectiveDateTime, kEffectivePeriod, kEffectiveInstant, kIssued,
+            kValueQuantity, kValueCodeableConcept, kValueDateTime, kValueString, kComponent
+        };
+        static constexpr std::string_view kKeys[] = {
+            "id",     "subject",       "status",        "code",
+            "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued",
+            "valueQuantity", "valueCodeableConcept", "valueDateTime", "valueString", "component"};
+        const Members<13> m(r, kKeys);
+        Observation& o = out_.observations.emplace_back();  // filled in place
+        o.source = source("Observation", m[kId], path, pathText, fullUrl);
+        o.subject = reference(m[kSubject], "subject", path);
+        o.status = std::string(str(m[kStatus], "status", Path(path, ".status")));
+        o.codes = concept(m[kCode], "code", path);
+        o.effective = dateField(m[kEffectiveDateTime], "effectiveDateTime", path);
+        if (!o.effective) o.effective = periodStart(m[kEffectivePeriod], "effectivePeriod", path);
+        if (!o.effective) o.effective = dateField(m[kEffectiveInstant], "effectiveInstant", path);
+        if (!o.effective) o.effective = dateField(m[kIssued], "issued", path);
+        o.quantity = quantity(m[kValueQuantity], path);
+        o.valueCodes = concept(m[kValueCodeableConcept], "valueCodeableConcept", path);
+        o.valueDateTime = dateField(m[kValueDateTime], "valueDateTime", path);
+        o.valueText = std::string(str(m[kValueString], "valueString", Path(path, ".valueString")));
         array comps;
-        if (arr(r, "component", comps, path + ".component")) {
+        if (arr(m[kComponent], "component", comps, Path(path, ".component"))) {
             size_t i = 0;
             for (element c : comps) {
-                std::string cp = path + ".component[" + std::to_string(i++) + "]";
+                const Path cp(path, ".component", i++);
                 object co;
                 if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a component is not an object", cp, o.source.id);
+                static constexpr std::string_view kComponentKeys[] = {"code", "valueQuantity"};
+                const Members<2> cm(co, kComponentKeys);
                 Observation::Component comp;
-                comp.codes = concept(co, "code", cp);
-                comp.quantity = quantity(co, cp);
+                comp.codes = concept(cm[0], "code", cp);
+                comp.quantity = quantity(cm[1], cp);
                 o.components.push_back(std::move(comp));
             }
         }
-        out_.observations.push_back(std::move(o));
     }
 
-    void readCondition(object r, const std::string& path, std::string_view fullUrl) {
-        Condition c;
-        c.source = source("Condition", r, path, fullUrl);
-        c.subject = reference(r, "subject", path);
-        c.clinicalStatus = firstCode(r, "clinicalStatus", path);
-        c.verificationStatus = firstCode(r, "verificationStatus", path);
-        c.codes = concept(r, "code", path);
-        c.onset = dateField(r, "onsetDateTime", path);
-        if (!c.onset) c.onset = periodStart(r, "onsetPeriod", path);
-        c.recorded = dateField(r, "recordedDate", path);
-        out_.conditions.push_back(std::move(c));
+    void readCondition(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+        enum { kId, kSubject, kClinicalStatus, kVerificationStatus, kCode, kOnsetDateTime, kOnsetPeriod, kRecorded };
+        static constexpr std::string_view kKeys[] = {"id",   "subject",       "clinicalStatus", "verificationStatus",
+                                                     "code", "onsetDateTime", "onsetPeriod",    "recordedDate"};
+        const Members<8> m(r, kKeys);
+        Condition& c = out_.conditions.emplace_back();  // filled in place
+        c.source = source("Condition", m[kId], path, pathText, fullUrl);
+        c.subject = reference(m[kSubject], "subject", path);
+        c.clinicalStatus = firstCode(m[kClinicalStatus], "clinicalStatus", path);
+        c.verificationStatus = firstCode(m[kVerificationStatus], "verificationStatus", path);
+        c.codes = concept(m[kCode], "code", path);
+        c.onset = dateField(m[kOnsetDateTime], "onsetDateTime", path);
+        if (!c.onset) c.onset = periodStart(m[kOnsetPeriod], "onsetPeriod", path);
+        c.recorded = dateField(m[kRecorded], "recordedDate", path);
     }
 
-    void readProcedure(object r, const std::string& path, std::string_view fullUrl) {
-        Procedure p;
-        p.source = source("Procedure", r, path, fullUrl);
-        p.subject = reference(r, "subject", path);
-        p.status = std::string(str(r, "status", path + ".status"));
-        p.codes = concept(r, "code", path);
-        p.performed = dateField(r, "performedDateTime", path);
-        if (!p.performed) p.performed = periodStart(r, "performedPeriod", path);
-        out_.procedures.push_back(std::move(p));
+    void readProcedure(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+        enum { kId, kSubject, kStatus, kCode, kPerformedDateTime, kPerformedPeriod };
+        static constexpr std::string_view kKeys[] = {"id",   "subject",           "status",
+                                                     "code", "performedDateTime", "performedPeriod"};
+        const Members<6> m(r, kKeys);
+        Procedure& p = out_.procedures.emplace_back();  // filled in place
+        p.source = source("Procedure", m[kId], path, pathText, fullUrl);
+        p.subject = reference(m[kSubject], "subject", path);
+        p.status = std::string(str(m[kStatus], "status", Path(path, ".status")));
+        p.codes = concept(m[kCode], "code", path);
+        p.performed = dateField(m[kPerformedDateTime], "performedDateTime", path);
+        if (!p.performed) p.performed = periodStart(m[kPerformedPeriod], "performedPeriod", path);
     }
 
-    void readMedication(std::string_view type, object r, const std::string& path, std::string_view fullUrl) {
-        Medication m;
-        m.source = source(type, r, path, fullUrl);
-        m.subject = reference(r, "subject", path);
-        m.status = std::string(str(r, "status", path + ".status"));
-        m.codes = concept(r, "medicationCodeableConcept", path);
-        m.medicationReference = reference(r, "medicationReference", path);
+    void readMedication(std::string_view type, object r, const Path& path, const std::string& pathText,
+                        std::string_view fullUrl) {
+        enum {
+            kId, kSubject, kStatus, kMedicationCodeableConcept, kMedicationReference, kAuthoredOn,
+            kEffectiveDateTime, kEffectivePeriod, kDateAsserted, kContained
+        };
+        static constexpr std::string_view kKeys[] = {
+            "id",         "subject",           "status",          "medicationCodeableConcept", "medicationReference",
+            "authoredOn", "effectiveDateTime", "effectivePeriod", "dateAsserted",              "contained"};
+        const Members<10> m(r, kKeys);
+        Medication& med = out_.medications.emplace_back();  // filled in place
+        med.source = source(type, m[kId], path, pathText, fullUrl);
+        med.subject = reference(m[kSubject], "subject", path);
+        med.status = std::string(str(m[kStatus], "status", Path(path, ".status")));
+        med.codes = concept(m[kMedicationCodeableConcept], "medicationCodeableConcept", path);
+        med.medicationReference = reference(m[kMedicationReference], "medicationReference", path);
         if (type == "MedicationRequest") {
-            m.date = dateField(r, "authoredOn", path);
+            med.date = dateField(m[kAuthoredOn], "authoredOn", path);
         } else {
-            m.date = dateField(r, "effectiveDateTime", path);
-            if (!m.date) m.date = periodStart(r, "effectivePeriod", path);
-            if (!m.date) m.date = dateField(r, "dateAsserted", path);
+            med.date = dateField(m[kEffectiveDateTime], "effectiveDateTime", path);
+            if (!med.date) med.date = periodStart(m[kEffectivePeriod], "effectivePeriod", path);
+            if (!med.date) med.date = dateField(m[kDateAsserted], "dateAsserted", path);
         }
         array contained;
-        if (arr(r, "contained", contained, path + ".contained")) {
+        if (arr(m[kContained], "contained", contained, Path(path, ".contained"))) {
             size_t i = 0;
             for (element c : contained) {
-                std::string cp = path + ".contained[" + std::to_string(i++) + "]";
+                const Path cp(path, ".contained", i++);
                 object co;
                 if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a contained resource is not an object", cp);
                 if (resourceType(co, cp) != "Medication") continue;
-                MedicationDefinition def;
-                def.id = std::string(str(co, "id", cp + ".id"));
-                def.fullUrl = m.source.path + "#" + def.id;  // scoped to its container
-                def.codes = concept(co, "code", cp);
-                if (m.medicationReference == "#" + def.id && m.codes.empty()) m.codes = def.codes;
+                element slot;
+                std::string_view id = str(co, "id", Path(cp, ".id"));
+                std::vector<Coding> codes = concept(member(co, "code", slot), "code", cp);
+                if (med.codes.empty() && isPrefixedId(med.medicationReference, "#", id)) med.codes = std::move(codes);
             }
         }
-        out_.medications.push_back(std::move(m));
     }
 
-    void readMedicationDefinition(object r, const std::string& path, std::string_view fullUrl) {
-        MedicationDefinition d;
-        d.id = std::string(str(r, "id", path + ".id"));
+    void readMedicationDefinition(object r, const Path& path, std::string_view fullUrl) {
+        static constexpr std::string_view kKeys[] = {"id", "code"};
+        const Members<2> m(r, kKeys);
+        MedicationDefinition& d = out_.medicationDefinitions.emplace_back();  // filled in place
+        d.id = std::string(str(m[0], "id", Path(path, ".id")));
         d.fullUrl = std::string(fullUrl);
-        d.codes = concept(r, "code", path);
-        out_.medicationDefinitions.push_back(std::move(d));
+        d.codes = concept(m[1], "code", path);
     }
 
-    void readAllergy(object r, const std::string& path, std::string_view fullUrl) {
-        Allergy a;
-        a.source = source("AllergyIntolerance", r, path, fullUrl);
-        a.subject = reference(r, "patient", path);
-        a.clinicalStatus = firstCode(r, "clinicalStatus", path);
-        a.verificationStatus = firstCode(r, "verificationStatus", path);
-        a.codes = concept(r, "code", path);
-        a.recorded = dateField(r, "recordedDate", path);
-        out_.allergies.push_back(std::move(a));
+    void readAllergy(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+        enum { kId, kPatient, kClinicalStatus, kVerificationStatus, kCode, kRecorded };
+        static constexpr std::string_view kKeys[] = {"id",   "patient",     "clinicalStatus", "verificationStatus",
+                                                     "code", "recordedDate"};
+        const Members<6> m(r, kKeys);
+        Allergy& a = out_.allergies.emplace_back();  // filled in place
+        a.source = source("AllergyIntolerance", m[kId], path, pathText, fullUrl);
+        a.subject = reference(m[kPatient], "patient", path);
+        a.clinicalStatus = firstCode(m[kClinicalStatus], "clinicalStatus", path);
+        a.verificationStatus = firstCode(m[kVerificationStatus], "verificationStatus", path);
+        a.codes = concept(m[kCode], "code", path);
+        a.recorded = dateField(m[kRecorded], "recordedDate", path);
     }
 
-    void readEncounter(object r, const std::string& path, std::string_view fullUrl) {
-        Encounter e;
-        e.source = source("Encounter", r, path, fullUrl);
-        e.subject = reference(r, "subject", path);
+    void readEncounter(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+        enum { kId, kSubject, kType, kPeriod };
+        static constexpr std::string_view kKeys[] = {"id", "subject", "type", "period"};
+        const Members<4> m(r, kKeys);
+        Encounter& e = out_.encounters.emplace_back();  // filled in place
+        e.source = source("Encounter", m[kId], path, pathText, fullUrl);
+        e.subject = reference(m[kSubject], "subject", path);
         array types;
-        if (arr(r, "type", types, path + ".type")) {
+        if (arr(m[kType], "type", types, Path(path, ".type"))) {
             for (element t : types) {
                 object to;
-                if (t.get(to)) fail(PPMG_E_NOT_FHIR, "Encounter.type is not a CodeableConcept", path + ".type");
-                auto c = codings(to, path + ".type");
-                e.types.insert(e.types.end(), c.begin(), c.end());
+                if (t.get(to)) fail(PPMG_E_NOT_FHIR, "Encounter.type is not a CodeableConcept", Path(path, ".type"));
+                auto c = codings(to, Path(path, ".type"));
+                e.types.insert(e.types.end(), std::make_move_iterator(c.begin()), std::make_move_iterator(c.end()));
             }
         }
-        e.start = periodStart(r, "period", path);
-        out_.encounters.push_back(std::move(e));
+        e.start = periodStart(m[kPeriod], "period", path);
     }
 
+    // Through two indexes, not a loop over every definition per medication: that is quadratic,
+    // minutes for a record with tens of thousands of each. The first definition in the record
+    // that matches wins, as in a loop.
     void resolveMedications() {
+        if (out_.medicationDefinitions.empty()) return;
+        std::unordered_map<std::string_view, const MedicationDefinition*> byUrl, byId;
+        for (const auto& d : out_.medicationDefinitions) {
+            byUrl.emplace(d.fullUrl, &d);  // emplace keeps the first
+            byId.emplace(d.id, &d);
+        }
+        constexpr std::string_view kPrefix = "Medication/";
         for (auto& m : out_.medications) {
             if (!m.codes.empty() || m.medicationReference.empty()) continue;
-            for (const auto& d : out_.medicationDefinitions) {
-                if (m.medicationReference == d.fullUrl || m.medicationReference == "Medication/" + d.id) {
-                    m.codes = d.codes;
-                    break;
-                }
+            const std::string_view ref = m.medicationReference;
+            const MedicationDefinition* def = nullptr;
+            if (auto it = byUrl.find(ref); it != byUrl.end()) def = it->second;
+            if (ref.substr(0, kPrefix.size()) == kPrefix) {
+                auto it = byId.find(ref.substr(kPrefix.size()));
+                if (it != byId.end() && (def == nullptr || it->second < def)) def = it->second;
             }
+            if (def != nullptr) m.codes = def->codes;
         }
     }
+
+    static constexpr std::string_view kCodingKeys[] = {"system", "code", "display"};
+    static constexpr std::string_view kQuantityKeys[] = {"value", "code", "unit"};
 
     const ReadLimits& limits_;
     const std::string& source_;
     RawRecord out_;
 };
 
+// Every string in the document, keys included, against the string limit: one walk of the DOM
+// (about a microsecond for a 23 KB record), so a long string is refused wherever it is, not only
+// where the reader looks. Iterative, so a deep document cannot exhaust the stack.
+void checkStringLimit(element root, const ReadLimits& limits, const std::string& source) {
+    const size_t max = limits.maxStringBytes;
+    auto tooLong = [&](size_t n, std::string_view key) {
+        throw Error(PPMG_E_LIMIT,
+                    "a JSON string of " + std::to_string(n) + " bytes" +
+                        (key.empty() ? std::string() : " (under \"" + std::string(key.substr(0, 64)) + "\")") +
+                        " is over the string limit of " + std::to_string(max) + " bytes",
+                    Location{source, "", "", 0});
+    };
+    struct Frame {
+        bool isObject;
+        array::iterator a, aEnd;
+        object::iterator o, oEnd;
+    };
+    std::vector<Frame> stack;
+    auto visit = [&](element e, std::string_view key) {
+        switch (e.type()) {
+            case element_type::STRING:
+                if (e.get_string_length().value_unsafe() > max) tooLong(e.get_string_length().value_unsafe(), key);
+                break;
+            case element_type::ARRAY: {
+                array a = e.get_array().value_unsafe();
+                stack.push_back(Frame{false, a.begin(), a.end(), {}, {}});
+                break;
+            }
+            case element_type::OBJECT: {
+                object o = e.get_object().value_unsafe();
+                stack.push_back(Frame{true, {}, {}, o.begin(), o.end()});
+                break;
+            }
+            default: break;
+        }
+    };
+    visit(root, {});
+    while (!stack.empty()) {
+        Frame& f = stack.back();
+        if (f.isObject) {
+            if (!(f.o != f.oEnd)) {
+                stack.pop_back();
+                continue;
+            }
+            auto it = f.o;
+            ++f.o;
+            if (it.key_length() > max) tooLong(it.key_length(), "");
+            visit(it.value(), it.key());  // may grow the stack: f is not used after this
+        } else {
+            if (!(f.a != f.aEnd)) {
+                stack.pop_back();
+                continue;
+            }
+            element e = *f.a;
+            ++f.a;
+            visit(e, {});
+        }
+    }
+}
+
 }  // namespace
 
+size_t jsonSyntaxErrorAt(std::string_view s, std::string& what);  // read/json_syntax.cpp
+std::string widenBigIntegers(std::string_view s);                  // read/json_syntax.cpp
+
 RawRecord readFhirJson(std::string_view data, const ReadLimits& limits, const std::string& sourceName) {
-    // A parser per thread: simdjson parsers are not shareable, but reusable.
-    thread_local simdjson::dom::parser parser;
+    // A parser per thread: simdjson parsers are not shareable, but reusable. A parser costs about
+    // 13 bytes per input byte, so a large input gets a parser of its own, freed on return, rather
+    // than leaving hundreds of megabytes behind in every worker thread of the host.
+    constexpr size_t kKeptParserBytes = 4u << 20;
+    thread_local simdjson::dom::parser threadParser;
     thread_local uint32_t parserDepth = 0;
-    if (parserDepth != limits.maxDepth || parser.capacity() < data.size()) {
-        if (parser.allocate(data.size() < 65536 ? 65536 : data.size(), limits.maxDepth))
+    std::unique_ptr<simdjson::dom::parser> ownParser;
+    simdjson::dom::parser* chosen = &threadParser;
+    if (data.size() > kKeptParserBytes) {
+        ownParser = std::make_unique<simdjson::dom::parser>();
+        chosen = ownParser.get();
+        if (chosen->allocate(data.size(), limits.maxDepth))
+            throw Error(PPMG_E_NO_MEMORY, "cannot allocate the JSON parser", Location{sourceName, "", "", 0});
+    } else if (parserDepth != limits.maxDepth || threadParser.capacity() < data.size()) {
+        if (threadParser.allocate(data.size() < 65536 ? 65536 : data.size(), limits.maxDepth))
             throw Error(PPMG_E_NO_MEMORY, "cannot allocate the JSON parser", Location{sourceName, "", "", 0});
         parserDepth = limits.maxDepth;
     }
+    simdjson::dom::parser& parser = *chosen;
     element root;
     auto err = parser.parse(data.data(), data.size()).get(root);
+    std::string widened;  // must outlive root when used
+    if (err == simdjson::NUMBER_ERROR) {
+        // simdjson 3.0 refuses integers past 2^64, which are valid JSON; read them as doubles
+        // (as JavaScript would) by giving each a fraction, and parse again.
+        widened = widenBigIntegers(data);
+        if (widened.size() != data.size()) err = parser.parse(widened.data(), widened.size()).get(root);
+    }
     if (err) {
         ppmg_status s = PPMG_E_PARSE;
         std::string what = simdjson::error_message(err);
         if (err == simdjson::DEPTH_ERROR) {
             s = PPMG_E_LIMIT;
             what = "the JSON nests deeper than the limit of " + std::to_string(limits.maxDepth);
+            throw Error(s, what, Location{sourceName, "", "", 0});
         } else if (err == simdjson::UTF8_ERROR) {
             s = PPMG_E_ENCODING;
             what = "the JSON is not valid UTF-8";
-        } else {
-            what = "not well-formed JSON (" + what + ")";
+            throw Error(s, what, Location{sourceName, "", "", 0});
         }
-        throw Error(s, what, Location{sourceName, "", "", 0});
+        // Where, found by a plain scan: simdjson does not say.
+        std::string why;
+        const size_t at = jsonSyntaxErrorAt(data, why);
+        if (at == std::string_view::npos) throw Error(s, "not well-formed JSON (" + what + ")", Location{sourceName, "", "", 0});
+        const size_t lineStart = at == 0 ? std::string_view::npos : data.rfind('\n', at - 1);
+        const long line = 1 + static_cast<long>(std::count(data.begin(), data.begin() + static_cast<long>(at), '\n'));
+        const size_t column = at - (lineStart == std::string_view::npos ? 0 : lineStart + 1) + 1;
+        throw Error(s, "not well-formed JSON: " + why + " (line " + std::to_string(line) + ", column " +
+                           std::to_string(column) + ")",
+                    Location{sourceName, "", "", line});
     }
+    // No string decodes longer than the input that holds it, so a small input needs no walk.
+    if (data.size() > limits.maxStringBytes) checkStringLimit(root, limits, sourceName);
     return JsonReader(limits, sourceName).read(root);
 }
 

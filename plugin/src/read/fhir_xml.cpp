@@ -12,9 +12,12 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -185,6 +188,22 @@ void onEndElement(void* ctx, const xmlChar* localname, const xmlChar* prefix, co
     st->endElement(ctx, localname, prefix, uri);
 }
 
+// libxml2's message as one line for a person: its newlines (it may add a line of context) as
+// spaces, trimmed, and at most 200 bytes (cut on a UTF-8 character boundary).
+std::string oneLine(const char* text) {
+    std::string msg = text ? text : "malformed XML";
+    for (char& c : msg)
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    if (msg.size() > 200) {
+        size_t cut = 200;
+        while (cut > 0 && (static_cast<unsigned char>(msg[cut]) & 0xC0) == 0x80) --cut;
+        msg.resize(cut);
+        msg += "...";
+    }
+    while (!msg.empty() && msg.back() == ' ') msg.pop_back();
+    return msg;
+}
+
 // Per-context structured error handler: keeps the first error, prints nothing.
 void onError(void* ctx, xmlErrorPtr err) {
     if (!err || err->level < XML_ERR_ERROR) return;
@@ -192,9 +211,7 @@ void onError(void* ctx, xmlErrorPtr err) {
     ParseState* st = stateOf(ctx);
     if (!st || st->haveError) return;
     st->haveError = true;
-    std::string msg = err->message ? err->message : "malformed XML";
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    st->message = std::move(msg);
+    st->message = oneLine(err->message);
     st->line = err->line;
 }
 
@@ -205,6 +222,57 @@ struct DocDeleter {
     void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
 };
 using DocPtr = std::unique_ptr<xmlDoc, DocDeleter>;
+
+// libxml2 (2.9) checks each attribute of a start tag against every earlier one, so a tag with
+// 200,000 attributes (2 MB) parses for minutes. FHIR elements have one or two attributes, XHTML
+// narrative a handful; a tag with more than this is refused before libxml2 sees it.
+constexpr size_t kMaxAttributesPerTag = 256;
+
+// One linear pass over the raw bytes: the first start tag with more attributes (counted as '='
+// outside quotes) than the cap, or npos. Comments, CDATA and processing instructions are skipped;
+// at a DOCTYPE the pass stops, since the parser refuses it at once. Quoted values are skipped with
+// memchr, so the pass costs a few percent of the parse.
+size_t crowdedTagAt(std::string_view d) {
+    static const auto kSpecial = [] {
+        std::array<bool, 256> t{};
+        for (unsigned char c : {'"', '\'', '=', '>', '<'}) t[c] = true;
+        return t;
+    }();
+    const char* const begin = d.data();
+    const char* const end = begin + d.size();
+    auto skipPast = [&](const char* from, std::string_view close) {
+        size_t at = d.find(close, static_cast<size_t>(from - begin));
+        return at == std::string_view::npos ? end : begin + at + close.size();
+    };
+    const char* p = begin;
+    while (p < end) {
+        const char* lt = static_cast<const char*>(std::memchr(p, '<', static_cast<size_t>(end - p)));
+        if (lt == nullptr) break;
+        const std::string_view rest(lt, static_cast<size_t>(end - lt));
+        if (rest.substr(0, 4) == "<!--") { p = skipPast(lt + 4, "-->"); continue; }
+        if (rest.substr(0, 9) == "<![CDATA[") { p = skipPast(lt + 9, "]]>"); continue; }
+        if (rest.substr(0, 2) == "<?") { p = skipPast(lt + 2, "?>"); continue; }
+        if (rest.substr(0, 2) == "<!") return std::string_view::npos;
+        size_t count = 0;
+        const char* q = lt + 1;
+        while (q < end) {
+            while (q < end && !kSpecial[static_cast<unsigned char>(*q)]) ++q;
+            if (q == end) break;
+            const char c = *q;
+            if (c == '"' || c == '\'') {
+                const void* close = std::memchr(q + 1, c, static_cast<size_t>(end - q - 1));
+                q = close ? static_cast<const char*>(close) + 1 : end;
+            } else if (c == '=') {
+                if (++count > kMaxAttributesPerTag) return static_cast<size_t>(lt - begin);
+                ++q;
+            } else {
+                break;  // '>' ends the tag; '<' is malformed, and starts the next one
+            }
+        }
+        p = q;
+    }
+    return std::string_view::npos;
+}
 
 const char* const kNoDtd = "DTDs and entities are not allowed in FHIR XML (the document has a DOCTYPE)";
 const char* const kNoEntity = "DTDs and entities are not allowed in FHIR XML (the document uses an entity)";
@@ -217,6 +285,13 @@ DocPtr parseDocument(std::string_view data, const ReadLimits& limits, const std:
         throw Error(PPMG_E_LIMIT, "the XML input is too large for the parser", Location{file, "", "", 0});
     if (trim(data).empty())
         throw Error(PPMG_E_PARSE, "the XML input is empty", Location{file, "", "", 0});
+
+    if (size_t at = crowdedTagAt(data); at != std::string_view::npos) {
+        const long line = 1 + static_cast<long>(std::count(data.begin(), data.begin() + static_cast<long>(at), '\n'));
+        throw Error(PPMG_E_LIMIT,
+                    "an XML tag has more than " + std::to_string(kMaxAttributesPerTag) + " attributes",
+                    Location{file, "", "", line});
+    }
 
     std::unique_ptr<xmlParserCtxt, CtxtDeleter> ctxt(
         xmlCreateMemoryParserCtxt(data.data(), static_cast<int>(data.size())));
@@ -261,8 +336,7 @@ DocPtr parseDocument(std::string_view data, const ReadLimits& limits, const std:
         if (msg.empty()) {
             const xmlError* last = xmlCtxtGetLastError(ctxt.get());
             if (last && last->message) {
-                msg = last->message;
-                while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+                msg = oneLine(last->message);
                 line = last->line;
             } else {
                 msg = "malformed XML";

@@ -1,6 +1,12 @@
 // Input checks common to both formats, format sniffing, and the choice of the patient.
+#include <simdjson.h>
+
 #include <algorithm>
 #include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "content/content.hpp"
 #include "errors.hpp"
@@ -46,12 +52,18 @@ RawRecord readRecord(std::string_view data, ppmg_input_format format, const Read
     if (data.size() > limits.maxInputBytes)
         throw Error(PPMG_E_LIMIT, "the input is " + std::to_string(data.size()) + " bytes, over the limit of " +
                                       std::to_string(limits.maxInputBytes), Location{sourceName, "", "", 0});
+    if (data.substr(0, 2) == "\xFF\xFE" || data.substr(0, 2) == "\xFE\xFF")
+        throw Error(PPMG_E_ENCODING, "the input is UTF-16 (it starts with a UTF-16 byte order mark); ppmg reads UTF-8",
+                    Location{sourceName, "", "", 1});
     if (size_t nul = data.find('\0'); nul != std::string_view::npos)
         throw Error(PPMG_E_ENCODING, "the input holds a NUL byte at offset " + std::to_string(nul),
                     Location{sourceName, "", "", lineOf(data, nul)});
-    if (size_t bad = invalidUtf8At(data); bad != std::string_view::npos)
-        throw Error(PPMG_E_ENCODING, "the input is not valid UTF-8 (at byte offset " + std::to_string(bad) + ")",
-                    Location{sourceName, "", "", lineOf(data, bad)});
+    // simdjson's vectorised check first; the byte-wise scan only finds the offset to report.
+    if (!simdjson::validate_utf8(data.data(), data.size())) {
+        if (size_t bad = invalidUtf8At(data); bad != std::string_view::npos)
+            throw Error(PPMG_E_ENCODING, "the input is not valid UTF-8 (at byte offset " + std::to_string(bad) + ")",
+                        Location{sourceName, "", "", lineOf(data, bad)});
+    }
     std::string_view body = data;
     if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // a UTF-8 byte order mark
     if (format == PPMG_INPUT_AUTO) {
@@ -71,26 +83,46 @@ RawRecord readRecord(std::string_view data, ppmg_input_format format, const Read
     }
 }
 
-bool referencesPatient(const std::string& ref, const Patient& p) {
+// Runs once per fact, so it compares in place rather than building the candidate references.
+bool referencesPatient(const std::string& reference, const Patient& p) {
+    const std::string_view ref = reference;
     if (ref.empty()) return false;
     if (!p.fullUrl.empty() && ref == p.fullUrl) return true;
-    const std::string& id = p.source.id;
+    const std::string_view id = p.source.id;
     if (id.empty()) return false;
-    if (ref == "Patient/" + id || ref == "urn:uuid:" + id || ref == id) return true;
-    const std::string tail = "/Patient/" + id;
-    if (ref.size() > tail.size() && ref.compare(ref.size() - tail.size(), tail.size(), tail) == 0) return true;
-    // A versioned reference: Patient/id/_history/n
-    const std::string hist = "Patient/" + id + "/_history/";
-    return ref.find(hist) != std::string::npos;
+    auto isPrefixed = [&](std::string_view prefix) {  // ref == prefix + id
+        return ref.size() == prefix.size() + id.size() && ref.substr(0, prefix.size()) == prefix &&
+               ref.substr(prefix.size()) == id;
+    };
+    if (isPrefixed("Patient/") || isPrefixed("urn:uuid:") || ref == id) return true;
+    // ... ends with "/Patient/" + id
+    constexpr std::string_view kTail = "/Patient/";
+    if (ref.size() > kTail.size() + id.size() && ref.substr(ref.size() - id.size()) == id &&
+        ref.substr(ref.size() - id.size() - kTail.size(), kTail.size()) == kTail)
+        return true;
+    // A versioned reference: ... "Patient/" + id + "/_history/" ...
+    constexpr std::string_view kType = "Patient/", kHistory = "/_history/";
+    for (size_t at = ref.find(kType); at != std::string_view::npos; at = ref.find(kType, at + 1)) {
+        const std::string_view rest = ref.substr(at + kType.size());
+        if (rest.size() >= id.size() + kHistory.size() && rest.substr(0, id.size()) == id &&
+            rest.substr(id.size(), kHistory.size()) == kHistory)
+            return true;
+    }
+    return false;
 }
 
 namespace {
 
 template <class Fact>
 void keepFor(std::vector<Fact>& out, std::vector<Fact>&& in, const Patient& p) {
+    auto kept = [&](const Fact& f) { return f.subject.empty() || referencesPatient(f.subject, p); };
+    if (std::all_of(in.begin(), in.end(), kept)) {  // the usual record: one patient's facts
+        out = std::move(in);
+        return;
+    }
     out.reserve(in.size());
     for (auto& f : in)
-        if (f.subject.empty() || referencesPatient(f.subject, p)) out.push_back(std::move(f));
+        if (kept(f)) out.push_back(std::move(f));
 }
 
 std::string describe(const Patient& p) {
@@ -101,14 +133,68 @@ std::string describe(const Patient& p) {
     return s;
 }
 
+// The patients a reference names, through an index: trying every patient for every delivery
+// fact is quadratic (minutes for a record with ten thousand of each). Gives exactly the patients
+// for which referencesPatient is true, in the forms it accepts: the fullUrl; "Patient/id",
+// "urn:uuid:id" or the bare id; ".../Patient/id"; and "...Patient/id/_history/...".
+class PatientIndex {
+public:
+    explicit PatientIndex(const std::vector<Patient>& patients) {
+        for (const auto& p : patients) {
+            if (!p.fullUrl.empty()) byUrl_.emplace(p.fullUrl, &p);
+            if (p.source.id.empty()) continue;
+            byId_.emplace(p.source.id, &p);
+            if (std::find(idLengths_.begin(), idLengths_.end(), p.source.id.size()) == idLengths_.end())
+                idLengths_.push_back(p.source.id.size());
+        }
+    }
+
+    // Calls f(patient) for each patient the reference names (a patient may come more than once);
+    // stops when f returns false.
+    template <class F>
+    void forEachMatch(std::string_view ref, F&& f) const {
+        if (ref.empty()) return;
+        bool go = true;
+        auto each = [&](const auto& map, std::string_view key) {
+            auto range = map.equal_range(key);
+            for (auto it = range.first; go && it != range.second; ++it) go = f(*it->second);
+        };
+        constexpr std::string_view kType = "Patient/", kUuid = "urn:uuid:", kTail = "/Patient/",
+                                   kHistory = "/_history/";
+        each(byUrl_, ref);
+        if (go) each(byId_, ref);
+        if (go && ref.substr(0, kType.size()) == kType) each(byId_, ref.substr(kType.size()));
+        if (go && ref.substr(0, kUuid.size()) == kUuid) each(byId_, ref.substr(kUuid.size()));
+        for (size_t len : idLengths_) {  // ".../Patient/id"
+            if (!go) return;
+            if (ref.size() > len + kTail.size() && ref.substr(ref.size() - len - kTail.size(), kTail.size()) == kTail)
+                each(byId_, ref.substr(ref.size() - len));
+        }
+        for (size_t h = ref.find(kHistory); go && h != std::string_view::npos; h = ref.find(kHistory, h + 1)) {
+            for (size_t len : idLengths_) {  // "Patient/id/_history/"
+                if (!go) return;
+                if (h >= len + kType.size() && ref.substr(h - len - kType.size(), kType.size()) == kType)
+                    each(byId_, ref.substr(h - len, len));
+            }
+        }
+    }
+
+private:
+    std::unordered_multimap<std::string_view, const Patient*> byUrl_, byId_;
+    std::vector<size_t> idLengths_;  // the distinct lengths of the ids
+};
+
 }  // namespace
 
 PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, const Content& content,
                             const std::string& sourceName) {
     const Patient* chosen = nullptr;
     auto candidates = [&] {
+        constexpr size_t kNamed = 20;  // one readable line, even for a record with thousands
         std::string s;
-        for (const auto& p : raw.patients) s += (s.empty() ? "" : ", ") + describe(p);
+        for (size_t i = 0; i < raw.patients.size() && i < kNamed; ++i)
+            s += (s.empty() ? "" : ", ") + describe(raw.patients[i]);
+        if (raw.patients.size() > kNamed) s += ", and " + std::to_string(raw.patients.size() - kNamed) + " more";
         return s;
     };
     if (!requestedId.empty()) {
@@ -125,9 +211,14 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
         const auto& vsets = content.valueSets;
         const DeliveryConfig& dc = content.delivery;
         std::set<const Patient*> subjects;
+        const PatientIndex index(raw.patients);
+        std::unordered_set<std::string_view> seen;
         auto note = [&](const std::string& subject) {
-            for (const auto& p : raw.patients)
-                if (referencesPatient(subject, p)) subjects.insert(&p);
+            if (subjects.size() > 1 || !seen.insert(subject).second) return;  // two already decide
+            index.forEachMatch(subject, [&](const Patient& p) {
+                subjects.insert(&p);
+                return subjects.size() < 2;
+            });
         };
         auto isDelivery = [&](const Procedure& pr) {
             return inValueSet(vsets.at(dc.caesareanValueSet), pr.codes) ||
@@ -146,7 +237,7 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
                         Location{sourceName, "", "", 0});
     }
     PatientRecord rec;
-    rec.patient = *chosen;
+    rec.patient = std::move(raw.patients[static_cast<size_t>(chosen - raw.patients.data())]);
     keepFor(rec.observations, std::move(raw.observations), rec.patient);
     keepFor(rec.conditions, std::move(raw.conditions), rec.patient);
     keepFor(rec.procedures, std::move(raw.procedures), rec.patient);

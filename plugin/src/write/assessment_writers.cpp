@@ -2,12 +2,40 @@
 
 #include <cstdio>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ppmg {
 
-void appendJsonString(std::string& out, const std::string& s) {
+namespace {
+
+// The index of the first byte at or after i that JSON must escape (quote, backslash, control
+// character), or n; sixteen bytes at a time where SSE2 is there.
+size_t skipJsonPlain(const unsigned char* p, size_t i, size_t n) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1F);
+    for (; i + 16 <= n; i += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+        __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+        special = _mm_or_si128(special, _mm_cmpeq_epi8(_mm_max_epu8(v, control), control));  // v <= 0x1F
+        if (const int mask = _mm_movemask_epi8(special)) return i + static_cast<size_t>(__builtin_ctz(mask));
+    }
+#endif
+    while (i < n && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\') ++i;
+    return i;
+}
+
+}  // namespace
+
+void appendJsonString(std::string& out, std::string_view s) {
     out.push_back('"');
-    for (unsigned char ch : s) {
-        switch (ch) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    size_t from = 0;  // the run of characters that need no escape is appended at once
+    for (size_t i = skipJsonPlain(p, 0, s.size()); i < s.size(); i = skipJsonPlain(p, i + 1, s.size())) {
+        out.append(s, from, i - from);
+        from = i + 1;
+        switch (p[i]) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
             case '\n': out += "\\n"; break;
@@ -15,16 +43,14 @@ void appendJsonString(std::string& out, const std::string& s) {
             case '\t': out += "\\t"; break;
             case '\b': out += "\\b"; break;
             case '\f': out += "\\f"; break;
-            default:
-                if (ch < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-                    out += buf;
-                } else {
-                    out.push_back(static_cast<char>(ch));
-                }
+            default: {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", p[i]);
+                out += buf;
+            }
         }
     }
+    out.append(s, from, std::string::npos);
     out.push_back('"');
 }
 
@@ -46,8 +72,8 @@ public:
         out.push_back(':');
         fresh_ = true;
     }
-    void str(const std::string& s) { comma(); appendJsonString(out, s); }
-    void raw(const std::string& s) { comma(); out += s; }
+    void str(std::string_view s) { comma(); appendJsonString(out, s); }
+    void raw(std::string_view s) { comma(); out += s; }
     void open(char c) { comma(); out.push_back(c); fresh_ = true; }
     void close(char c) { out.push_back(c); fresh_ = false; }
     template <class V>

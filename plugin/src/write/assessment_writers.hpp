@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "assess/assessment.hpp"
 #include "content/content.hpp"
@@ -12,7 +13,7 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
 std::string writeAssessmentText(const Assessment& a, const Content& c, const std::string& pluginVersion);
 
 // JSON string escaping (RFC 8259): quotes, backslash and control characters; UTF-8 kept as is.
-void appendJsonString(std::string& out, const std::string& s);
+void appendJsonString(std::string& out, std::string_view s);
 
 // The outcome's sentence for a type, with {asOf} filled in.
 std::string outcomeSentence(const Content& c, Outcome o, Date asOf);

@@ -1,13 +1,10 @@
-// The CDA R2 guidance document, written in one pass with libxml2's xmlTextWriter: no tree, no
-// XPath. Every datum (patient, record, content, host) goes through xmlTextWriterWriteString or
-// xmlTextWriterWriteAttribute, which escape; text that is not XML 1.0 (control characters, broken
-// UTF-8) is first repaired to U+FFFD. Tags and literal labels spelled out in this file are written
-// as markup: the writer's per-element bookkeeping costs ten times a raw write (see XmlOut::markup).
+// The CDA R2 guidance document, written in one pass with a streaming writer (XmlStream,
+// write/xml_stream.hpp, which escapes byte for byte as libxml2's xmlTextWriter did): no tree, no
+// XPath. Every datum (patient, record, content, host) goes through XmlOut::text or XmlOut::attr,
+// which escape it and, in the same pass, write what XML 1.0 cannot carry (control characters,
+// broken UTF-8) as U+FFFD. Tags and literal labels spelled out in this file are written as markup.
 // docs/cda-contract.md says where every machine-readable value sits; keep the two in step.
 #include "write/cda_writer.hpp"
-
-#include <libxml/parser.h>
-#include <libxml/xmlwriter.h>
 
 #include <algorithm>
 #include <charconv>
@@ -16,6 +13,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "write/xml_stream.hpp"
 
 namespace ppmg {
 namespace {
@@ -45,59 +43,6 @@ struct Code {
 
 constexpr Code local(const char* code, const char* display) {
     return {code, kLocalSystem, "ppmg", display};
-}
-
-// ---- text that XML 1.0 can carry --------------------------------------------------------------
-
-// Length of the XML 1.0 character at p (well-formed, shortest-form UTF-8), 0 if there is none.
-size_t xmlCharLength(const unsigned char* p, const unsigned char* end) {
-    const unsigned c = p[0];
-    if (c < 0x80) return c >= 0x20 || c == 0x9 || c == 0xA || c == 0xD ? 1 : 0;
-    auto cont = [&](ptrdiff_t i) { return p + i < end && (p[i] & 0xC0) == 0x80; };
-    if (c < 0xC2) return 0;
-    if (c < 0xE0) return cont(1) ? 2 : 0;
-    if (c < 0xF0) {
-        if (!cont(1) || !cont(2)) return 0;
-        const unsigned cp = ((c & 0x0F) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
-        if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) return 0;
-        return 3;
-    }
-    if (c < 0xF5) {
-        if (!cont(1) || !cont(2) || !cont(3)) return 0;
-        const unsigned cp = ((c & 0x07) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) |
-                            (p[3] & 0x3Fu);
-        return cp >= 0x10000 && cp <= 0x10FFFF ? 4 : 0;
-    }
-    return 0;
-}
-
-// s itself when it is all XML characters; else a copy in scratch with each bad byte as U+FFFD.
-const char* xmlSafe(const std::string& s, std::string& scratch) {
-    const auto* begin = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* end = begin + s.size();
-    const auto* p = begin;
-    while (p < end) {
-        if (*p >= 0x20 && *p < 0x80) {  // the common case
-            ++p;
-            continue;
-        }
-        const size_t n = xmlCharLength(p, end);
-        if (n == 0) break;
-        p += n;
-    }
-    if (p == end) return s.c_str();
-    scratch.assign(s.data(), static_cast<size_t>(p - begin));
-    while (p < end) {
-        const size_t n = xmlCharLength(p, end);
-        if (n == 0) {
-            scratch += "\xEF\xBF\xBD";
-            ++p;
-        } else {
-            scratch.append(reinterpret_cast<const char*>(p), n);
-            p += n;
-        }
-    }
-    return scratch.c_str();
 }
 
 std::string& appendNumber(std::string& out, long long n) {
@@ -153,57 +98,29 @@ std::string_view rootFromUri(std::string_view uri) {
     return {};
 }
 
-void ensureParserInitialised() {
-    static const bool initialised = [] {
-        xmlInitParser();
-        return true;
-    }();
-    (void)initialised;
-}
-
-// ---- the xmlTextWriter, with every call checked ----------------------------------------------
+// ---- the writer ------------------------------------------------------------------------------
 
 class XmlOut {
 public:
-    XmlOut() : buffer_(xmlBufferCreateSize(kInitialBufferSize)) {
-        if (buffer_ == nullptr) fail("cannot allocate the output buffer");
-        // The declaration by hand: naming "UTF-8" to xmlTextWriterStartDocument would route every
-        // byte through a UTF-8 to UTF-8 converter, and the text is UTF-8 already.
-        if (xmlBufferCat(buffer_, BAD_CAST "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") == 0)
-            writer_ = xmlNewTextWriterMemory(buffer_, 0);
-        if (writer_ == nullptr) {
-            xmlBufferFree(buffer_);
-            fail("cannot create the XML writer");
-        }
-    }
-    ~XmlOut() {
-        if (writer_ != nullptr) xmlFreeTextWriter(writer_);
-        xmlBufferFree(buffer_);
-    }
-    XmlOut(const XmlOut&) = delete;
-    XmlOut& operator=(const XmlOut&) = delete;
+    XmlOut() : x_(kInitialBufferSize) { x_.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"); }
 
     // An element whose attributes carry data; the writer tracks it until close().
-    void open(const char* name) { check(xmlTextWriterStartElement(writer_, BAD_CAST name), name); }
-    void close() { check(xmlTextWriterEndElement(writer_), "an end tag"); }
+    void open(const char* name) { x_.open(name); }
+    void close() { x_.close(); }
     // Only right after open(). A const char* value is a literal or content (XML already);
     // a std::string value is repaired first.
-    void attr(const char* name, const char* value) {
-        check(xmlTextWriterWriteAttribute(writer_, BAD_CAST name, BAD_CAST value), name);
-    }
-    void attr(const char* name, const std::string& value) { attr(name, xmlSafe(value, scratch_)); }
+    void attr(const char* name, const char* value) { x_.attr(name, value); }
+    void attr(const char* name, const std::string& value) { x_.dataAttr(name, value); }
 
-    // Escaped character data. The root element is always open, so the writer always escapes.
-    void text(const char* literal) { check(xmlTextWriterWriteString(writer_, BAD_CAST literal), "text"); }
+    // Escaped character data.
+    void text(const char* literal) { x_.text(literal); }
     void text(const std::string& s) {
-        if (!s.empty()) text(xmlSafe(s, scratch_));
+        if (!s.empty()) x_.dataText(s);
     }
 
     // Markup spelled out in this file, or built only from generated ids and formatted dates;
     // never data. Each caller closes what it opens this way within the same function.
-    void markup(std::string_view constant) {
-        check(xmlTextWriterWriteRawLen(writer_, BAD_CAST constant.data(), static_cast<int>(constant.size())), "markup");
-    }
+    void markup(std::string_view constant) { x_.raw(constant); }
 
     // <name>escaped text</name>
     void element(const char* name, const std::string& s) {
@@ -212,25 +129,10 @@ public:
         close();
     }
 
-    std::string finish() {
-        check(xmlTextWriterEndDocument(writer_), "the end of the document");
-        xmlFreeTextWriter(writer_);  // flushes into buffer_
-        writer_ = nullptr;
-        return std::string(reinterpret_cast<const char*>(xmlBufferContent(buffer_)),
-                           static_cast<size_t>(xmlBufferLength(buffer_)));
-    }
+    std::string finish() { return x_.finish(); }
 
 private:
-    [[noreturn]] static void fail(const std::string& what) {
-        throw Error(PPMG_E_INTERNAL, "CDA writer: " + what);
-    }
-    static void check(int rc, const char* what) {
-        if (rc < 0) fail(std::string("libxml2 failed writing ") + what);
-    }
-
-    xmlBufferPtr buffer_;
-    xmlTextWriterPtr writer_ = nullptr;
-    std::string scratch_;
+    XmlStream x_;
 };
 
 // A narrative <list>, opened on its first item so that an empty list (invalid CDA) is never written.
@@ -1004,7 +906,6 @@ private:
 }  // namespace
 
 std::string writeCda(const Assessment& a, const Content& c, const RenderContext& ctx) {
-    ensureParserInitialised();
     return CdaRenderer(a, c, ctx).render();
 }
 

@@ -1,5 +1,6 @@
-// The CDA R2 guidance document, written with libxml2's xmlTextWriter (correct escaping,
-// no tree). Valid against the HL7 CDA_SDTC.xsd. The narrative is complete on its own.
+// The CDA R2 guidance document, written in one pass by a streaming writer that escapes as
+// libxml2's xmlTextWriter does (write/xml_stream.hpp; no tree). Valid against the HL7
+// CDA_SDTC.xsd. The narrative is complete on its own.
 #pragma once
 
 #include <string>

@@ -16,17 +16,19 @@ namespace ppmg {
 class Exception : public std::runtime_error {
 public:
     Exception(ppmg_status status, const std::string& message, std::string file = {},
-              std::string fhirPath = {}, std::string resourceId = {})
+              std::string fhirPath = {}, std::string resourceId = {}, int64_t line = 0)
         : std::runtime_error(message), status_(status), file_(std::move(file)),
-          fhirPath_(std::move(fhirPath)), resourceId_(std::move(resourceId)) {}
+          fhirPath_(std::move(fhirPath)), resourceId_(std::move(resourceId)), line_(line) {}
     ppmg_status status() const noexcept { return status_; }
     const std::string& file() const noexcept { return file_; }
     const std::string& fhirPath() const noexcept { return fhirPath_; }
     const std::string& resourceId() const noexcept { return resourceId_; }
+    int64_t line() const noexcept { return line_; }  // 1-based line in the input, 0 when unknown
 
 private:
     ppmg_status status_;
     std::string file_, fhirPath_, resourceId_;
+    int64_t line_ = 0;
 };
 
 namespace detail {
@@ -36,8 +38,9 @@ inline void check(const ppmg_core_api_v1& api, ppmg_status s, ppmg_error* e) {
     std::string file = e && e->file ? e->file : "";
     std::string path = e && e->fhir_path ? e->fhir_path : "";
     std::string id = e && e->resource_id ? e->resource_id : "";
+    const int64_t line = e ? e->line : 0;
     api.error_free(e);
-    throw Exception(s, msg, file, path, id);
+    throw Exception(s, msg, file, path, id, line);
 }
 }  // namespace detail
 
@@ -58,7 +61,10 @@ public:
         ppmg_engine_options defaults{};
         defaults.struct_size = sizeof defaults;
         ppmg_error* err = nullptr;
-        detail::check(api, api.engine_create(options ? options : &defaults, &engine_, &err), err);
+        // The status first: an argument list does not order its evaluations, and err must be
+        // read after the call has set it.
+        const ppmg_status s = api.engine_create(options ? options : &defaults, &engine_, &err);
+        detail::check(api, s, err);
     }
     ~Engine() { reset(); }
     Engine(Engine&& o) noexcept : api_(o.api_), engine_(o.engine_) { o.engine_ = nullptr; }
@@ -94,7 +100,8 @@ private:
         req.source_name = r.sourceName.empty() ? nullptr : r.sourceName.c_str();
         ppmg_buffer* out = nullptr;
         ppmg_error* err = nullptr;
-        detail::check(*api_, fn(engine_, &req, &out, &err), err);
+        const ppmg_status s = fn(engine_, &req, &out, &err);  // before err is read (see above)
+        detail::check(*api_, s, err);
         std::string result(out->data, out->size);
         api_->buffer_free(out);
         return result;

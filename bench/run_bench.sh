@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The reference comparison of docs/performance.md, in one run on this machine: `ppmg bench --json`
+# on the 50- and 1000-resource bundles of ../shared/bench/data (as of 2025-06-01), then the Node.js
+# peer (`node bench_handjs.js`, run from a scratch copy because it writes its results beside
+# itself), then the peer-to-product ratio of the p50s. The goal is at least 2 at both sizes.
+#
+# Both units are measured against the same peer run: a document (assess + render, what a host opening
+# a chart calls; the default of `ppmg bench`) and render alone (parse, rules, CDA: what the peer does).
+#
+# Usage: bench/run_bench.sh [--full] [--check]
+#   --full   also the 200-resource bundles, two threads against one, and the start-up costs
+#   --check  exit 1 when a ratio for PPMG_BENCH_UNIT is below 2
+# Environment: PPMG_BIN (build/bin/ppmg), PPMG_SHARED_DIR (../shared), PPMG_BENCH_AS_OF (2025-06-01),
+#   PPMG_BENCH_UNIT (the unit --check judges: document or render; default document),
+#   RUN_MS (the peer's time per case, 5000). On a shared machine, run it as `nice -n -20 ...`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ppmg=${PPMG_BIN:-build/bin/ppmg}
+shared=${PPMG_SHARED_DIR:-../shared}
+as_of=${PPMG_BENCH_AS_OF:-2025-06-01}
+unit=${PPMG_BENCH_UNIT:-document}
+data=$shared/bench/data
+full=0 check=0
+for arg in "$@"; do
+  case $arg in
+    --full) full=1 ;;
+    --check) check=1 ;;
+    *) echo "usage: bench/run_bench.sh [--full] [--check]" >&2; exit 2 ;;
+  esac
+done
+
+[[ -x $ppmg ]] || { echo "bench: $ppmg is missing; run scripts/build.sh first" >&2; exit 1; }
+if [[ ! -d $data ]]; then
+  echo "bench: NOTICE: $data is absent (../shared is not here); nothing to compare"
+  exit 0
+fi
+command -v node >/dev/null || { echo "bench: node is needed for the peer (apt-get install nodejs)" >&2; exit 1; }
+
+echo "bench: $(nproc) core(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average$(cut -d' ' -f1-3 /proc/loadavg | sed 's/^/ /')"
+echo "bench: as of $as_of, one thread; warm-up excluded"
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# field FILE KEY: a number from the one-line JSON that `ppmg bench --json` prints.
+field() { grep -o "\"$2\":[0-9.]*" "$1" | head -1 | cut -d: -f2; }
+
+sizes=(50 1000)
+((full)) && sizes=(50 200 1000)
+for n in "${sizes[@]}"; do
+  echo "bench: ppmg bench, $n resources (assess + render, then render alone)"
+  "$ppmg" bench --json --as-of "$as_of" "$data"/bundle_"$n"_*.json > "$out/ppmg_$n.json"
+  "$ppmg" bench --json --as-of "$as_of" --unit render --no-floor "$data"/bundle_"$n"_*.json > "$out/render_$n.json"
+done
+
+echo "bench: the peer (node bench_handjs.js, RUN_MS=${RUN_MS:-5000})"
+mkdir "$out/peer"
+cp "$shared/bench/bench_handjs.js" "$shared/bench/harness.js" "$out/peer/"
+ln -s "$(cd "$data" && pwd)" "$out/peer/data"
+(cd "$out/peer" && RUN_MS=${RUN_MS:-5000} node bench_handjs.js > peer.log)
+peer() { node -e 'const r = require(process.argv[1]); console.log(r["e2e_" + process.argv[2]].p50_us.toFixed(1))' \
+         "$out/peer/results_handjs.json" "$1"; }
+
+echo
+echo "p50 and p99 in microseconds; ratio = peer p50 / ppmg p50"
+printf '%-9s | %-33s | %-33s | %9s | %14s\n' "" "document (assess + render)" "render alone" "peer" "ratio"
+printf '%-9s | %9s %9s %13s | %9s %9s %13s | %9s | %6s %7s\n' resources p50 p99 docs/s p50 p99 docs/s p50 doc render
+low=0
+for n in "${sizes[@]}"; do
+  f=$out/ppmg_$n.json r=$out/render_$n.json
+  p50=$(field "$f" p50_us) p99=$(field "$f" p99_us) rate=$(field "$f" docs_per_s)
+  rp50=$(field "$r" p50_us) rp99=$(field "$r" p99_us) rrate=$(field "$r" docs_per_s)
+  peer50=$(peer "$n")
+  ratio=$(awk -v a="$peer50" -v b="$p50" 'BEGIN { printf "%.2f", a / b }')
+  rratio=$(awk -v a="$peer50" -v b="$rp50" 'BEGIN { printf "%.2f", a / b }')
+  judged=$([[ $unit == render ]] && echo "$rratio" || echo "$ratio")
+  awk -v r="$judged" 'BEGIN { exit !(r < 2) }' && low=1
+  printf '%-9s | %9s %9s %13s | %9s %9s %13s | %9s | %5sx %6sx\n' "$n" "$p50" "$p99" "$rate" "$rp50" "$rp99" "$rrate" "$peer50" "$ratio" "$rratio"
+done
+f=$out/ppmg_50.json
+echo
+echo "floor (50 resources): $(grep -o '"floor":{[^}]*}' "$f")"
+echo "memory (50 resources): peak RSS $(field "$f" peak_rss_kb) KiB; RSS $(field "$f" rss_start_kb) -> $(field "$f" rss_end_kb) KiB over the measured run"
+
+if ((full)); then
+  echo
+  echo "bench: two threads against one (50 resources)"
+  one=$("$ppmg" bench --json --no-floor --as-of "$as_of" --unit "$unit" --threads 1 "$data"/bundle_50_*.json)
+  two=$("$ppmg" bench --json --no-floor --as-of "$as_of" --unit "$unit" --threads 2 "$data"/bundle_50_*.json)
+  r1=$(echo "$one" | grep -o '"docs_per_s":[0-9.]*' | cut -d: -f2) r2=$(echo "$two" | grep -o '"docs_per_s":[0-9.]*' | cut -d: -f2)
+  echo "  1 thread $r1 docs/s, 2 threads $r2 docs/s: $(awk -v a="$r2" -v b="$r1" 'BEGIN { printf "%.2f", a / b }')x"
+  echo "  start-up: plugin load $(echo "$one" | grep -o '"plugin_load_ms":[0-9.]*' | cut -d: -f2) ms, engine create $(echo "$one" | grep -o '"engine_create_ms":[0-9.]*' | cut -d: -f2) ms"
+fi
+
+echo
+echo "bench: load average after the run$(cut -d' ' -f1-3 /proc/loadavg | sed 's/^/ /') (other work on the machine skews both sides)"
+if ((check && low)); then
+  echo "bench: FAILED: a peer-to-product ratio ($unit) is below 2" >&2
+  exit 1
+fi

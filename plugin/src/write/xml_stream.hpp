@@ -1,0 +1,125 @@
+// A small streaming XML writer into a std::string: no tree, one pass, one buffer. It replaces
+// libxml2's xmlTextWriter on the CDA path, where the writer's per-call allocations and bookkeeping
+// were most of the document's cost, and it writes the same bytes xmlTextWriter does:
+//  - a start tag stays open until content follows, so attributes may follow open(); an element
+//    closed with nothing in it is written <name/>;
+//  - text escapes < > & " and CR (&lt; &gt; &amp; &quot; &#13;), as xmlEncodeSpecialChars;
+//  - attribute values escape < > & " TAB LF CR and write every non-ASCII character as &#xHEX;,
+//    as xmlBufAttrSerializeTxtContent without an output encoding;
+//  - finish() closes what is open and ends the document with a line feed.
+// text() and attr() take XML already (literals, content); dataText() and dataAttr() take anything
+// (patient data, host options): every byte that is not part of an XML 1.0 character (control
+// characters, broken or overlong UTF-8, surrogates, U+FFFE, U+FFFF) is written as U+FFFD, in the
+// same pass as the escaping.
+// tests/unit/test_xml_stream.cpp checks the output byte for byte against xmlTextWriter.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ppmg {
+
+class XmlStream {
+public:
+    explicit XmlStream(size_t reserve = 0) : out_(reserve) {}
+
+    // Names are literals: the writer keeps a view of each open name until its end tag.
+    void open(std::string_view name) {
+        closeStartTag();
+        out_.push_back('<');
+        out_.append(name);
+        open_.push_back(name);
+        startTagOpen_ = true;
+    }
+    // Only while the start tag is open (right after open() or another attr()).
+    void attr(std::string_view name, std::string_view value) { attribute(name, value, false); }
+    void text(std::string_view s) {
+        closeStartTag();
+        escape(s, false, false);
+    }
+    // As attr() and text(), for values that may hold what XML cannot carry.
+    void dataAttr(std::string_view name, std::string_view value) { attribute(name, value, true); }
+    void dataText(std::string_view s) {
+        closeStartTag();
+        escape(s, false, true);
+    }
+    // Markup written as is: the caller vouches that it is well-formed and closes what it opens.
+    void raw(std::string_view markup) {
+        closeStartTag();
+        out_.append(markup);
+    }
+    void close() {
+        if (open_.empty()) return;
+        if (startTagOpen_) {
+            out_.append("/>");
+            startTagOpen_ = false;
+        } else {
+            out_.append("</");
+            out_.append(open_.back());
+            out_.push_back('>');
+        }
+        open_.pop_back();
+    }
+    // Closes every open element, ends the document with a line feed and hands over the bytes.
+    std::string finish() {
+        while (!open_.empty()) close();
+        out_.push_back('\n');
+        return out_.take();
+    }
+
+    // Length of the XML 1.0 character at p (well-formed, shortest-form UTF-8), 0 if there is none.
+    static size_t xmlCharLength(const unsigned char* p, const unsigned char* end);
+
+    // The output: a std::string kept at its full size, with the length used beside it, so that an
+    // append is a bounds check and a memcpy instead of a call into the library (a CDA document is
+    // some three thousand appends).
+    class Buffer {
+    public:
+        explicit Buffer(size_t reserve) { s_.resize(reserve > 0 ? reserve : 256); }
+        void append(std::string_view v) {
+            if (v.size() > s_.size() - used_) grow(v.size());
+            std::memcpy(&s_[used_], v.data(), v.size());
+            used_ += v.size();
+        }
+        void push_back(char c) {
+            if (used_ == s_.size()) grow(1);
+            s_[used_++] = c;
+        }
+        std::string take() {
+            s_.resize(used_);
+            used_ = 0;
+            return std::move(s_);
+        }
+
+    private:
+        void grow(size_t n) { s_.resize(std::max(s_.size() * 2, used_ + n)); }
+        std::string s_;
+        size_t used_ = 0;
+    };
+
+private:
+    void closeStartTag() {
+        if (!startTagOpen_) return;
+        out_.push_back('>');
+        startTagOpen_ = false;
+    }
+    void attribute(std::string_view name, std::string_view value, bool repair) {
+        out_.push_back(' ');
+        out_.append(name);
+        out_.append("=\"");
+        escape(value, true, repair);
+        out_.push_back('"');
+    }
+    // Escapes for an attribute value or for text; repair writes each byte that is not part of an
+    // XML 1.0 character as U+FFFD.
+    void escape(std::string_view s, bool attribute, bool repair);
+
+    Buffer out_;
+    std::vector<std::string_view> open_;
+    bool startTagOpen_ = false;
+};
+
+}  // namespace ppmg

@@ -1,0 +1,63 @@
+// The CDS Hooks service's content (`ppmg serve`): the discovery document, reading a hook request
+// (its prefetch merged into one FHIR Bundle for the plugin), and turning the plugin's assessment
+// JSON into CDS Hooks cards. No I/O and no networking here, so the mapping is testable alone.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ppmg::cds {
+
+inline constexpr const char* kServiceId = "postpartum-massage-guidance";
+// The ppmg local code system (also used in the CDA): rule ids and outcome codes.
+inline constexpr const char* kLocalSystem = "urn:oid:2.25.318214975805081609918790724903688664766.1";
+// The extension key carrying the content version in responses.
+inline constexpr const char* kContentExtension = "ppmg.content";
+
+struct ContentFacts {
+    std::string contentVersion;
+    std::string contentSha256;
+    std::string pluginVersion;
+};
+
+// GET /cds-services: the service for patient-view and for encounter-discharge.
+std::string discoveryJson(const ContentFacts& facts);
+
+// A hook call, read and checked; its prefetch merged into one FHIR R4 collection Bundle.
+struct HookRequest {
+    int status = 0;            // 0 = usable; otherwise the HTTP status to answer (400 or 412)
+    std::string problem;       // why, for the OperationOutcome, when status != 0
+    std::string hook;
+    std::string hookInstance;
+    std::string patientId;     // the prefetched Patient's id ("" if it has none)
+    std::string bundle;        // the merged Bundle
+    size_t resources = 0;      // resources in it
+    std::vector<std::string> skippedKeys;  // prefetch keys that held no data (null, OperationOutcome)
+};
+HookRequest readHookRequest(std::string_view body);
+
+struct CardOptions {
+    ContentFacts facts;
+    std::string sourceLabel = "ppmg postpartum massage guidance";
+    std::string sourceUrl;     // absolute URL of the source (required by the cards)
+    std::string guidanceUrl;   // absolute URL of the full guidance; "" = no links
+};
+
+struct Cards {
+    std::string json;          // {"cards":[...],"extension":{...}}
+    size_t count = 0;
+    std::string indicator;     // the most severe indicator among the cards
+};
+// Builds the cards from the plugin's assessment JSON. Throws std::runtime_error when the JSON
+// is not an assessment.
+Cards cardsFromAssessment(std::string_view assessmentJson, const CardOptions& options);
+
+// A FHIR OperationOutcome with one issue.
+std::string operationOutcome(std::string_view severity, std::string_view code, std::string_view text);
+
+// The extension object that names the content: {"ppmg.content":{...}} without the braces' key.
+std::string contentExtensionJson(const ContentFacts& facts);
+
+}  // namespace ppmg::cds

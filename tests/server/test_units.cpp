@@ -1,0 +1,227 @@
+// Unit tests of the server's parts that need no network: JWT verification (against the CDS Hooks
+// specification's own ES384 example), prefetch merging and the card text helpers.
+#include <catch2/catch.hpp>
+
+#include <simdjson.h>
+
+#include "cds_cards.hpp"
+#include "cds_json.hpp"
+#include "cds_jwt.hpp"
+#include "test_keys.hpp"
+
+using namespace ppmg::cds;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// From the CDS Hooks 2.0 specification, section "Trusting CDS Clients" (the P-384 example).
+const char* kSpecJwks = R"({"keys":[{"kty":"EC","use":"sig","crv":"P-384","kid":"example-kid",
+  "x":"46SDH7Znh821wblCBglA61sNE9ZrHYKKt3qRtRTmSXyOI_FIGBLWrWa0GPUkDCEk",
+  "y":"XMcRuuoGW7CXjQdy-F5i3FeBE0x9hPLdeFdSoDd3ELmx404tLX0VRRcqzAsPhXcI","alg":"ES384"}]})";
+const char* kSpecToken =
+    "eyJhbGciOiJFUzM4NCIsInR5cCI6IkpXVCIsImtpZCI6ImV4YW1wbGUta2lkIiwiamt1IjoiaHR0cHM6Ly9maGlyLWVoci5leGFtcGxlLmNvbS9qd2tfdXJpIn0."
+    "eyJpc3MiOiJodHRwczovL2ZoaXItZWhyLmV4YW1wbGUuY29tLyIsImF1ZCI6Imh0dHBzOi8vY2RzLmV4YW1wbGUub3JnL2Nkcy1zZXJ2aWNlcy9zb21lLXNlcnZpY2UiLCJleHAiOjE0MjI1Njg4NjAsImlhdCI6MTMxMTI4MDk3MCwianRpIjoiZWUyMmIwMjEtZTFiNy00NjExLWJhNWItOGVlYzZhMzNhYzFlIiwidGVuYW50IjoiMmRkZDZjM2EtOGU5YS00NGM2LWEzMDUtNTIxMTFhZDMwMmEyIn0."
+    "d1WfLjGRKlcWB94l9do4cM8REXeYJLL6SGUBO8VHZhfM8mwKYP70EMxJ67War4TQblEpaQrp11wx5p7oPFm2ETYgCicS84vXWEIYTdjooZdooCSDf2L8-i4awdoUwiEb";
+const char* kSpecIssuer = "https://fhir-ehr.example.com/";
+const char* kSpecAud = "https://cds.example.org/cds-services/some-service";
+constexpr int64_t kSpecExp = 1422568860;
+
+std::shared_ptr<KeyStore> specKeys() {
+    auto k = std::make_shared<KeyStore>();
+    std::vector<std::string> skipped;
+    k->addIssuer(kSpecIssuer, kSpecJwks, skipped);
+    REQUIRE(skipped.empty());
+    return k;
+}
+
+}  // namespace
+
+TEST_CASE("jwt: the CDS Hooks specification's ES384 example verifies", "[unit][jwt]") {
+    JwtVerifier v(specKeys(), AuthOptions{});
+    AuthResult r = v.verify(std::string("Bearer ") + kSpecToken, kSpecAud, kSpecExp - 60);
+    INFO(r.detail);
+    CHECK(r.ok());
+    CHECK(r.issuer == kSpecIssuer);
+    CHECK(r.kid == "example-kid");
+    CHECK(r.tenant == "2ddd6c3a-8e9a-44c6-a305-52111ad302a2");
+    // Replayed.
+    CHECK(v.verify(std::string("Bearer ") + kSpecToken, kSpecAud, kSpecExp - 50).failure == AuthFailure::Replayed);
+}
+
+TEST_CASE("jwt: the specification's example is refused when expired, for another aud or altered", "[unit][jwt]") {
+    JwtVerifier v(specKeys(), AuthOptions{});
+    const std::string bearer = std::string("Bearer ") + kSpecToken;
+    CHECK(v.verify(bearer, kSpecAud, kSpecExp + 61).failure == AuthFailure::Expired);
+    CHECK(v.verify(bearer, kSpecAud, kSpecExp + 59).failure == AuthFailure::Ok);  // within the skew
+    JwtVerifier v2(specKeys(), AuthOptions{});
+    CHECK(v2.verify(bearer, "https://cds.example.org/cds-services/other", kSpecExp - 60).failure == AuthFailure::Audience);
+    CHECK(v2.verify(bearer, kSpecAud, kSpecExp - 100000).failure == AuthFailure::TooLong);
+    std::string altered = kSpecToken;
+    altered[altered.size() - 5] = altered[altered.size() - 5] == 'A' ? 'B' : 'A';
+    CHECK(v2.verify("Bearer " + altered, kSpecAud, kSpecExp - 60).failure == AuthFailure::Signature);
+    CHECK(v2.verify("bearer  " + std::string(kSpecToken), kSpecAud, kSpecExp - 60).failure == AuthFailure::Ok);
+}
+
+TEST_CASE("jwt: an ES384 signature in DER instead of r || s is still checked against the key", "[unit][jwt]") {
+    auto key = ppmg::test::TestKey::generate("ES384", "k");
+    auto keys = std::make_shared<KeyStore>();
+    std::vector<std::string> skipped;
+    keys->addIssuer("iss", key.jwks(), skipped);
+    JwtVerifier v(keys, AuthOptions{});
+    ppmg::test::Claims c;
+    c.iss = "iss";
+    c.aud = "http://h/x";
+    const std::string token = ppmg::test::makeToken(key, c);
+    std::string raw;
+    REQUIRE(base64UrlDecode(token.substr(token.rfind('.') + 1), raw));
+    REQUIRE(raw.size() == 96);
+    // r || s -> DER
+    auto derOf = [](const std::string& rs) {
+        auto integer = [](std::string b) {
+            while (b.size() > 1 && b[0] == 0 && !(static_cast<unsigned char>(b[1]) & 0x80)) b.erase(0, 1);
+            if (static_cast<unsigned char>(b[0]) & 0x80) b.insert(0, 1, '\0');
+            return std::string("\x02") + char(b.size()) + b;
+        };
+        std::string body = integer(rs.substr(0, 48)) + integer(rs.substr(48));
+        return std::string("\x30") + char(body.size()) + body;
+    };
+    const std::string der = derOf(raw);
+    const std::string input = token.substr(0, token.rfind('.'));
+    CHECK(v.verify("Bearer " + input + "." + base64UrlEncode(der), "http://h/x", ppmg::test::unixNow()).ok());
+    std::string bad = der;
+    bad[bad.size() - 1] ^= 1;
+    CHECK(v.verify("Bearer " + input + "." + base64UrlEncode(bad), "http://h/x", ppmg::test::unixNow()).failure ==
+          AuthFailure::Signature);
+    CHECK(v.verify("Bearer " + input + "." + base64UrlEncode(der + "x"), "http://h/x", ppmg::test::unixNow()).failure ==
+          AuthFailure::Signature);
+}
+
+TEST_CASE("jwt: a kid the JWK Set lacks falls back to the issuer's keys, never another issuer's", "[unit][jwt]") {
+    auto mine = ppmg::test::TestKey::generate("ES384", "mine");
+    auto other = ppmg::test::TestKey::generate("ES384", "other");
+    auto keys = std::make_shared<KeyStore>();
+    std::vector<std::string> skipped;
+    keys->addIssuer("iss-a", mine.jwks(), skipped);
+    keys->addIssuer("iss-b", other.jwks(), skipped);
+    JwtVerifier v(keys, AuthOptions{});
+    ppmg::test::Claims c;
+    c.iss = "iss-a";
+    c.aud = "http://h/x";
+    const std::string payload = "{\"iss\":\"iss-a\",\"aud\":\"http://h/x\",\"exp\":" + std::to_string(ppmg::test::unixNow() + 60) +
+                                ",\"iat\":" + std::to_string(ppmg::test::unixNow()) + ",\"jti\":\"";
+    const int64_t now = ppmg::test::unixNow();
+    CHECK(v.verify("Bearer " + mine.sign(R"({"alg":"ES384","kid":"thumbprint-xyz"})", payload + "1\"}"), "http://h/x", now).ok());
+    CHECK(v.verify("Bearer " + mine.sign(R"({"alg":"ES384"})", payload + "2\"}"), "http://h/x", now).ok());
+    // Signed by iss-b's key, claiming iss-a (with iss-b's kid): refused.
+    CHECK(v.verify("Bearer " + other.sign(R"({"alg":"ES384","kid":"other"})", payload + "3\"}"), "http://h/x", now).failure ==
+          AuthFailure::Signature);
+    CHECK(v.verify("Bearer " + ppmg::test::makeToken(mine, c), "http://h/x", now).ok());
+}
+
+TEST_CASE("jwt: refused algorithms and malformed tokens", "[unit][jwt]") {
+    JwtVerifier v(specKeys(), AuthOptions{});
+    auto code = [&](const std::string& header) { return v.verify(header, kSpecAud, kSpecExp - 60).failure; };
+    CHECK(code("") == AuthFailure::Missing);
+    CHECK(code("Basic abc") == AuthFailure::Missing);
+    CHECK(code("Bearer a.b") == AuthFailure::Malformed);
+    CHECK(code("Bearer a.b.c.d") == AuthFailure::Malformed);
+    CHECK(code("Bearer !!.b.c") == AuthFailure::Malformed);
+    const std::string payload = ppmg::test::base64Url(std::string("{\"iss\":\"") + kSpecIssuer + "\",\"aud\":\"" + kSpecAud +
+                                                      "\",\"exp\":" + std::to_string(kSpecExp) + ",\"iat\":1,\"jti\":\"j\"}");
+    for (const char* alg : {"none", "HS256", "HS384", "RS256", "ES256", "PS384", "ES512"})
+        CHECK(code("Bearer " + ppmg::test::base64Url(std::string("{\"alg\":\"") + alg + "\",\"kid\":\"example-kid\"}") +
+                   "." + payload + ".c2ln") == AuthFailure::Algorithm);
+    CHECK(code("Bearer " + ppmg::test::base64Url("{\"alg\":\"ES384\",\"crit\":[\"x\"]}") + "." + payload + ".c2ln") ==
+          AuthFailure::Algorithm);
+}
+
+TEST_CASE("jwt: JWK Sets: usable keys are kept, the rest named", "[unit][jwt]") {
+    KeyStore k;
+    std::vector<std::string> skipped;
+    auto rsa = ppmg::test::TestKey::generate("RS384", "r1");
+    k.addIssuer("a", "{\"keys\":[" + rsa.publicJwk() +
+                         R"(,{"kty":"EC","crv":"P-256","x":"AA","y":"AA"},{"kty":"oct","k":"c2VjcmV0"}]})",
+                skipped);
+    CHECK(k.keyCount() == 1);
+    CHECK(skipped.size() == 2);
+    k.addIssuer("b", rsa.publicJwk(), skipped);  // a single JWK
+    CHECK(k.issuerCount() == 2);
+    // A point not on the curve.
+    CHECK_THROWS_WITH(k.addIssuer("c", R"({"kty":"EC","crv":"P-384","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB"})", skipped),
+                      Contains("no usable key"));
+    CHECK_THROWS(k.addIssuer("d", "not json", skipped));
+}
+
+TEST_CASE("jwt: URLs compare after normalising case, default ports and a trailing slash", "[unit][jwt]") {
+    CHECK(normalizeUrl("HTTP://Example.ORG:80/cds-services/x/") == "http://example.org/cds-services/x");
+    CHECK(normalizeUrl("https://example.org:443/a") == "https://example.org/a");
+    CHECK(normalizeUrl("https://example.org:8443/a") == "https://example.org:8443/a");
+    CHECK(normalizeUrl("http://h/A") != normalizeUrl("http://h/a"));  // the path is case-sensitive
+}
+
+TEST_CASE("jwt: base64url round trip", "[unit][jwt]") {
+    for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xff\xfe\x00\x01"}) {
+        std::string back;
+        REQUIRE(base64UrlDecode(base64UrlEncode(s), back));
+        CHECK(back == s);
+    }
+    std::string out;
+    CHECK_FALSE(base64UrlDecode("a+b/", out));
+    CHECK_FALSE(base64UrlDecode("abcde", out));
+}
+
+TEST_CASE("prefetch: merged into one Bundle, duplicates once, OperationOutcomes skipped", "[unit][prefetch]") {
+    const std::string body = R"({"hook":"patient-view","hookInstance":"h","context":{"patientId":"p"},"prefetch":{
+      "patient":{"resourceType":"Patient","id":"p"},
+      "conditions":{"resourceType":"Bundle","type":"searchset","entry":[
+        {"resource":{"resourceType":"Condition","id":"c1"}},
+        {"resource":{"resourceType":"Patient","id":"p"}},
+        {"resource":{"resourceType":"OperationOutcome"}}]},
+      "observations":{"resourceType":"OperationOutcome","issue":[]},
+      "allergies":null,
+      "one":{"resourceType":"Observation","id":"o1","valueQuantity":{"value":1.5}}}})";
+    HookRequest r = readHookRequest(body);
+    INFO(r.problem);
+    REQUIRE(r.status == 0);
+    CHECK(r.patientId == "p");
+    CHECK(r.resources == 3);
+    CHECK(r.skippedKeys == std::vector<std::string>{"observations", "allergies"});
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(r.bundle).get(doc) == simdjson::SUCCESS);
+    CHECK(doc["entry"].get_array().value().size() == 3);
+}
+
+TEST_CASE("cards: summaries are cut to 140 characters on a character boundary", "[unit][cards]") {
+    std::string longText;
+    for (int i = 0; i < 100; ++i) longText += "\xC3\xA9";  // é
+    longText += std::string(100, 'a');
+    std::string cut = truncateUtf8(longText, 140);
+    CHECK(utf8Length(cut) == 140);
+    CHECK(cut.substr(cut.size() - 3) == "\xE2\x80\xA6");
+    CHECK(truncateUtf8("short", 140) == "short");
+    CHECK(markdownEscape("[x](y) *b* <i> |") == "\\[x\\](y) \\*b\\* \\<i\\> \\|");
+}
+
+TEST_CASE("cards: an escalation with several findings is one critical card", "[unit][cards]") {
+    std::string finding = R"({"rule":"PPM-ESC-01","outcome":"escalate","title":"Venous thromboembolism","types":["abdominal"],
+        "reason":"R","action":"Seek urgent clinical assessment.","evidence":[{"resourceType":"Condition","id":"c1","path":"x",
+        "code":{"system":"http://snomed.info/sct","code":"128053003","display":"Deep venous thrombosis"},"value":"active","date":"2026-01-02"}],
+        "references":["A"]})";
+    std::string massages;
+    for (const char* t : {"abdominal", "low-back", "breast", "shoulder-neck"})
+        massages += std::string(massages.empty() ? "" : ",") + "\"" + t + "\":{\"outcome\":\"escalate\",\"label\":\"Urgent clinical assessment\",\"findings\":[" + finding + "]}";
+    const std::string a = R"({"applicable":true,"asOf":"2026-01-05","postpartumDay":10,"deliveryMode":"vaginal","deliveryDate":"2025-12-26","escalate":true,"massages":{)" +
+                          massages + R"(},"dataGaps":[],"content":{"version":"9.9.9","sha256":"abc"}})";
+    CardOptions o;
+    o.facts = {"9.9.9", "abc", "1.0.0"};
+    o.sourceUrl = "https://x/about";
+    Cards c = cardsFromAssessment(a, o);
+    CHECK(c.count == 1);
+    CHECK(c.indicator == "critical");
+    CHECK_THAT(c.json, Contains("Deep venous thrombosis"));
+    CHECK_THAT(c.json, Contains("2026-01-02"));
+    CHECK_THAT(c.json, Contains("\"version\":\"9.9.9\""));
+    CHECK(c.json.find("links") == std::string::npos);
+    CHECK_THROWS(cardsFromAssessment("{}", o));
+}
