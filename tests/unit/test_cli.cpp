@@ -36,6 +36,7 @@ TEST_CASE("CLI: assess prints one JSON object with the sample patient's outcomes
                                         "\"deliveryMode\":\"caesarean\""));
     for (const char* type : {"abdominal", "low-back", "breast", "shoulder-neck"})
         CHECK_THAT(r.out, Catch::Contains(std::string("\"") + type + "\":{\"outcome\":\"modify\""));
+    for (const auto& t : content().massageTypes) CHECK_THAT(r.out, Catch::Contains("\"display\":\"" + t.display + "\""));
     CHECK_THAT(r.out, Catch::Contains("\"content\":{\"version\":\"" + content().version + "\",\"sha256\":\"" +
                                       content().sha256 + "\"}"));
 }

@@ -79,7 +79,7 @@ TEST_CASE("Hostile CLI: an input over the size limit, on stdin, is refused quick
 }
 
 TEST_CASE("Hostile CLI: an endless input and a directory are refused, not read forever", "[cli][hostile]") {
-    for (const std::string file : {"/dev/zero", "/dev/urandom", std::string(PPMG_TEST_DIR)}) {
+    for (const std::string& file : std::vector<std::string>{"/dev/zero", "/dev/urandom", PPMG_TEST_DIR}) {
         INFO(file);
         const auto start = std::chrono::steady_clock::now();
         auto r = runProcess({"/usr/bin/timeout", "-s", "KILL", "60", ppmgBinary(), "render", file});

@@ -116,19 +116,21 @@ ppmg::RequestSpec toSpec(const ppmg_request* r) {
     return s;
 }
 
+// A buffer handed to the host: the ppmg_buffer the host sees, and the string the writer built,
+// moved in rather than copied (a second large allocation and copy per call). ppmg_buffer is the
+// first member of a standard-layout struct, so buffer_free gets the holder back from it.
+// data[size] == '\0', as the header promises: a std::string keeps its terminator.
+struct BufferHolder {
+    ppmg_buffer buffer;
+    std::string text;
+};
+static_assert(std::is_standard_layout_v<BufferHolder>, "buffer_free casts a ppmg_buffer* back to its holder");
+
 ppmg_status toBuffer(std::string&& text, ppmg_buffer** out) {
-    auto* b = static_cast<ppmg_buffer*>(std::malloc(sizeof(ppmg_buffer)));
-    char* data = static_cast<char*>(std::malloc(text.size() + 1));
-    if (!b || !data) {
-        std::free(b);
-        std::free(data);
-        throw std::bad_alloc();
-    }
-    std::memcpy(data, text.data(), text.size());
-    data[text.size()] = '\0';
-    b->data = data;
-    b->size = text.size();
-    *out = b;
+    auto* h = new BufferHolder{{nullptr, 0}, std::move(text)};
+    h->buffer.data = h->text.c_str();
+    h->buffer.size = h->text.size();
+    *out = &h->buffer;
     return PPMG_OK;
 }
 
@@ -201,8 +203,7 @@ ppmg_status contentInfo(const ppmg_engine* engine, ppmg_content_info* out) {
 
 void bufferFree(ppmg_buffer* b) {
     if (!b) return;
-    std::free(const_cast<char*>(b->data));
-    std::free(b);
+    delete reinterpret_cast<BufferHolder*>(b);  // every buffer comes from toBuffer
 }
 
 void errorFree(ppmg_error* e) {

@@ -166,6 +166,7 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
         j.open('{');
         j.field("outcome", outcomeCode(m.outcome));
         j.field("label", c.outcomeTexts[static_cast<size_t>(m.outcome)].label);
+        j.field("display", c.massageTypes[t].display);
         if (m.earliestDate) j.field("earliestDate", formatIsoDate(*m.earliestDate));
         j.key("findings");
         j.open('[');

@@ -102,7 +102,7 @@ std::string_view rootFromUri(std::string_view uri) {
 
 class XmlOut {
 public:
-    XmlOut() : x_(kInitialBufferSize) { x_.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"); }
+    XmlOut() : x_(kInitialBufferSize) { x_.raw(kProlog); }
 
     // An element whose attributes carry data; the writer tracks it until close().
     void open(const char* name) { x_.open(name); }
@@ -130,6 +130,16 @@ public:
     }
 
     std::string finish() { return x_.finish(); }
+
+    // For a fragment: everything written after the prolog, without finish()'s closing line feed.
+    // Only with nothing left open.
+    std::string fragment() {
+        std::string all = x_.finish();
+        all.pop_back();
+        return all.substr(std::strlen(kProlog));
+    }
+
+    static constexpr const char* kProlog = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 private:
     XmlStream x_;
@@ -182,9 +192,11 @@ private:
 
 class CdaRenderer {
 public:
-    CdaRenderer(const Assessment& a, const Content& c, const RenderContext& ctx)
-        : a_(a), c_(c), ctx_(ctx), usedReferences_(c.references.size(), 0),
+    CdaRenderer(const Assessment& a, const Content& c, const RenderContext& ctx, const CdaFragments* fragments)
+        : a_(a), c_(c), ctx_(ctx), fragments_(fragments), usedReferences_(c.references.size(), 0),
           asOfIso_(formatIsoDate(a.asOf)) {
+        if (fragments_ != nullptr && (fragments_->content != &c || fragments_->types.size() != c.massageTypes.size()))
+            throw Error(PPMG_E_INTERNAL, "CDA writer: the prepared fragments are not of this content");
         if (a.massages.size() != c.massageTypes.size())
             throw Error(PPMG_E_INTERNAL, "CDA writer: the assessment does not match the content's massage types");
     }
@@ -203,6 +215,22 @@ public:
         x_.markup("</structuredBody></component>");
         x_.close();
         return x_.finish();
+    }
+
+    // The content-only parts, each on a fresh renderer (prepareCdaFragments).
+    std::string warningSignsFragment() {
+        warningSigns();
+        return x_.fragment();
+    }
+    std::string techniqueFragment(size_t i) {
+        technique(c_.massageTypes[i]);
+        return x_.fragment();
+    }
+    std::string tailFragment(size_t i, std::vector<size_t>& references) {
+        typeTail(c_.massageTypes[i]);
+        for (size_t r = 0; r < usedReferences_.size(); ++r)
+            if (usedReferences_[r]) references.push_back(r);
+        return x_.fragment();
     }
 
 private:
@@ -515,6 +543,13 @@ private:
 
     // ---- 1. warning signs --------------------------------------------------------------------
 
+    void warningSigns() {
+        paragraph(c_.warningSignsIntro);
+        List signs(x_, nullptr);
+        for (const WarningSign& sign : c_.warningSigns) signs.item(sign.text);
+        signs.end();
+    }
+
     void warningSignsSection() {
         openSection(PPMG_LOCAL_CODE("warning-signs", "Warning signs"), "Warning signs: check before any massage");
         x_.markup("<text>");
@@ -522,10 +557,8 @@ private:
             urgentParagraph();
             escalateFindings();
         }
-        paragraph(c_.warningSignsIntro);
-        List signs(x_, nullptr);
-        for (const WarningSign& sign : c_.warningSigns) signs.item(sign.text);
-        signs.end();
+        if (fragments_ != nullptr) x_.markup(fragments_->warningSigns);
+        else warningSigns();
         x_.markup("</text>");
         closeSection();
     }
@@ -599,14 +632,14 @@ private:
                 }
                 reasons(m);
                 actions(m);
-                if (m.outcome == Outcome::NoFlag || m.outcome == Outcome::Modify) technique(type);
-                benefits("Benefits supported by evidence", type.benefits);
-                benefits("Not supported by evidence", type.notSupported);
-                if (!type.references.empty()) {
-                    x_.markup("<paragraph>");
-                    bold("Sources: ");
-                    referenceLinks(type.references);
-                    x_.markup("</paragraph>");
+                if (fragments_ != nullptr) {
+                    const CdaFragments::Type& f = fragments_->types[i];
+                    if (m.outcome == Outcome::NoFlag || m.outcome == Outcome::Modify) x_.markup(f.technique);
+                    x_.markup(f.tail);
+                    for (size_t r : f.references) usedReferences_[r] = 1;
+                } else {
+                    if (m.outcome == Outcome::NoFlag || m.outcome == Outcome::Modify) technique(type);
+                    typeTail(type);
                 }
                 break;
         }
@@ -651,6 +684,18 @@ private:
             x_.text(line_);
         }
         list.end();
+    }
+
+    // Benefits, claims not supported, and sources: the content's alone.
+    void typeTail(const MassageType& type) {
+        benefits("Benefits supported by evidence", type.benefits);
+        benefits("Not supported by evidence", type.notSupported);
+        if (!type.references.empty()) {
+            x_.markup("<paragraph>");
+            bold("Sources: ");
+            referenceLinks(type.references);
+            x_.markup("</paragraph>");
+        }
     }
 
     void technique(const MassageType& type) {
@@ -892,6 +937,7 @@ private:
     const Assessment& a_;
     const Content& c_;
     const RenderContext& ctx_;
+    const CdaFragments* fragments_;     // nullptr: write the content's parts from the content
     XmlOut x_;
     std::string line_;                  // scratch for composed narrative lines (escaped when written)
     std::string tag_;                   // scratch for composed markup (generated ids and dates only)
@@ -905,8 +951,23 @@ private:
 
 }  // namespace
 
-std::string writeCda(const Assessment& a, const Content& c, const RenderContext& ctx) {
-    return CdaRenderer(a, c, ctx).render();
+std::string writeCda(const Assessment& a, const Content& c, const RenderContext& ctx, const CdaFragments* fragments) {
+    return CdaRenderer(a, c, ctx, fragments).render();
+}
+
+std::unique_ptr<const CdaFragments> prepareCdaFragments(const Content& c) {
+    auto f = std::make_unique<CdaFragments>();
+    f->content = &c;
+    Assessment a;
+    a.massages.resize(c.massageTypes.size());
+    const RenderContext ctx;
+    f->warningSigns = CdaRenderer(a, c, ctx, nullptr).warningSignsFragment();
+    for (size_t i = 0; i < c.massageTypes.size(); ++i) {
+        CdaFragments::Type& t = f->types.emplace_back();
+        t.technique = CdaRenderer(a, c, ctx, nullptr).techniqueFragment(i);
+        t.tail = CdaRenderer(a, c, ctx, nullptr).tailFragment(i, t.references);
+    }
+    return f;
 }
 
 }  // namespace ppmg

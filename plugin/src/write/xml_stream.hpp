@@ -75,28 +75,64 @@ public:
 
     // The output: a std::string kept at its full size, with the length used beside it, so that an
     // append is a bounds check and a memcpy instead of a call into the library (a CDA document is
-    // some three thousand appends).
+    // some three thousand appends). The full-size string is a scratch buffer kept per thread and
+    // reused from call to call (std::string::resize zero-fills, and a fresh 32-64 KiB buffer per
+    // document cost a memset, a regrowth and glibc's free-list consolidation each time); take()
+    // copies the bytes used into an exactly sized string. A second stream alive on the same thread
+    // gets a buffer of its own.
     class Buffer {
     public:
-        explicit Buffer(size_t reserve) { s_.resize(reserve > 0 ? reserve : 256); }
+        explicit Buffer(size_t reserve) {
+            Scratch& scratch = threadScratch();
+            if (!scratch.inUse) {
+                scratch.inUse = true;
+                s_ = &scratch.s;
+                shared_ = true;
+            } else {
+                s_ = &own_;
+            }
+            const size_t want = reserve > 0 ? reserve : 256;
+            if (s_->size() < want) s_->resize(want);
+        }
+        ~Buffer() {
+            if (!shared_) return;
+            Scratch& scratch = threadScratch();
+            // A buffer grown far past a document's size (a huge record) is not kept for the thread.
+            if (scratch.s.size() > kKeptBytes) std::string().swap(scratch.s);
+            scratch.inUse = false;
+        }
+        Buffer(const Buffer&) = delete;
+        Buffer& operator=(const Buffer&) = delete;
+
         void append(std::string_view v) {
-            if (v.size() > s_.size() - used_) grow(v.size());
-            std::memcpy(&s_[used_], v.data(), v.size());
+            if (v.size() > s_->size() - used_) grow(v.size());
+            std::memcpy(&(*s_)[used_], v.data(), v.size());
             used_ += v.size();
         }
         void push_back(char c) {
-            if (used_ == s_.size()) grow(1);
-            s_[used_++] = c;
+            if (used_ == s_->size()) grow(1);
+            (*s_)[used_++] = c;
         }
         std::string take() {
-            s_.resize(used_);
+            std::string out(s_->data(), used_);
             used_ = 0;
-            return std::move(s_);
+            return out;
         }
 
     private:
-        void grow(size_t n) { s_.resize(std::max(s_.size() * 2, used_ + n)); }
-        std::string s_;
+        struct Scratch {
+            std::string s;
+            bool inUse = false;
+        };
+        static constexpr size_t kKeptBytes = 1u << 20;
+        static Scratch& threadScratch() {
+            thread_local Scratch scratch;
+            return scratch;
+        }
+        void grow(size_t n) { s_->resize(std::max(s_->size() * 2, used_ + n)); }
+        std::string* s_ = nullptr;
+        std::string own_;
+        bool shared_ = false;
         size_t used_ = 0;
     };
 
