@@ -52,6 +52,7 @@ GuidanceEngine::GuidanceEngine(EngineConfig config) : config_(std::move(config))
     xmlInitParser();
     if (config_.contentDir.empty()) config_.contentDir = defaultContentDir();
     content_ = loadContent(config_.contentDir);
+    cdaFragments_ = prepareCdaFragments(*content_);
     std::string xsl = Poco::Path(Poco::Path(config_.contentDir).makeDirectory(), kHtmlStylesheet).toString();
     if (Poco::File(xsl).exists()) {
         xmlDocPtr doc = xmlReadFile(xsl.c_str(), nullptr, XML_PARSE_NONET);
@@ -101,7 +102,7 @@ std::string GuidanceEngine::render(const RequestSpec& r) const {
     ctx.custodianOid = config_.custodianOid;
     ctx.documentId = newDocumentId();
     ctx.effectiveTime = Poco::DateTimeFormatter::format(Poco::DateTime(), "%Y%m%d%H%M%S+0000");
-    std::string cda = writeCda(p.assessment, *content_, ctx);
+    std::string cda = writeCda(p.assessment, *content_, ctx, cdaFragments_.get());
     if (r.outputFormat != PPMG_OUTPUT_HTML) return cda;
 
     xmlDocPtr doc = xmlReadMemory(cda.data(), static_cast<int>(cda.size()), "guidance.xml", nullptr, XML_PARSE_NONET);

@@ -13,6 +13,8 @@ typedef struct _xsltStylesheet xsltStylesheet;
 
 namespace ppmg {
 
+struct CdaFragments;  // write/cda_writer.hpp
+
 struct EngineConfig {
     std::string contentDir;     // "" = beside the plugin, else the source tree's content/
     std::string custodianName = "ppmg";
@@ -48,6 +50,7 @@ private:
     EngineConfig config_;
     std::shared_ptr<const Content> content_;
     xsltStylesheet* htmlStylesheet_ = nullptr;  // content/xsl/cda-to-html.xsl, when present
+    std::unique_ptr<const CdaFragments> cdaFragments_;  // the CDA's content-only parts, written once
 };
 
 // Where the content is when the options name none.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "content/content.hpp"
+#include "errors.hpp"
 #include "support/cda_schema.hpp"
 #include "write/cda_writer.hpp"
 
@@ -409,6 +410,7 @@ TEST_CASE("CDA: content that already says URGENT is not prefixed twice", "[cda]"
 
 TEST_CASE("CDA: every outcome renders a valid document", "[cda]") {
     auto c = smallContent();
+    const auto fragments = prepareCdaFragments(*c);
     const std::vector<std::pair<Outcome, size_t>> cases = {{Outcome::Block, 3},  {Outcome::Review, 2},
                                                            {Outcome::Review, 6}, {Outcome::Modify, 1},
                                                            {Outcome::Defer, 0},  {Outcome::NotApplicable, 5}};
@@ -426,6 +428,7 @@ TEST_CASE("CDA: every outcome renders a valid document", "[cda]") {
             for (auto& m : a.massages) m = {outcome, std::nullopt, {0}};
             if (outcome == Outcome::Defer) a.massages[0].earliestDate = day(2025, 11, 24);
             const std::string xml = writeCda(a, *c, renderContext());
+            CHECK(writeCda(a, *c, renderContext(), fragments.get()) == xml);  // prepared parts: same bytes
             checkSchemaValid(xml);
             CdaDoc doc(xml);
             checkOutcomeEntries(doc, a, *c);
@@ -545,6 +548,14 @@ TEST_CASE("CDA: provenance names the content, its hash, the plugin, the as-of da
         CHECK(asOf == "20251115");
 }
 
+TEST_CASE("CDA: prepared content parts are refused for another content", "[cda]") {
+    auto c = smallContent(), other = smallContent();
+    const auto fragments = prepareCdaFragments(*other);
+    CHECK_THROWS_AS(writeCda(mixedAssessment(*c), *c, renderContext(), fragments.get()), Error);
+    CHECK(writeCda(mixedAssessment(*c), *c, renderContext(), prepareCdaFragments(*c).get()) ==
+          writeCda(mixedAssessment(*c), *c, renderContext()));
+}
+
 TEST_CASE("CDA: many threads render the same document", "[cda][threads]") {
     auto c = smallContent();
     const Assessment a = mixedAssessment(*c);
@@ -595,6 +606,7 @@ TEST_CASE("CDA: the real content renders valid documents for every outcome", "[c
     const Content& c = *content;
     REQUIRE(!c.massageTypes.empty());
     REQUIRE(!c.rules.empty());
+    const auto fragments = prepareCdaFragments(c);
 
     for (Outcome outcome : {Outcome::Escalate, Outcome::Block, Outcome::Defer, Outcome::Review, Outcome::Modify,
                             Outcome::NoFlag, Outcome::NotApplicable}) {
@@ -625,6 +637,7 @@ TEST_CASE("CDA: the real content renders valid documents for every outcome", "[c
                 if (outcome == Outcome::Defer) m.earliestDate = day(2025, 11, 24);
             }
             const std::string xml = writeCda(a, c, renderContext());
+            CHECK(writeCda(a, c, renderContext(), fragments.get()) == xml);  // prepared parts: same bytes
             checkSchemaValid(xml);
             CdaDoc doc(xml);
             checkOutcomeEntries(doc, a, c);

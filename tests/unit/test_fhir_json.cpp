@@ -30,7 +30,7 @@ TEST_CASE("JSON: a bare Patient", "[read][json]") {
     REQUIRE(r.patients.size() == 1);
     const Patient& p = r.patients[0];
     CHECK(p.source.id == "p1");
-    CHECK(p.source.path == "Patient");
+    CHECK(p.source.pathText() == "Patient");
     CHECK(p.gender == "female");
     CHECK(formatIsoDate(*p.birthDate) == "1990-05-06");
     CHECK(p.family == "Ng");
@@ -62,7 +62,7 @@ TEST_CASE("JSON: a bundle keeps every fact with its source", "[read][json]") {
     CHECK(r.resourceCount == 11);
     REQUIRE(r.observations.size() == 2);
     const Observation& bp = r.observations[0];
-    CHECK(bp.source.path == "Bundle.entry[2].resource");
+    CHECK(bp.source.pathText() == "Bundle.entry[2].resource");
     CHECK(bp.subject == "urn:uuid:p");
     CHECK(bp.effective->text == "2025-01-02T03:04:05+01:00");
     REQUIRE(bp.components.size() == 1);

@@ -656,7 +656,7 @@ void checkSameDate(const std::optional<DateTime>& a, const std::optional<DateTim
 void checkSameSource(const Source& a, const Source& b) {
     CHECK(a.resourceType == b.resourceType);
     CHECK(a.id == b.id);
-    CHECK(a.path == b.path);
+    CHECK(a.pathText() == b.pathText());
 }
 
 void checkSameQuantity(const Quantity& a, const Quantity& b) {

@@ -27,7 +27,7 @@ Evidence evidenceOf(const Source& s, const std::vector<Coding>& codes, const Val
     Evidence e;
     e.resourceType = s.resourceType;
     e.id = s.id;
-    e.path = s.path;
+    e.path = s.pathText();
     const Coding* pick = codes.empty() ? nullptr : &codes.front();
     if (vs)
         for (const auto& c : codes)

@@ -400,7 +400,7 @@ private:
         Evidence e;
         e.resourceType = "Patient";
         e.id = r_.patient.source.id;
-        e.path = r_.patient.source.path + "." + (what == "age" ? "birthDate" : what);
+        e.path = r_.patient.source.pathText() + "." + (what == "age" ? "birthDate" : what);
         e.display = what;
         e.value = value;
         return e;

@@ -72,6 +72,12 @@ private:
 // o[key] into slot: &slot, or nullptr when the object does not have the key.
 const element* member(object o, const char* key, element& slot) { return o[key].get(slot) ? nullptr : &slot; }
 
+// Where a resource sits, for its Source: a Bundle entry's index, or (a bare resource) its path.
+struct SourceAt {
+    std::string_view text;
+    size_t entry;
+};
+
 // "Medication/" + id == reference, without building the string.
 bool isPrefixedId(std::string_view reference, std::string_view prefix, std::string_view id) {
     return reference.size() == prefix.size() + id.size() && reference.substr(0, prefix.size()) == prefix &&
@@ -95,7 +101,6 @@ public:
                 if (e.get(entries)) fail(PPMG_E_NOT_FHIR, "Bundle.entry is not an array", Path("Bundle.entry"));
                 reserveFacts(entries);
                 const Path bundleEntry("Bundle.entry");
-                std::string resourcePath;
                 size_t i = 0;
                 for (element entry : entries) {
                     const Path path(bundleEntry, "", i++);
@@ -106,12 +111,11 @@ public:
                     object ro;
                     if (res.get(ro)) fail(PPMG_E_NOT_FHIR, "entry.resource is not an object", Path(path, ".resource"));
                     std::string_view fullUrl = str(member(eo, "fullUrl", slot), "fullUrl", Path(path, ".fullUrl"));
-                    resourcePath.assign("Bundle.entry[").append(std::to_string(i - 1)).append("].resource");
-                    readResource(ro, resourcePath, fullUrl);
+                    readResource(ro, Path(path, ".resource"), SourceAt{{}, i - 1}, fullUrl);
                 }
             }
         } else {
-            readResource(top, std::string(type), "");
+            readResource(top, Path(type), SourceAt{type, Source::kNoEntry}, "");
         }
         resolveMedications();
         if (out_.patients.empty()) {
@@ -204,11 +208,10 @@ private:
             object co;
             if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a coding is not an object", Path(path, ".coding"));
             Members<3> m(co, kCodingKeys);
-            Coding k;
-            k.system = std::string(str(m[0], "system", Path(path, ".coding.system")));
-            k.code = std::string(str(m[1], "code", Path(path, ".coding.code")));
-            k.display = std::string(str(m[2], "display", Path(path, ".coding.display")));
-            out.push_back(std::move(k));
+            Coding& k = out.emplace_back();  // filled in place
+            k.system.assign(str(m[0], "system", Path(path, ".coding.system")));
+            k.code.assign(str(m[1], "code", Path(path, ".coding.code")));
+            k.display.assign(str(m[2], "display", Path(path, ".coding.display")));
         }
         return out;
     }
@@ -269,20 +272,20 @@ private:
         return q;
     }
 
-    Source source(std::string_view type, const element* id, const Path& path, const std::string& pathText,
+    Source source(std::string_view type, const element* id, const Path& path, const SourceAt& pathText,
                   std::string_view fullUrl) const {
         Source s;
         s.resourceType = std::string(type);
         s.id = std::string(str(id, "id", Path(path, ".id")));
         if (s.id.empty()) s.id = std::string(fullUrl);
-        s.path = pathText;
+        if (pathText.entry == Source::kNoEntry) s.path = std::string(pathText.text);
+        else s.entry = pathText.entry;  // the path is spelled out only when shown (Source::pathText)
         return s;
     }
 
     // ---- resources ---------------------------------------------------------------------------
 
-    void readResource(object r, const std::string& pathText, std::string_view fullUrl) {
-        const Path path(pathText);
+    void readResource(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         if (++out_.resourceCount > limits_.maxResources)
             fail(PPMG_E_LIMIT, "the record holds more resources than the limit of " +
                                    std::to_string(limits_.maxResources), path);
@@ -298,7 +301,7 @@ private:
         else if (type == "Encounter") readEncounter(r, path, pathText, fullUrl);
     }
 
-    void readPatient(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+    void readPatient(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum { kId, kGender, kBirthDate, kIdentifier, kName };
         static constexpr std::string_view kKeys[] = {"id", "gender", "birthDate", "identifier", "name"};
         const Members<5> m(r, kKeys);
@@ -352,7 +355,7 @@ private:
         }
     }
 
-    void readObservation(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+    void readObservation(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum {
             kId, kSubject, kStatus, kCode, kEffectiveDateTime, kEffectivePeriod, kEffectiveInstant, kIssued,
             kValueQuantity, kValueCodeableConcept, kValueDateTime, kValueString, kComponent
@@ -392,7 +395,7 @@ private:
         }
     }
 
-    void readCondition(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+    void readCondition(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum { kId, kSubject, kClinicalStatus, kVerificationStatus, kCode, kOnsetDateTime, kOnsetPeriod, kRecorded };
         static constexpr std::string_view kKeys[] = {"id",   "subject",       "clinicalStatus", "verificationStatus",
                                                      "code", "onsetDateTime", "onsetPeriod",    "recordedDate"};
@@ -408,7 +411,7 @@ private:
         c.recorded = dateField(m[kRecorded], "recordedDate", path);
     }
 
-    void readProcedure(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+    void readProcedure(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum { kId, kSubject, kStatus, kCode, kPerformedDateTime, kPerformedPeriod };
         static constexpr std::string_view kKeys[] = {"id",   "subject",           "status",
                                                      "code", "performedDateTime", "performedPeriod"};
@@ -422,7 +425,7 @@ private:
         if (!p.performed) p.performed = periodStart(m[kPerformedPeriod], "performedPeriod", path);
     }
 
-    void readMedication(std::string_view type, object r, const Path& path, const std::string& pathText,
+    void readMedication(std::string_view type, object r, const Path& path, const SourceAt& pathText,
                         std::string_view fullUrl) {
         enum {
             kId, kSubject, kStatus, kMedicationCodeableConcept, kMedicationReference, kAuthoredOn,
@@ -470,7 +473,7 @@ private:
         d.codes = concept(m[1], "code", path);
     }
 
-    void readAllergy(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+    void readAllergy(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum { kId, kPatient, kClinicalStatus, kVerificationStatus, kCode, kRecorded };
         static constexpr std::string_view kKeys[] = {"id",   "patient",     "clinicalStatus", "verificationStatus",
                                                      "code", "recordedDate"};
@@ -484,7 +487,7 @@ private:
         a.recorded = dateField(m[kRecorded], "recordedDate", path);
     }
 
-    void readEncounter(object r, const Path& path, const std::string& pathText, std::string_view fullUrl) {
+    void readEncounter(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum { kId, kSubject, kType, kPeriod };
         static constexpr std::string_view kKeys[] = {"id", "subject", "type", "period"};
         const Members<4> m(r, kKeys);

@@ -20,7 +20,15 @@ struct Coding {
 struct Source {
     std::string resourceType;  // "Observation"
     std::string id;            // resource id, or fullUrl when the resource has none
-    std::string path;          // "Bundle.entry[3].resource"
+    std::string path;          // "Bundle.entry[3].resource", or "" when entry says where
+    size_t entry = kNoEntry;   // a Bundle entry's index, its path spelled out only when shown
+
+    static constexpr size_t kNoEntry = static_cast<size_t>(-1);
+    // The FHIR path of the resource: path, or "Bundle.entry[<entry>].resource".
+    std::string pathText() const {
+        if (entry == kNoEntry) return path;
+        return "Bundle.entry[" + std::to_string(entry) + "].resource";
+    }
 };
 
 struct Quantity {
