@@ -218,12 +218,8 @@ namespace {
 
 std::string massageDisplay(std::string_view code, object m) {
     std::string_view d = str(m, "display");
-    if (!d.empty()) return std::string(d);
-    if (code == "abdominal") return "Abdominal massage";
-    if (code == "low-back") return "Low-back massage";
-    if (code == "breast") return "Breast massage";
-    if (code == "shoulder-neck") return "Shoulder and neck massage";
-    return std::string(code) + " massage";
+    // The display comes from the content, through the assessment JSON; the code is the fallback.
+    return d.empty() ? std::string(code) : std::string(d);
 }
 
 std::string systemName(std::string_view uri) {
