@@ -107,6 +107,18 @@ Session openSession(const Args& args) {
     return s;
 }
 
+bool openSessionOrReport(const Args& args, Session& out) {
+    try {
+        out = openSession(args);
+        return true;
+    } catch (const host::LoadError& e) {
+        printError("", e.what());
+    } catch (const ppmg::Exception& e) {
+        printException("", e);
+    }
+    return false;
+}
+
 void printError(const std::string& file, const std::string& message) {
     std::string line = "ppmg: ";
     if (!file.empty()) line += file + ": ";

@@ -46,6 +46,8 @@ struct Session {
     std::unique_ptr<ppmg::Engine> engine;
 };
 Session openSession(const Args& args);
+// openSession that reports a failure (one line on stderr) instead of throwing; false on failure.
+bool openSessionOrReport(const Args& args, Session& out);
 
 // The options every engine-using command accepts.
 const std::vector<std::string>& engineOptions();

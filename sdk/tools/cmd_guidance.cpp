@@ -58,15 +58,7 @@ int runGuidance(int argc, char** argv, bool render) {
     job.request.data = job.data;
 
     Session session;
-    try {
-        session = openSession(args);
-    } catch (const host::LoadError& e) {
-        printError("", e.what());
-        return kFailure;
-    } catch (const ppmg::Exception& e) {
-        printException("", e);
-        return kFailure;
-    }
+    if (!openSessionOrReport(args, session)) return kFailure;
     std::string out;
     try {
         out = render ? session.engine->render(job.request) : session.engine->assess(job.request);

@@ -149,15 +149,7 @@ int runServe(int argc, char** argv) {
     cds::blockShutdownSignals();
 
     Session session;
-    try {
-        session = openSession(args);
-    } catch (const host::LoadError& e) {
-        printError("", e.what());
-        return kFailure;
-    } catch (const ppmg::Exception& e) {
-        printException("", e);
-        return kFailure;
-    }
+    if (!openSessionOrReport(args, session)) return kFailure;
     const ppmg_content_info info = session.engine->info();
     cds::ContentFacts facts;
     facts.contentVersion = info.content_version ? info.content_version : "";
