@@ -451,10 +451,11 @@ TEST_CASE("CDA: hostile patient text is escaped and round-trips intact", "[cda]"
         "\xF0\x9F\xA4\xB1\xF0\x9F\x8F\xBD";                           // U+1F931 U+1F3FD, outside the BMP
     auto c = smallContent();
     Assessment a = mixedAssessment(*c);
-    a.patient.family = hostile;
-    a.patient.given = {hostile};
-    a.patient.source.id = hostile;
-    a.patient.identifiers.push_back({"http://evil.example/\"><x>", hostile});
+    const std::string_view view = hostile;  // the patient's strings are views: hostile outlives them
+    a.patient.family = view;
+    a.patient.given = {view};
+    a.patient.source.id = view;
+    a.patient.identifiers.push_back({"http://evil.example/\"><x>", view});
     a.findings[1].evidence[0].value = hostile;
     a.findings[1].evidence[0].id = hostile;
     a.dataGaps[0].text = hostile;
@@ -478,7 +479,8 @@ TEST_CASE("CDA: hostile patient text is escaped and round-trips intact", "[cda]"
 TEST_CASE("CDA: text that XML cannot carry is replaced, never written raw", "[cda]") {
     auto c = smallContent();
     Assessment a = mixedAssessment(*c);
-    a.patient.family = std::string("Do\x01" "e\xFF\xC0\xAF", 7) + std::string(1, '\0') + "x\xED\xA0\x80";
+    const std::string family = std::string("Do\x01" "e\xFF\xC0\xAF", 7) + std::string(1, '\0') + "x\xED\xA0\x80";
+    a.patient.family = std::string_view(family);
     const std::string xml = writeCda(a, *c, renderContext());
     checkSchemaValid(xml);
     CdaDoc doc(xml);

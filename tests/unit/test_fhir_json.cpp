@@ -34,7 +34,7 @@ TEST_CASE("JSON: a bare Patient", "[read][json]") {
     CHECK(p.gender == "female");
     CHECK(formatIsoDate(*p.birthDate) == "1990-05-06");
     CHECK(p.family == "Ng");
-    CHECK(p.given == std::vector<std::string>{"Mei", "Lin"});
+    CHECK(p.given == std::vector<Text>{"Mei", "Lin"});
     REQUIRE(p.identifiers.size() == 1);
     CHECK(p.identifiers[0].value == "MRN1");
     CHECK(r.bundleType.empty());

@@ -76,7 +76,7 @@ TEST_CASE("XML: a bare Patient", "[fhir_xml]") {
     CHECK(p.source.path == "Patient");
     CHECK(p.fullUrl.empty());
     CHECK(p.family == "Chalmers");
-    CHECK(p.given == std::vector<std::string>{"Peter", "James"});
+    CHECK(p.given == std::vector<Text>{"Peter", "James"});
     CHECK(p.nameText == "Peter James Chalmers");
     CHECK(p.gender == "female");
     REQUIRE(p.birthDate);
@@ -389,7 +389,7 @@ TEST_CASE("XML: medicationReference resolution", "[fhir_xml]") {
     CHECK(r.medicationDefinitions[1].id.empty());
     CHECK(r.medicationDefinitions[1].fullUrl == "urn:uuid:med-2");
     REQUIRE(r.medications.size() == 7);
-    auto codeOf = [&](size_t i) { return r.medications[i].codes.empty() ? std::string() : r.medications[i].codes[0].code; };
+    auto codeOf = [&](size_t i) { return r.medications[i].codes.empty() ? std::string() : std::string(r.medications[i].codes[0].code); };
     CHECK(codeOf(0) == "11289");   // "Medication/id"
     CHECK(r.medications[0].medicationReference == "Medication/m1");
     CHECK(codeOf(1) == "5640");    // by fullUrl

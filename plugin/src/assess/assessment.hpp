@@ -2,6 +2,7 @@
 // defer, the earliest date. Writers (CDA, JSON, text) read only this and the content.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,7 @@ struct Assessment {
     std::optional<Date> latestDataDate;       // newest datum the rules could read
     std::optional<Date> earliestDataDate;
     Patient patient;
+    std::shared_ptr<const TextArena> text;    // holds the patient's strings (the record's arena)
     bool escalated() const;
 };
 

@@ -22,7 +22,7 @@ bool procedureDone(const Procedure& p) { return p.status.empty() || std::string_
 
 }  // namespace
 
-Evidence evidenceOf(const Source& s, const std::vector<Coding>& codes, const ValueSet* vs, const std::string& value,
+Evidence evidenceOf(const Source& s, const std::vector<Coding>& codes, const ValueSet* vs, std::string_view value,
                     const std::optional<DateTime>& when) {
     Evidence e;
     e.resourceType = s.resourceType;
@@ -114,8 +114,8 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
         const Encounter& visit = rec.encounters[std::min(firstIn[k][lo], firstIn[k][hi - (size_t{1} << k)])];
         records.push_back({adm.start->date, DeliveryMode::Unknown,
                            evidenceOf(adm.source, adm.types, &admission, "obstetric admission", adm.start),
-                           "obstetric admission " + adm.source.id + " on " + formatIsoDate(adm.start->date) +
-                               " followed by postnatal visit " + visit.source.id + " on " +
+                           "obstetric admission " + std::string(adm.source.id) + " on " + formatIsoDate(adm.start->date) +
+                               " followed by postnatal visit " + std::string(visit.source.id) + " on " +
                                formatIsoDate(visit.start->date)});
     }
     anyDelivery = !records.empty();

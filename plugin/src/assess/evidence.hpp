@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "assess/assessment.hpp"
@@ -10,7 +11,7 @@
 namespace ppmg {
 
 // The coding shown is the first one in the value set (vs may be null: the first coding).
-Evidence evidenceOf(const Source& s, const std::vector<Coding>& codes, const ValueSet* vs, const std::string& value,
+Evidence evidenceOf(const Source& s, const std::vector<Coding>& codes, const ValueSet* vs, std::string_view value,
                     const std::optional<DateTime>& when);
 
 }  // namespace ppmg

@@ -62,12 +62,12 @@ struct Reading {
     Evidence evidence() const {
         const Observation& o = *observation;
         if (quantity == nullptr) {
-            std::string v = o.valueText;
+            std::string v(o.valueText);
             if (v.empty() && !o.valueCodes.empty())
                 v = o.valueCodes.front().display.empty() ? o.valueCodes.front().code : o.valueCodes.front().display;
             return evidenceOf(o.source, *codes, valueSet, v, o.effective);
         }
-        return evidenceOf(o.source, *codes, valueSet, formatNumber(quantity->value) + " " + quantity->unit, o.effective);
+        return evidenceOf(o.source, *codes, valueSet, formatNumber(quantity->value).append(" ").append(quantity->unit), o.effective);
     }
 };
 
@@ -99,6 +99,7 @@ public:
         Assessment a;
         a.asOf = asOf_;
         a.patient = r_.patient;
+        a.text = r_.text;  // the patient's strings live there
         a.episode = episode_;
         a.futureDelivery = futureDelivery_;
         if (episode_) a.postpartumDay = asOf_.days - episode_->date.days;
@@ -233,9 +234,10 @@ private:
         for (const auto& u : m.units)
             if (u.code == q.unit) { conv = &u; break; }
         if (!conv) {
-            unitGaps_.emplace_back("unit-" + m.id, m.display + " in " + o.source.resourceType + "/" + o.source.id +
-                                                       " has unit \"" + q.unit + "\", which ppmg cannot convert to " +
-                                                       m.unit + "; the value was not used");
+            unitGaps_.emplace_back("unit-" + m.id, m.display + " in " + std::string(o.source.resourceType) + "/" +
+                                                       std::string(o.source.id) + " has unit \"" + std::string(q.unit) +
+                                                       "\", which ppmg cannot convert to " + m.unit +
+                                                       "; the value was not used");
             return;
         }
         rd.value = (q.value + conv->offset) * conv->scale;
@@ -294,8 +296,8 @@ private:
                 bool hit = false;
                 for (const auto& x : r_.conditions) {
                     if (!conditionCounts(x) || !inValueSet(vs, x.codes)) continue;
-                    std::string status = x.clinicalStatus.empty() ? "clinical status not recorded" : x.clinicalStatus;
-                    if (!x.verificationStatus.empty()) status += ", " + x.verificationStatus;
+                    std::string status(x.clinicalStatus.empty() ? "clinical status not recorded" : x.clinicalStatus);
+                    if (!x.verificationStatus.empty()) status.append(", ").append(x.verificationStatus);
                     ev.push_back(evidenceOf(x.source, x.codes, &vs, status, x.onset ? x.onset : x.recorded));
                     hit = true;
                 }
@@ -317,7 +319,7 @@ private:
                 for (const auto& x : r_.allergies) {
                     if (!allergyCounts(x) || !inValueSet(vs, x.codes)) continue;
                     ev.push_back(evidenceOf(x.source, x.codes, &vs,
-                                            x.clinicalStatus.empty() ? "recorded" : x.clinicalStatus, x.recorded));
+                                            x.clinicalStatus.empty() ? Text("recorded") : x.clinicalStatus, x.recorded));
                     hit = true;
                 }
                 return hit;
@@ -349,7 +351,7 @@ private:
                 std::string status = "missing";
                 if (latestWound_ && withinDays(*latestWound_->effective, cl.withinDays))
                     for (const auto& v : latestWound_->valueCodes)
-                        if (c_.woundStatusValues.count(v.code)) { status = v.code; break; }
+                        if (c_.woundStatusValues.count(std::string(v.code))) { status = v.code; break; }
                 if (std::find(cl.values.begin(), cl.values.end(), status) == cl.values.end()) return false;
                 if (status != "missing")
                     ev.push_back(evidenceOf(latestWound_->source, latestWound_->codes, nullptr, status,
@@ -365,7 +367,7 @@ private:
                         !inValueSet(vs, p.codes))
                         continue;
                     if (std::abs(p.performed->date.days - episode_->date.days) > c_.delivery.episodeWindowDays) continue;
-                    ev.push_back(evidenceOf(p.source, p.codes, &vs, p.status.empty() ? "recorded" : p.status,
+                    ev.push_back(evidenceOf(p.source, p.codes, &vs, p.status.empty() ? Text("recorded") : p.status,
                                             p.performed));
                     hit = true;
                 }
@@ -396,7 +398,7 @@ private:
         return false;
     }
 
-    Evidence patientEvidence(const std::string& what, const std::string& value) const {
+    Evidence patientEvidence(const std::string& what, std::string_view value) const {
         Evidence e;
         e.resourceType = "Patient";
         e.id = r_.patient.source.id;

@@ -7,9 +7,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include "read/text_arena.hpp"
 
 namespace ppmg {
 
@@ -32,9 +35,24 @@ struct CodeSystem {
 struct ValueSet {
     std::string id;
     std::string name;
-    // key: system uri; value: exact codes (or prefixes for prefix systems)
-    std::unordered_map<std::string, std::unordered_set<std::string>> exact;
-    std::unordered_map<std::string, std::vector<std::string>> prefixes;
+    // key: system uri; value: exact codes (or dot-less prefixes for prefix systems). Views into
+    // text, so a record's codings (views too) are looked up without building a string.
+    std::unordered_map<std::string_view, std::unordered_set<std::string_view>> exact;
+    std::unordered_map<std::string_view, std::vector<std::string_view>> prefixes;
+    std::shared_ptr<TextArena> text = std::make_shared<TextArena>();
+
+    void addCode(std::string_view system, std::string_view code) {
+        auto it = exact.find(system);
+        if (it == exact.end()) it = exact.emplace(text->keep(system), std::unordered_set<std::string_view>{}).first;
+        if (!it->second.count(code)) it->second.insert(text->keep(code));
+    }
+    void addPrefix(std::string_view system, std::string_view prefix) {
+        auto it = prefixes.find(system);
+        if (it == prefixes.end()) it = prefixes.emplace(text->keep(system), std::vector<std::string_view>{}).first;
+        for (std::string_view p : it->second)
+            if (p == prefix) return;
+        it->second.push_back(text->keep(prefix));
+    }
 };
 
 struct UnitConversion {

@@ -390,10 +390,9 @@ private:
                 if (system->prefixMatch) {
                     std::string prefix = withoutDots(value);
                     if (prefix.empty()) error(code, "value set " + vs.id + ": empty code");
-                    auto& list = vs.prefixes[system->uri];
-                    if (std::find(list.begin(), list.end(), prefix) == list.end()) list.push_back(prefix);
+                    vs.addPrefix(system->uri, prefix);
                 } else {
-                    vs.exact[system->uri].insert(value);
+                    vs.addCode(system->uri, value);
                 }
             }
             std::string id = vs.id;

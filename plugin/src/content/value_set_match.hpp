@@ -3,10 +3,11 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace ppmg {
 
-inline std::string withoutDots(const std::string& code) {
+inline std::string withoutDots(std::string_view code) {
     std::string out;
     out.reserve(code.size());
     for (char c : code)
@@ -14,14 +15,23 @@ inline std::string withoutDots(const std::string& code) {
     return out;
 }
 
-inline bool codingInValueSet(const ValueSet& vs, const std::string& system, const std::string& code) {
+inline bool codingInValueSet(const ValueSet& vs, std::string_view system, std::string_view code) {
     auto e = vs.exact.find(system);
     if (e != vs.exact.end() && e->second.count(code)) return true;
+    if (vs.prefixes.empty()) return false;
     auto p = vs.prefixes.find(system);
     if (p != vs.prefixes.end()) {
-        std::string bare = withoutDots(code);
-        for (const auto& prefix : p->second)
-            if (bare.compare(0, prefix.size(), prefix) == 0) return true;
+        // The code without its dots starts with the prefix (compared without building the string).
+        for (std::string_view prefix : p->second) {
+            size_t i = 0;
+            for (char c : code) {
+                if (i == prefix.size()) break;
+                if (c == '.') continue;
+                if (c != prefix[i]) break;
+                ++i;
+            }
+            if (i == prefix.size()) return true;
+        }
     }
     return false;
 }

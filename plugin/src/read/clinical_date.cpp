@@ -64,7 +64,7 @@ std::optional<DateTime> parseFhirDateTime(std::string_view s) {
     if (mo < 1 || mo > 12 || d < 1 || static_cast<unsigned>(d) > daysInMonth(y, mo)) return std::nullopt;
     DateTime out;
     out.date.days = daysFromCivil(y, mo, d);
-    out.text = std::string(s);
+    out.text = s;
     int64_t seconds = 0;
     int offset = 0;
     if (pos < s.size()) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "read/text.hpp"
+
 namespace ppmg {
 
 // A calendar date as days since 1970-01-01.
@@ -24,7 +26,7 @@ struct Date {
 struct DateTime {
     Date date;            // calendar date in the timestamp's own offset
     int64_t instant = 0;  // seconds since the epoch, UTC; date-only values count as 00:00Z
-    std::string text;     // as written in the record
+    Text text;            // as written: a view of the text parsed (the reader keeps it alive)
 };
 
 // Days from civil date (proleptic Gregorian).
@@ -32,7 +34,8 @@ int32_t daysFromCivil(int y, unsigned m, unsigned d);
 void civilFromDays(int32_t z, int& y, unsigned& m, unsigned& d);
 
 // "YYYY", "YYYY-MM", "YYYY-MM-DD" (partial dates take the first day) or a full FHIR dateTime.
-// Returns nullopt when the text is not a valid FHIR date or dateTime.
+// Returns nullopt when the text is not a valid FHIR date or dateTime. The result's text views the
+// argument, which must outlive it.
 std::optional<DateTime> parseFhirDateTime(std::string_view text);
 // Strict "YYYY-MM-DD".
 std::optional<Date> parseIsoDate(std::string_view text);

@@ -94,7 +94,7 @@ public:
         std::string_view type = resourceType(top, Path(""));
         if (type == "Bundle") {
             element slot;
-            out_.bundleType = std::string(str(member(top, "type", slot), "type", Path("Bundle.type")));
+            out_.bundleType = keep(str(member(top, "type", slot), "type", Path("Bundle.type")));
             array entries;
             element e;
             if (!top["entry"].get(e)) {
@@ -158,8 +158,8 @@ private:
         out_.encounters.reserve(cap(encounters));
     }
 
-    [[noreturn]] void fail(ppmg_status s, const std::string& msg, const Path& path, const std::string& id = "") const {
-        throw Error(s, msg, Location{source_, path.str(), id, 0});
+    [[noreturn]] void fail(ppmg_status s, const std::string& msg, const Path& path, std::string_view id = {}) const {
+        throw Error(s, msg, Location{source_, path.str(), std::string(id), 0});
     }
 
     std::string_view resourceType(object o, const Path& path) const {
@@ -209,9 +209,9 @@ private:
             if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a coding is not an object", Path(path, ".coding"));
             Members<3> m(co, kCodingKeys);
             Coding& k = out.emplace_back();  // filled in place
-            k.system.assign(str(m[0], "system", Path(path, ".coding.system")));
-            k.code.assign(str(m[1], "code", Path(path, ".coding.code")));
-            k.display.assign(str(m[2], "display", Path(path, ".coding.display")));
+            k.system = keep(str(m[0], "system", Path(path, ".coding.system")));
+            k.code = keep(str(m[1], "code", Path(path, ".coding.code")));
+            k.display = keep(str(m[2], "display", Path(path, ".coding.display")));
         }
         return out;
     }
@@ -224,19 +224,19 @@ private:
         return codings(cc, at);
     }
 
-    std::string firstCode(const element* e, const char* key, const Path& path) const {
+    std::string_view firstCode(const element* e, const char* key, const Path& path) const {
         if (e == nullptr) return {};
         std::string_view v;
-        if (!e->get(v)) return std::string(v);  // R4 B: status as a plain code
+        if (!e->get(v)) return keep(v);  // R4 B: status as a plain code
         auto c = concept(e, key, path);
-        return c.empty() ? std::string() : c.front().code;
+        return c.empty() ? std::string_view() : c.front().code;
     }
 
     std::optional<DateTime> dateField(const element* e, const char* key, const Path& path) const {
         const Path at(path, ".", key);
         std::string_view v = str(e, key, at);
         if (v.empty()) return std::nullopt;
-        auto dt = parseFhirDateTime(v);
+        auto dt = parseFhirDateTime(keep(v));  // its text views the arena
         if (!dt) fail(PPMG_E_NOT_FHIR, std::string(key) + " is not a FHIR date: \"" + std::string(v) + "\"", at);
         return dt;
     }
@@ -249,11 +249,11 @@ private:
         return dateField(member(p, "start", slot), "start", at);
     }
 
-    std::string reference(const element* e, const char* key, const Path& path) const {
+    std::string_view reference(const element* e, const char* key, const Path& path) const {
         object r;
         const Path at(path, ".", key);
         if (!obj(e, key, r, at)) return {};
-        return std::string(str(r, "reference", Path(at, ".reference")));
+        return keep(str(r, "reference", Path(at, ".reference")));
     }
 
     // e: the valueQuantity member of the object at path.
@@ -267,18 +267,18 @@ private:
         if (m[0]->get(d)) fail(PPMG_E_NOT_FHIR, "valueQuantity.value is not a number", Path(path, ".valueQuantity.value"));
         q.value = d;
         q.present = true;
-        q.unit = std::string(str(m[1], "code", Path(path, ".valueQuantity.code")));
-        if (q.unit.empty()) q.unit = std::string(str(m[2], "unit", Path(path, ".valueQuantity.unit")));
+        q.unit = keep(str(m[1], "code", Path(path, ".valueQuantity.code")));
+        if (q.unit.empty()) q.unit = keep(str(m[2], "unit", Path(path, ".valueQuantity.unit")));
         return q;
     }
 
     Source source(std::string_view type, const element* id, const Path& path, const SourceAt& pathText,
                   std::string_view fullUrl) const {
         Source s;
-        s.resourceType = std::string(type);
-        s.id = std::string(str(id, "id", Path(path, ".id")));
-        if (s.id.empty()) s.id = std::string(fullUrl);
-        if (pathText.entry == Source::kNoEntry) s.path = std::string(pathText.text);
+        s.resourceType = type;  // a literal
+        s.id = keep(str(id, "id", Path(path, ".id")));
+        if (s.id.empty()) s.id = keep(fullUrl);
+        if (pathText.entry == Source::kNoEntry) s.path = keep(pathText.text);
         else s.entry = pathText.entry;  // the path is spelled out only when shown (Source::pathText)
         return s;
     }
@@ -295,7 +295,8 @@ private:
         else if (type == "Condition") readCondition(r, path, pathText, fullUrl);
         else if (type == "Procedure") readProcedure(r, path, pathText, fullUrl);
         else if (type == "MedicationRequest" || type == "MedicationStatement")
-            readMedication(type, r, path, pathText, fullUrl);
+            readMedication(type == "MedicationRequest" ? "MedicationRequest" : "MedicationStatement", r, path,
+                           pathText, fullUrl);  // a literal: Source::resourceType outlives the document
         else if (type == "Medication") readMedicationDefinition(r, path, fullUrl);
         else if (type == "AllergyIntolerance") readAllergy(r, path, pathText, fullUrl);
         else if (type == "Encounter") readEncounter(r, path, pathText, fullUrl);
@@ -307,8 +308,8 @@ private:
         const Members<5> m(r, kKeys);
         Patient& p = out_.patients.emplace_back();  // filled in place
         p.source = source("Patient", m[kId], path, pathText, fullUrl);
-        p.fullUrl = std::string(fullUrl);
-        p.gender = std::string(str(m[kGender], "gender", Path(path, ".gender")));
+        p.fullUrl = keep(fullUrl);
+        p.gender = keep(str(m[kGender], "gender", Path(path, ".gender")));
         std::string_view bd = str(m[kBirthDate], "birthDate", Path(path, ".birthDate"));
         if (!bd.empty()) {
             auto dt = parseFhirDateTime(bd);
@@ -321,8 +322,8 @@ private:
             for (element e : ids) {
                 object io;
                 if (e.get(io)) fail(PPMG_E_NOT_FHIR, "an identifier is not an object", Path(path, ".identifier"));
-                Identifier id{std::string(str(io, "system", Path(path, ".identifier.system"))),
-                              std::string(str(io, "value", Path(path, ".identifier.value")))};
+                Identifier id{keep(str(io, "system", Path(path, ".identifier.system"))),
+                              keep(str(io, "value", Path(path, ".identifier.value")))};
                 if (!id.value.empty()) p.identifiers.push_back(std::move(id));
             }
         }
@@ -340,15 +341,15 @@ private:
                 if (official) break;
             }
             if (have) {
-                p.family = std::string(str(chosen, "family", Path(path, ".name.family")));
-                p.nameText = std::string(str(chosen, "text", Path(path, ".name.text")));
+                p.family = keep(str(chosen, "family", Path(path, ".name.family")));
+                p.nameText = keep(str(chosen, "text", Path(path, ".name.text")));
                 array given;
                 element slot;
                 if (arr(member(chosen, "given", slot), "given", given, Path(path, ".name.given"))) {
                     for (element g : given) {
                         std::string_view v;
                         if (g.get(v)) fail(PPMG_E_NOT_FHIR, "name.given is not a string", Path(path, ".name.given"));
-                        p.given.emplace_back(v);
+                        p.given.push_back(keep(v));
                     }
                 }
             }
@@ -368,7 +369,7 @@ private:
         Observation& o = out_.observations.emplace_back();  // filled in place
         o.source = source("Observation", m[kId], path, pathText, fullUrl);
         o.subject = reference(m[kSubject], "subject", path);
-        o.status = std::string(str(m[kStatus], "status", Path(path, ".status")));
+        o.status = keep(str(m[kStatus], "status", Path(path, ".status")));
         o.codes = concept(m[kCode], "code", path);
         o.effective = dateField(m[kEffectiveDateTime], "effectiveDateTime", path);
         if (!o.effective) o.effective = periodStart(m[kEffectivePeriod], "effectivePeriod", path);
@@ -377,7 +378,7 @@ private:
         o.quantity = quantity(m[kValueQuantity], path);
         o.valueCodes = concept(m[kValueCodeableConcept], "valueCodeableConcept", path);
         o.valueDateTime = dateField(m[kValueDateTime], "valueDateTime", path);
-        o.valueText = std::string(str(m[kValueString], "valueString", Path(path, ".valueString")));
+        o.valueText = keep(str(m[kValueString], "valueString", Path(path, ".valueString")));
         array comps;
         if (arr(m[kComponent], "component", comps, Path(path, ".component"))) {
             size_t i = 0;
@@ -419,7 +420,7 @@ private:
         Procedure& p = out_.procedures.emplace_back();  // filled in place
         p.source = source("Procedure", m[kId], path, pathText, fullUrl);
         p.subject = reference(m[kSubject], "subject", path);
-        p.status = std::string(str(m[kStatus], "status", Path(path, ".status")));
+        p.status = keep(str(m[kStatus], "status", Path(path, ".status")));
         p.codes = concept(m[kCode], "code", path);
         p.performed = dateField(m[kPerformedDateTime], "performedDateTime", path);
         if (!p.performed) p.performed = periodStart(m[kPerformedPeriod], "performedPeriod", path);
@@ -438,7 +439,7 @@ private:
         Medication& med = out_.medications.emplace_back();  // filled in place
         med.source = source(type, m[kId], path, pathText, fullUrl);
         med.subject = reference(m[kSubject], "subject", path);
-        med.status = std::string(str(m[kStatus], "status", Path(path, ".status")));
+        med.status = keep(str(m[kStatus], "status", Path(path, ".status")));
         med.codes = concept(m[kMedicationCodeableConcept], "medicationCodeableConcept", path);
         med.medicationReference = reference(m[kMedicationReference], "medicationReference", path);
         if (type == "MedicationRequest") {
@@ -468,8 +469,8 @@ private:
         static constexpr std::string_view kKeys[] = {"id", "code"};
         const Members<2> m(r, kKeys);
         MedicationDefinition& d = out_.medicationDefinitions.emplace_back();  // filled in place
-        d.id = std::string(str(m[0], "id", Path(path, ".id")));
-        d.fullUrl = std::string(fullUrl);
+        d.id = keep(str(m[0], "id", Path(path, ".id")));
+        d.fullUrl = keep(fullUrl);
         d.codes = concept(m[1], "code", path);
     }
 
@@ -533,9 +534,12 @@ private:
     static constexpr std::string_view kCodingKeys[] = {"system", "code", "display"};
     static constexpr std::string_view kQuantityKeys[] = {"value", "code", "unit"};
 
+    Text keep(std::string_view v) const { return text_.keep(v); }
+
     const ReadLimits& limits_;
     const std::string& source_;
     RawRecord out_;
+    TextArena& text_ = *out_.text;
 };
 
 // Every string in the document, keys included, against the string limit: one walk of the DOM

@@ -58,6 +58,6 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
                             const std::string& sourceName);
 
 // True when the reference ("Patient/x", "urn:uuid:x", "http://.../Patient/x") names the patient.
-bool referencesPatient(const std::string& reference, const Patient& p);
+bool referencesPatient(std::string_view reference, const Patient& p);
 
 }  // namespace ppmg

@@ -415,6 +415,8 @@ private:
     RawRecord rec_;
     std::vector<const xmlNode*> containedMeds_;  // of the resource being read
 
+    Text kept(const std::string& s) const { return rec_.text->keep(s); }
+
     Location loc(const xmlNode* n, const Ctx* ctx, std::string path = {}) const {
         Location l;
         l.file = file_;
@@ -500,7 +502,7 @@ private:
     }
 
     void readBundle(const xmlNode* bundle) {
-        rec_.bundleType = primitive(bundle, "type");
+        rec_.bundleType = kept(primitive(bundle, "type"));
         // Count first, so an oversized bundle is refused before any work.
         size_t count = 0;
         forEachChild(bundle, "entry", [&](const xmlNode* e) {
@@ -536,7 +538,7 @@ private:
         ctx.id = primitive(res, "id");
         if (ctx.id.empty()) ctx.id = fullUrl;
         ctx.path = path.empty() ? type : std::move(path);
-        Source src{type, ctx.id, ctx.path};
+        Source src{kept(type), kept(ctx.id), kept(ctx.path)};
 
         if (type == "Patient") {
             readPatient(res, ctx, std::move(src), std::move(fullUrl));
@@ -550,8 +552,8 @@ private:
             readMedication(res, ctx, std::move(src), type == "MedicationRequest");
         } else if (type == "Medication") {
             MedicationDefinition def;
-            def.id = primitive(res, "id");
-            def.fullUrl = std::move(fullUrl);
+            def.id = kept(primitive(res, "id"));
+            def.fullUrl = kept(fullUrl);
             def.codes = codes(child(res, "code"));
             rec_.medicationDefinitions.push_back(std::move(def));
         } else if (type == "AllergyIntolerance") {
@@ -564,18 +566,18 @@ private:
 
     // ---- data types
 
-    static std::vector<Coding> codes(const xmlNode* concept) {
+    std::vector<Coding> codes(const xmlNode* concept) {
         std::vector<Coding> out;
         appendCodes(concept, out);
         return out;
     }
 
-    static void appendCodes(const xmlNode* concept, std::vector<Coding>& out) {
+    void appendCodes(const xmlNode* concept, std::vector<Coding>& out) {
         forEachChild(concept, "coding", [&](const xmlNode* c) {
             Coding coding;
-            coding.system = primitive(c, "system");
-            coding.code = primitive(c, "code");
-            coding.display = primitive(c, "display");
+            coding.system = kept(primitive(c, "system"));
+            coding.code = kept(primitive(c, "code"));
+            coding.display = kept(primitive(c, "display"));
             out.push_back(std::move(coding));
         });
     }
@@ -593,10 +595,10 @@ private:
     std::optional<DateTime> dateTime(const xmlNode* el, const Ctx& ctx, const std::string& field) const {
         const xmlAttr* a = valueAttr(el);
         if (!a) return std::nullopt;
-        std::string text = attrText(a);
+        const Text text = kept(attrText(a));
         if (text.empty()) return std::nullopt;
-        auto dt = parseFhirDateTime(text);
-        if (!dt) notFhir(el, ctx, field, "is not a FHIR date or dateTime: \"" + text + "\"");
+        auto dt = parseFhirDateTime(text);  // its text views the arena
+        if (!dt) notFhir(el, ctx, field, "is not a FHIR date or dateTime: \"" + std::string(text) + "\"");
         return dt;
     }
 
@@ -620,8 +622,8 @@ private:
             if (!v) notFhir(valueEl, ctx, field + ".value", "is not a FHIR decimal: \"" + text + "\"");
             out.value = *v;
             out.present = true;
-            out.unit = primitive(q, "code");
-            if (out.unit.empty()) out.unit = primitive(q, "unit");
+            out.unit = kept(primitive(q, "code"));
+            if (out.unit.empty()) out.unit = kept(primitive(q, "unit"));
         }
         return out;
     }
@@ -631,11 +633,11 @@ private:
     void readPatient(const xmlNode* res, const Ctx& ctx, Source src, std::string fullUrl) {
         Patient p;
         p.source = std::move(src);
-        p.fullUrl = std::move(fullUrl);
+        p.fullUrl = kept(fullUrl);
         forEachChild(res, "identifier", [&](const xmlNode* id) {
             Identifier ident;
-            ident.system = primitive(id, "system");
-            ident.value = primitive(id, "value");
+            ident.system = kept(primitive(id, "system"));
+            ident.value = kept(primitive(id, "value"));
             if (!ident.value.empty()) p.identifiers.push_back(std::move(ident));
         });
         // The official name, else the first.
@@ -645,14 +647,14 @@ private:
             else if (primitive(n, "use") == "official" && primitive(name, "use") != "official") name = n;
         });
         if (name) {
-            p.family = primitive(name, "family");
+            p.family = kept(primitive(name, "family"));
             forEachChild(name, "given", [&](const xmlNode* g) {
                 std::string given = attrText(valueAttr(g));
-                if (!given.empty()) p.given.push_back(std::move(given));
+                if (!given.empty()) p.given.push_back(kept(given));
             });
-            p.nameText = primitive(name, "text");
+            p.nameText = kept(primitive(name, "text"));
         }
-        p.gender = primitive(res, "gender");
+        p.gender = kept(primitive(res, "gender"));
         if (auto birth = dateChild(res, "birthDate", ctx)) p.birthDate = birth->date;
         rec_.patients.push_back(std::move(p));
     }
@@ -660,8 +662,8 @@ private:
     void readObservation(const xmlNode* res, const Ctx& ctx, Source src) {
         Observation o;
         o.source = std::move(src);
-        o.subject = reference(child(res, "subject"));
-        o.status = primitive(res, "status");
+        o.subject = kept(reference(child(res, "subject")));
+        o.status = kept(primitive(res, "status"));
         o.codes = codes(child(res, "code"));
         o.effective = dateChild(res, "effectiveDateTime", ctx);
         if (!o.effective) o.effective = periodStart(res, "effectivePeriod", ctx);
@@ -670,7 +672,7 @@ private:
         o.quantity = quantity(child(res, "valueQuantity"), ctx, "valueQuantity");
         o.valueCodes = codes(child(res, "valueCodeableConcept"));
         o.valueDateTime = dateChild(res, "valueDateTime", ctx);
-        o.valueText = primitive(res, "valueString");
+        o.valueText = kept(primitive(res, "valueString"));
         size_t index = 0;
         forEachChild(res, "component", [&](const xmlNode* c) {
             Observation::Component comp;
@@ -686,9 +688,9 @@ private:
     void readCondition(const xmlNode* res, const Ctx& ctx, Source src) {
         Condition c;
         c.source = std::move(src);
-        c.subject = reference(child(res, "subject"));
-        c.clinicalStatus = firstCode(child(res, "clinicalStatus"));
-        c.verificationStatus = firstCode(child(res, "verificationStatus"));
+        c.subject = kept(reference(child(res, "subject")));
+        c.clinicalStatus = kept(firstCode(child(res, "clinicalStatus")));
+        c.verificationStatus = kept(firstCode(child(res, "verificationStatus")));
         c.codes = codes(child(res, "code"));
         c.onset = dateChild(res, "onsetDateTime", ctx);
         if (!c.onset) c.onset = periodStart(res, "onsetPeriod", ctx);
@@ -699,8 +701,8 @@ private:
     void readProcedure(const xmlNode* res, const Ctx& ctx, Source src) {
         Procedure p;
         p.source = std::move(src);
-        p.subject = reference(child(res, "subject"));
-        p.status = primitive(res, "status");
+        p.subject = kept(reference(child(res, "subject")));
+        p.status = kept(primitive(res, "status"));
         p.codes = codes(child(res, "code"));
         p.performed = dateChild(res, "performedDateTime", ctx);
         if (!p.performed) p.performed = periodStart(res, "performedPeriod", ctx);
@@ -710,10 +712,10 @@ private:
     void readMedication(const xmlNode* res, const Ctx& ctx, Source src, bool request) {
         Medication m;
         m.source = std::move(src);
-        m.subject = reference(child(res, "subject"));
-        m.status = primitive(res, "status");
+        m.subject = kept(reference(child(res, "subject")));
+        m.status = kept(primitive(res, "status"));
         m.codes = codes(child(res, "medicationCodeableConcept"));
-        m.medicationReference = reference(child(res, "medicationReference"));
+        m.medicationReference = kept(reference(child(res, "medicationReference")));
         if (m.codes.empty() && m.medicationReference.size() > 1 && m.medicationReference[0] == '#') {
             // A contained Medication.
             const std::string_view localId = std::string_view(m.medicationReference).substr(1);
@@ -736,9 +738,9 @@ private:
     void readAllergy(const xmlNode* res, const Ctx& ctx, Source src) {
         Allergy a;
         a.source = std::move(src);
-        a.subject = reference(child(res, "patient"));
-        a.clinicalStatus = firstCode(child(res, "clinicalStatus"));
-        a.verificationStatus = firstCode(child(res, "verificationStatus"));
+        a.subject = kept(reference(child(res, "patient")));
+        a.clinicalStatus = kept(firstCode(child(res, "clinicalStatus")));
+        a.verificationStatus = kept(firstCode(child(res, "verificationStatus")));
         a.codes = codes(child(res, "code"));
         a.recorded = dateChild(res, "recordedDate", ctx);
         rec_.allergies.push_back(std::move(a));
@@ -747,7 +749,7 @@ private:
     void readEncounter(const xmlNode* res, const Ctx& ctx, Source src) {
         Encounter e;
         e.source = std::move(src);
-        e.subject = reference(child(res, "subject"));
+        e.subject = kept(reference(child(res, "subject")));
         forEachChild(res, "type", [&](const xmlNode* t) { appendCodes(t, e.types); });
         e.start = periodStart(res, "period", ctx);
         rec_.encounters.push_back(std::move(e));

@@ -1,52 +1,60 @@
 // The normalised patient record: what the readers produce and the rule engine reads.
 // Every fact keeps its source (resource type, id, FHIR path) so findings can cite it.
+//
+// Strings are views into the record's TextArena (RawRecord::text, PatientRecord::text), or into
+// static storage (literals): a fact is valid while its record's arena is alive. Copying a fact out
+// of its record means keeping the arena too (Assessment::text does).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "read/clinical_date.hpp"
+#include "read/text.hpp"
+#include "read/text_arena.hpp"
 
 namespace ppmg {
 
 struct Coding {
-    std::string system;
-    std::string code;
-    std::string display;
+    Text system;
+    Text code;
+    Text display;
 };
 
 struct Source {
-    std::string resourceType;  // "Observation"
-    std::string id;            // resource id, or fullUrl when the resource has none
-    std::string path;          // "Bundle.entry[3].resource", or "" when entry says where
-    size_t entry = kNoEntry;   // a Bundle entry's index, its path spelled out only when shown
+    Text resourceType;  // "Observation"
+    Text id;            // resource id, or fullUrl when the resource has none
+    Text path;          // "Bundle.entry[3].resource", or "" when entry says where
+    size_t entry = kNoEntry;        // a Bundle entry's index, its path spelled out only when shown
 
     static constexpr size_t kNoEntry = static_cast<size_t>(-1);
     // The FHIR path of the resource: path, or "Bundle.entry[<entry>].resource".
     std::string pathText() const {
-        if (entry == kNoEntry) return path;
+        if (entry == kNoEntry) return std::string(path);
         return "Bundle.entry[" + std::to_string(entry) + "].resource";
     }
 };
 
 struct Quantity {
     double value = 0;
-    std::string unit;  // UCUM code (valueQuantity.code), else the unit text
+    Text unit;  // UCUM code (valueQuantity.code), else the unit text
     bool present = false;
 };
 
 struct Observation {
     Source source;
-    std::string subject;  // reference as written, "" when absent
-    std::string status;
+    Text subject;  // reference as written, "" when absent
+    Text status;
     std::vector<Coding> codes;
     std::optional<DateTime> effective;
     Quantity quantity;
     std::vector<Coding> valueCodes;      // valueCodeableConcept
     std::optional<DateTime> valueDateTime;
-    std::string valueText;               // valueString, for display
+    Text valueText;               // valueString, for display
     struct Component {
         std::vector<Coding> codes;
         Quantity quantity;
@@ -56,9 +64,9 @@ struct Observation {
 
 struct Condition {
     Source source;
-    std::string subject;
-    std::string clinicalStatus;       // "" when absent
-    std::string verificationStatus;   // "" when absent
+    Text subject;
+    Text clinicalStatus;       // "" when absent
+    Text verificationStatus;   // "" when absent
     std::vector<Coding> codes;
     std::optional<DateTime> onset;
     std::optional<DateTime> recorded;
@@ -66,56 +74,56 @@ struct Condition {
 
 struct Procedure {
     Source source;
-    std::string subject;
-    std::string status;
+    Text subject;
+    Text status;
     std::vector<Coding> codes;
     std::optional<DateTime> performed;
 };
 
 struct Medication {  // a MedicationRequest or MedicationStatement
     Source source;
-    std::string subject;
-    std::string status;
+    Text subject;
+    Text status;
     std::vector<Coding> codes;         // medicationCodeableConcept, or the referenced Medication's code
-    std::string medicationReference;   // resolved after reading
+    Text medicationReference;   // resolved after reading
     std::optional<DateTime> date;      // authoredOn / effective[x]
 };
 
 struct Allergy {
     Source source;
-    std::string subject;
-    std::string clinicalStatus;
-    std::string verificationStatus;
+    Text subject;
+    Text clinicalStatus;
+    Text verificationStatus;
     std::vector<Coding> codes;
     std::optional<DateTime> recorded;
 };
 
 struct Encounter {
     Source source;
-    std::string subject;
+    Text subject;
     std::vector<Coding> types;  // Encounter.type[*]
     std::optional<DateTime> start;
 };
 
 struct MedicationDefinition {  // a Medication resource, to resolve medicationReference
-    std::string id;
-    std::string fullUrl;
+    Text id;
+    Text fullUrl;
     std::vector<Coding> codes;
 };
 
 struct Identifier {
-    std::string system;
-    std::string value;
+    Text system;
+    Text value;
 };
 
 struct Patient {
     Source source;
-    std::string fullUrl;
+    Text fullUrl;
     std::vector<Identifier> identifiers;
-    std::string family;
-    std::vector<std::string> given;
-    std::string nameText;
-    std::string gender;  // FHIR administrative gender, "" when absent
+    Text family;
+    std::vector<Text> given;
+    Text nameText;
+    Text gender;  // FHIR administrative gender, "" when absent
     std::optional<Date> birthDate;
 };
 
@@ -129,8 +137,9 @@ struct RawRecord {
     std::vector<Allergy> allergies;
     std::vector<Encounter> encounters;
     std::vector<MedicationDefinition> medicationDefinitions;
-    std::string bundleType;  // "" for a bare Patient
+    Text bundleType;  // "" for a bare Patient
     size_t resourceCount = 0;
+    std::shared_ptr<TextArena> text = std::make_shared<TextArena>();  // holds every string above
 };
 
 // The facts about one patient, after selection.
@@ -142,6 +151,7 @@ struct PatientRecord {
     std::vector<Medication> medications;
     std::vector<Allergy> allergies;
     std::vector<Encounter> encounters;
+    std::shared_ptr<TextArena> text;  // the RawRecord's, which holds every string above
 };
 
 }  // namespace ppmg

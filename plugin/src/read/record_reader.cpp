@@ -84,7 +84,7 @@ RawRecord readRecord(std::string_view data, ppmg_input_format format, const Read
 }
 
 // Runs once per fact, so it compares in place rather than building the candidate references.
-bool referencesPatient(const std::string& reference, const Patient& p) {
+bool referencesPatient(std::string_view reference, const Patient& p) {
     const std::string_view ref = reference;
     if (ref.empty()) return false;
     if (!p.fullUrl.empty() && ref == p.fullUrl) return true;
@@ -126,9 +126,9 @@ void keepFor(std::vector<Fact>& out, std::vector<Fact>&& in, const Patient& p) {
 }
 
 std::string describe(const Patient& p) {
-    std::string s = p.source.id.empty() ? "(no id)" : p.source.id;
-    std::string name = p.family;
-    for (const auto& g : p.given) name = g + " " + name;
+    std::string s(p.source.id.empty() ? Text("(no id)") : p.source.id);
+    std::string name(p.family);
+    for (const auto& g : p.given) name = std::string(g) + " " + name;
     if (!name.empty()) s += " (" + name + (p.birthDate ? ", born " + formatIsoDate(*p.birthDate) : "") + ")";
     return s;
 }
@@ -213,7 +213,7 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
         std::set<const Patient*> subjects;
         const PatientIndex index(raw.patients);
         std::unordered_set<std::string_view> seen;
-        auto note = [&](const std::string& subject) {
+        auto note = [&](std::string_view subject) {
             if (subjects.size() > 1 || !seen.insert(subject).second) return;  // two already decide
             index.forEachMatch(subject, [&](const Patient& p) {
                 subjects.insert(&p);
@@ -244,6 +244,7 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
     keepFor(rec.medications, std::move(raw.medications), rec.patient);
     keepFor(rec.allergies, std::move(raw.allergies), rec.patient);
     keepFor(rec.encounters, std::move(raw.encounters), rec.patient);
+    rec.text = std::move(raw.text);
     return rec;
 }
 

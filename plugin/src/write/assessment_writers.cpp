@@ -81,6 +81,7 @@ public:
 
 private:
     void value(const std::string& s) { str(s); }
+    void value(const Text& s) { str(s); }
     void value(const char* s) { str(s); }
     void value(bool b) { raw(b ? "true" : "false"); }
     void value(int v) { raw(std::to_string(v)); }
@@ -210,7 +211,7 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
 std::string writeAssessmentText(const Assessment& a, const Content& c, const std::string& pluginVersion) {
     std::string out;
     auto line = [&](const std::string& s) { out += s; out += '\n'; };
-    std::string who = a.patient.source.id;
+    std::string who(a.patient.source.id);
     line("Postpartum massage guidance for patient " + who + ", as of " + formatIsoDate(a.asOf));
     if (!a.applicable) {
         line(outcomeSentence(c, Outcome::NotApplicable, a.asOf));

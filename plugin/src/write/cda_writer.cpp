@@ -110,11 +110,11 @@ public:
     // Only right after open(). A const char* value is a literal or content (XML already);
     // a std::string value is repaired first.
     void attr(const char* name, const char* value) { x_.attr(name, value); }
-    void attr(const char* name, const std::string& value) { x_.dataAttr(name, value); }
+    void attr(const char* name, std::string_view value) { x_.dataAttr(name, value); }
 
     // Escaped character data.
     void text(const char* literal) { x_.text(literal); }
-    void text(const std::string& s) {
+    void text(std::string_view s) {
         if (!s.empty()) x_.dataText(s);
     }
 
@@ -123,7 +123,7 @@ public:
     void markup(std::string_view constant) { x_.raw(constant); }
 
     // <name>escaped text</name>
-    void element(const char* name, const std::string& s) {
+    void element(const char* name, std::string_view s) {
         open(name);
         text(s);
         close();
@@ -282,7 +282,7 @@ private:
         x_.markup("</serviceEvent></documentationOf>");
     }
 
-    void instanceId(const std::string& root, const std::string& extension) {
+    void instanceId(std::string_view root, std::string_view extension) {
         x_.open("id");
         x_.attr("root", root);
         if (!extension.empty()) x_.attr("extension", extension);
@@ -295,9 +295,9 @@ private:
         const std::string_view systemRoot = rootFromUri(id.system);
         const std::string_view valueRoot = id.system == "urn:ietf:rfc:3986" ? rootFromUri(id.value) : std::string_view();
         if (!systemRoot.empty()) {
-            instanceId(std::string(systemRoot), id.value);
+            instanceId(systemRoot, id.value);
         } else if (!valueRoot.empty()) {
-            instanceId(std::string(valueRoot), std::string());
+            instanceId(valueRoot, {});
         } else {
             line_.assign(id.system).append("|").append(id.value);
             instanceId(kIdentifierRoot, line_);
@@ -328,14 +328,14 @@ private:
 
     void patientName(const Patient& p) {
         bool anyPart = !p.family.empty();
-        for (const std::string& g : p.given) anyPart |= !g.empty();
+        for (const Text& g : p.given) anyPart |= !g.empty();
         if (!anyPart && p.nameText.empty()) {
             x_.markup("<name nullFlavor=\"UNK\"/>");
             return;
         }
         x_.markup("<name>");
         if (anyPart) {
-            for (const std::string& g : p.given)
+            for (const Text& g : p.given)
                 if (!g.empty()) x_.element("given", g);
             if (!p.family.empty()) x_.element("family", p.family);
         } else {
@@ -345,7 +345,7 @@ private:
     }
 
     // FHIR administrative gender -> HL7 AdministrativeGender; unknown or absent is a null.
-    void patientGender(const std::string& gender) {
+    void patientGender(std::string_view gender) {
         const char* code = gender == "male" ? "M" : gender == "female" ? "F" : gender == "other" ? "UN" : nullptr;
         if (code == nullptr) {
             x_.markup("<administrativeGenderCode nullFlavor=\"UNK\"/>");
