@@ -82,6 +82,33 @@ TEST_CASE("JSON: a bundle keeps every fact with its source", "[read][json]") {
     CHECK(r.encounters[0].types[0].code == "183460006");
 }
 
+TEST_CASE("JSON: an Encounter's types are every coding of every type, in order", "[read][json]") {
+    RawRecord r = read(R"({"resourceType":"Bundle","type":"collection","entry":[
+      {"resource":{"resourceType":"Patient","id":"p"}},
+      {"resource":{"resourceType":"Encounter","id":"e","type":[
+        {"coding":[{"system":"http://snomed.info/sct","code":"183460006"}]},
+        {"text":"no codings"},
+        {"coding":[{"system":"http://snomed.info/sct","code":"169762003","display":"Postnatal visit"},
+                   {"system":"urn:local","code":"pn"}]}]}}]})");
+    REQUIRE(r.encounters.size() == 1);
+    const Codings& t = r.encounters[0].types;
+    REQUIRE(t.size() == 3);
+    CHECK(t[0].code == "183460006");
+    CHECK(t[1].display == "Postnatal visit");
+    CHECK(t[2].system == "urn:local");
+    CHECK(t[2].code == "pn");
+
+    // Many types are gathered once, not copied again for each (which would be quadratic).
+    std::string many = R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p"}},)"
+                       R"({"resource":{"resourceType":"Encounter","type":[)";
+    for (int i = 0; i < 50000; ++i)
+        many += std::string(i ? "," : "") + R"({"coding":[{"system":"s","code":")" + std::to_string(i) + "\"}]}";
+    many += "]}}]}";
+    RawRecord big = read(many);
+    REQUIRE(big.encounters[0].types.size() == 50000);
+    CHECK(big.encounters[0].types[49999].code == "49999");
+}
+
 TEST_CASE("JSON: references name a patient by id, urn:uuid, full URL or fullUrl", "[read][json]") {
     Patient p;
     p.source.id = "abc";

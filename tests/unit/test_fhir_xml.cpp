@@ -635,7 +635,7 @@ bool sharedDir(std::string& dir) {
     return false;
 }
 
-void checkSameCodes(const std::vector<Coding>& a, const std::vector<Coding>& b) {
+void checkSameCodes(const Codings& a, const Codings& b) {
     REQUIRE(a.size() == b.size());
     for (size_t i = 0; i < a.size(); ++i) {
         CHECK(a[i].system == b[i].system);

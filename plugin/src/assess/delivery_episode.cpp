@@ -22,7 +22,7 @@ bool procedureDone(const Procedure& p) { return p.status.empty() || std::string_
 
 }  // namespace
 
-Evidence evidenceOf(const Source& s, const std::vector<Coding>& codes, const ValueSet* vs, std::string_view value,
+Evidence evidenceOf(const Source& s, const Codings& codes, const ValueSet* vs, std::string_view value,
                     const std::optional<DateTime>& when) {
     Evidence e;
     e.resourceType = s.resourceType;

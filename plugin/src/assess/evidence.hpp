@@ -11,7 +11,7 @@
 namespace ppmg {
 
 // The coding shown is the first one in the value set (vs may be null: the first coding).
-Evidence evidenceOf(const Source& s, const std::vector<Coding>& codes, const ValueSet* vs, std::string_view value,
+Evidence evidenceOf(const Source& s, const Codings& codes, const ValueSet* vs, std::string_view value,
                     const std::optional<DateTime>& when);
 
 }  // namespace ppmg

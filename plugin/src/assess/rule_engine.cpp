@@ -55,7 +55,7 @@ struct Reading {
     double value = NAN;  // NaN for measures without a unit (presence only)
     const DateTime* when = nullptr;
     const Observation* observation = nullptr;
-    const std::vector<Coding>* codes = nullptr;  // the observation's or the component's
+    const Codings* codes = nullptr;  // the observation's or the component's
     const Quantity* quantity = nullptr;          // nullptr for a presence-only measure
     const ValueSet* valueSet = nullptr;
 
@@ -218,7 +218,7 @@ private:
                              [](const Reading& x, const Reading& y) { return x.when->instant > y.when->instant; });
     }
 
-    void addReading(MeasureReadings& mr, const Observation& o, const std::vector<Coding>& codes, const Quantity& q) {
+    void addReading(MeasureReadings& mr, const Observation& o, const Codings& codes, const Quantity& q) {
         const Measure& m = *mr.measure;
         Reading rd;
         rd.when = &*o.effective;

@@ -198,38 +198,41 @@ private:
     }
 
     // path: the CodeableConcept's own path.
-    std::vector<Coding> codings(object cc, const Path& path) const {
-        std::vector<Coding> out;
+    // The codings, in the arena.
+    Codings codings(object cc, const Path& path) const {
         array list;
         element slot;
-        if (!arr(member(cc, "coding", slot), "coding", list, Path(path, ".coding"))) return out;
-        out.reserve(list.size());
+        if (!arr(member(cc, "coding", slot), "coding", list, Path(path, ".coding"))) return {};
+        const size_t n = list.size();
+        if (n == 0) return {};
+        Coding* out = text_.make<Coding>(n);
+        size_t i = 0;
         for (element c : list) {
             object co;
             if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a coding is not an object", Path(path, ".coding"));
             Members<3> m(co, kCodingKeys);
-            Coding& k = out.emplace_back();  // filled in place
+            Coding& k = out[i++];  // filled in place
             k.system = keep(str(m[0], "system", Path(path, ".coding.system")));
             k.code = keep(str(m[1], "code", Path(path, ".coding.code")));
             k.display = keep(str(m[2], "display", Path(path, ".coding.display")));
         }
-        return out;
+        return Codings(out, i);
     }
 
     // path: the parent's path; the concept is at path.key.
-    std::vector<Coding> concept(const element* e, const char* key, const Path& path) const {
+    Codings concept(const element* e, const char* key, const Path& path) const {
         object cc;
         const Path at(path, ".", key);
         if (!obj(e, key, cc, at)) return {};
         return codings(cc, at);
     }
 
-    std::string_view firstCode(const element* e, const char* key, const Path& path) const {
+    Text firstCode(const element* e, const char* key, const Path& path) const {
         if (e == nullptr) return {};
         std::string_view v;
         if (!e->get(v)) return keep(v);  // R4 B: status as a plain code
         auto c = concept(e, key, path);
-        return c.empty() ? std::string_view() : c.front().code;
+        return c.empty() ? Text() : c.front().code;
     }
 
     std::optional<DateTime> dateField(const element* e, const char* key, const Path& path) const {
@@ -249,7 +252,7 @@ private:
         return dateField(member(p, "start", slot), "start", at);
     }
 
-    std::string_view reference(const element* e, const char* key, const Path& path) const {
+    Text reference(const element* e, const char* key, const Path& path) const {
         object r;
         const Path at(path, ".", key);
         if (!obj(e, key, r, at)) return {};
@@ -388,10 +391,9 @@ private:
                 if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a component is not an object", cp, o.source.id);
                 static constexpr std::string_view kComponentKeys[] = {"code", "valueQuantity"};
                 const Members<2> cm(co, kComponentKeys);
-                Observation::Component comp;
+                Observation::Component& comp = o.components.emplace_back();
                 comp.codes = concept(cm[0], "code", cp);
                 comp.quantity = quantity(cm[1], cp);
-                o.components.push_back(std::move(comp));
             }
         }
     }
@@ -459,8 +461,8 @@ private:
                 if (resourceType(co, cp) != "Medication") continue;
                 element slot;
                 std::string_view id = str(co, "id", Path(cp, ".id"));
-                std::vector<Coding> codes = concept(member(co, "code", slot), "code", cp);
-                if (med.codes.empty() && isPrefixedId(med.medicationReference, "#", id)) med.codes = std::move(codes);
+                Codings codes = concept(member(co, "code", slot), "code", cp);
+                if (med.codes.empty() && isPrefixedId(med.medicationReference, "#", id)) med.codes = codes;
             }
         }
     }
@@ -497,11 +499,18 @@ private:
         e.subject = reference(m[kSubject], "subject", path);
         array types;
         if (arr(m[kType], "type", types, Path(path, ".type"))) {
+            std::vector<Coding> all;  // every type's codings, then one array in the arena
             for (element t : types) {
                 object to;
                 if (t.get(to)) fail(PPMG_E_NOT_FHIR, "Encounter.type is not a CodeableConcept", Path(path, ".type"));
-                auto c = codings(to, Path(path, ".type"));
-                e.types.insert(e.types.end(), std::make_move_iterator(c.begin()), std::make_move_iterator(c.end()));
+                const Codings c = codings(to, Path(path, ".type"));
+                if (types.size() == 1) e.types = c;
+                else all.insert(all.end(), c.begin(), c.end());
+            }
+            if (!all.empty()) {
+                Coding* out = text_.make<Coding>(all.size());
+                std::copy(all.begin(), all.end(), out);
+                e.types = Codings(out, all.size());
             }
         }
         e.start = periodStart(m[kPeriod], "period", path);

@@ -415,6 +415,8 @@ private:
     RawRecord rec_;
     std::vector<const xmlNode*> containedMeds_;  // of the resource being read
 
+    std::vector<Coding> codings_;  // scratch for a concept's codings before they go to the arena
+
     Text kept(const std::string& s) const { return rec_.text->keep(s); }
 
     Location loc(const xmlNode* n, const Ctx* ctx, std::string path = {}) const {
@@ -566,20 +568,26 @@ private:
 
     // ---- data types
 
-    std::vector<Coding> codes(const xmlNode* concept) {
-        std::vector<Coding> out;
-        appendCodes(concept, out);
-        return out;
+    Codings codes(const xmlNode* concept) {
+        codings_.clear();
+        appendCodes(concept, codings_);
+        return inArena(codings_);
     }
 
     void appendCodes(const xmlNode* concept, std::vector<Coding>& out) {
         forEachChild(concept, "coding", [&](const xmlNode* c) {
-            Coding coding;
+            Coding& coding = out.emplace_back();
             coding.system = kept(primitive(c, "system"));
             coding.code = kept(primitive(c, "code"));
             coding.display = kept(primitive(c, "display"));
-            out.push_back(std::move(coding));
         });
+    }
+
+    Codings inArena(const std::vector<Coding>& list) {
+        if (list.empty()) return {};
+        Coding* out = rec_.text->make<Coding>(list.size());
+        std::copy(list.begin(), list.end(), out);
+        return Codings(out, list.size());
     }
 
     // CodeableConcept.coding[0].code, "" when absent.
@@ -750,7 +758,9 @@ private:
         Encounter e;
         e.source = std::move(src);
         e.subject = kept(reference(child(res, "subject")));
-        forEachChild(res, "type", [&](const xmlNode* t) { appendCodes(t, e.types); });
+        codings_.clear();
+        forEachChild(res, "type", [&](const xmlNode* t) { appendCodes(t, codings_); });
+        e.types = inArena(codings_);
         e.start = periodStart(res, "period", ctx);
         rec_.encounters.push_back(std::move(e));
     }

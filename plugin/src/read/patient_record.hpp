@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,27 @@ struct Coding {
     Text system;
     Text code;
     Text display;
+};
+
+// A CodeableConcept's codings: an array in the record's arena (or any array that outlives it).
+class Codings {
+public:
+    Codings() = default;
+    Codings(const Coding* data, size_t size) : data_(data), size_(size) {}
+    const Coding* begin() const { return data_; }
+    const Coding* end() const { return data_ + size_; }
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const Coding& front() const { return data_[0]; }
+    const Coding& operator[](size_t i) const { return data_[i]; }
+    const Coding& at(size_t i) const {
+        if (i >= size_) throw std::out_of_range("Codings::at");
+        return data_[i];
+    }
+
+private:
+    const Coding* data_ = nullptr;
+    size_t size_ = 0;
 };
 
 struct Source {
@@ -49,14 +71,14 @@ struct Observation {
     Source source;
     Text subject;  // reference as written, "" when absent
     Text status;
-    std::vector<Coding> codes;
+    Codings codes;
     std::optional<DateTime> effective;
     Quantity quantity;
-    std::vector<Coding> valueCodes;      // valueCodeableConcept
+    Codings valueCodes;      // valueCodeableConcept
     std::optional<DateTime> valueDateTime;
     Text valueText;               // valueString, for display
     struct Component {
-        std::vector<Coding> codes;
+        Codings codes;
         Quantity quantity;
     };
     std::vector<Component> components;
@@ -67,7 +89,7 @@ struct Condition {
     Text subject;
     Text clinicalStatus;       // "" when absent
     Text verificationStatus;   // "" when absent
-    std::vector<Coding> codes;
+    Codings codes;
     std::optional<DateTime> onset;
     std::optional<DateTime> recorded;
 };
@@ -76,7 +98,7 @@ struct Procedure {
     Source source;
     Text subject;
     Text status;
-    std::vector<Coding> codes;
+    Codings codes;
     std::optional<DateTime> performed;
 };
 
@@ -84,7 +106,7 @@ struct Medication {  // a MedicationRequest or MedicationStatement
     Source source;
     Text subject;
     Text status;
-    std::vector<Coding> codes;         // medicationCodeableConcept, or the referenced Medication's code
+    Codings codes;         // medicationCodeableConcept, or the referenced Medication's code
     Text medicationReference;   // resolved after reading
     std::optional<DateTime> date;      // authoredOn / effective[x]
 };
@@ -94,21 +116,21 @@ struct Allergy {
     Text subject;
     Text clinicalStatus;
     Text verificationStatus;
-    std::vector<Coding> codes;
+    Codings codes;
     std::optional<DateTime> recorded;
 };
 
 struct Encounter {
     Source source;
     Text subject;
-    std::vector<Coding> types;  // Encounter.type[*]
+    Codings types;  // Encounter.type[*]
     std::optional<DateTime> start;
 };
 
 struct MedicationDefinition {  // a Medication resource, to resolve medicationReference
     Text id;
     Text fullUrl;
-    std::vector<Coding> codes;
+    Codings codes;
 };
 
 struct Identifier {

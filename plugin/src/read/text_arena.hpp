@@ -1,9 +1,12 @@
-// Storage for a record's strings: one block (then a few) per record instead of an allocation per
-// string. The record's facts hold std::string_views into it; whoever keeps a fact (a PatientRecord,
+// Storage for a record's strings and coding lists: one block (then a few) per record instead of an
+// allocation per string. The record's facts hold std::string_views into it; whoever keeps a fact (a PatientRecord,
 // an Assessment's Patient) keeps the arena alive through the shared_ptr the record carries.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <new>
+#include <type_traits>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -15,7 +18,7 @@ namespace ppmg {
 
 class TextArena {
 public:
-    TextArena() = default;
+    TextArena() {}  // user-provided: make_shared must not zero the first block
     TextArena(const TextArena&) = delete;
     TextArena& operator=(const TextArena&) = delete;
 
@@ -30,11 +33,27 @@ public:
         return std::string_view(p, s.size());
     }
 
-    // Bytes held in blocks beyond the first (for tests and the benchmark's curiosity).
+    // Room for n default-constructed T (trivially destructible: the arena never runs destructors).
+    template <class T>
+    T* make(size_t n) {
+        static_assert(std::is_trivially_destructible_v<T>, "the arena frees memory, it runs no destructors");
+        if (n == 0) return nullptr;
+        const size_t pad = (alignof(T) - reinterpret_cast<uintptr_t>(next_) % alignof(T)) % alignof(T);
+        const size_t bytes = n * sizeof(T);
+        if (pad + bytes > left_) grow(bytes + alignof(T));
+        const size_t at = (alignof(T) - reinterpret_cast<uintptr_t>(next_) % alignof(T)) % alignof(T);
+        T* p = reinterpret_cast<T*>(next_ + at);
+        next_ += at + bytes;
+        left_ -= at + bytes;
+        for (size_t i = 0; i < n; ++i) new (p + i) T();
+        return p;
+    }
+
+    // How many blocks hold the strings (tests).
     size_t blocks() const { return 1 + extra_.size(); }
 
 private:
-    static constexpr size_t kFirst = 6 * 1024;
+    static constexpr size_t kFirst = 16 * 1024;  // a 50-resource record fits
 
     void grow(size_t need) {
         size_t size = kFirst << (extra_.size() + 1 < 8 ? extra_.size() + 1 : 8);
