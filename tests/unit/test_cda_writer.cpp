@@ -653,3 +653,33 @@ TEST_CASE("CDA: the real content renders valid documents for every outcome", "[c
         }
     }
 }
+
+TEST_CASE("CDA: every rule's prewritten text gives the bytes written from the content", "[cda][content]") {
+    std::shared_ptr<const Content> content = loadContent(PPMG_SOURCE_CONTENT_DIR);
+    const Content& c = *content;
+    const auto fragments = prepareCdaFragments(c);
+    REQUIRE(fragments->rules.size() == c.rules.size());
+    for (const Rule& rule : c.rules) {
+        // The rule's own outcome (prewritten), and another outcome (written from the content).
+        for (Outcome outcome : {rule.outcome, rule.outcome == Outcome::Review ? Outcome::Modify : Outcome::Review}) {
+            Assessment a;
+            a.asOf = day(2025, 11, 15);
+            a.patient = patient();
+            a.massages.resize(c.massageTypes.size());
+            Finding f;
+            f.rule = &rule;
+            f.outcome = outcome;
+            f.types = {0};
+            f.evidence = {evidence("Observation", "obs-1", "8310-5", "Body temperature", "38.9 Cel", "2025-11-14")};
+            a.findings.push_back(f);
+            a.applicable = outcome != Outcome::NotApplicable;
+            for (auto& m : a.massages) m.outcome = outcome == Outcome::NotApplicable ? outcome : Outcome::NoFlag;
+            a.massages[0].outcome = outcome;
+            a.massages[0].findings = {0};
+            const std::string xml = writeCda(a, c, renderContext());
+            INFO(rule.id << " as " << outcomeCode(outcome));
+            REQUIRE(writeCda(a, c, renderContext(), fragments.get()) == xml);
+            CHECK(xml.find(rule.reason.substr(0, 20)) != std::string::npos);
+        }
+    }
+}

@@ -90,6 +90,10 @@ bool meetsBounds(const Clause& c, double v) {
 class Evaluation {
 public:
     Evaluation(const Content& content, const PatientRecord& rec, Date asOf) : c_(content), r_(rec), asOf_(asOf) {
+        classify(rec.conditions, conditionMasks_);
+        classify(rec.medications, medicationMasks_);
+        classify(rec.allergies, allergyMasks_);
+        classify(rec.procedures, procedureMasks_);
         episode_ = findDeliveryEpisode(content, rec, asOf, anyDelivery_, futureDelivery_);
         indexMeasures();
         indexWoundStatus();
@@ -201,16 +205,37 @@ private:
 
     // ---- Indexes built once per assessment -------------------------------------------
 
+    // Which value sets each fact's codes fall in: one lookup per coding, for every clause.
+    template <class Facts>
+    void classify(const Facts& facts, std::vector<CodeIndex::Mask>& masks) const {
+        masks.reserve(facts.size());
+        for (const auto& f : facts) masks.push_back(c_.codeIndex.maskOf(f.codes));
+    }
+
+    // inValueSet(vs, codes), through the fact's mask when the value set is indexed.
+    static bool in(const ValueSet& vs, CodeIndex::Mask mask, const Codings& codes) {
+        return CodeIndex::indexed(vs) ? (mask & CodeIndex::bit(vs)) != 0 : inValueSet(vs, codes);
+    }
+
+    const ValueSet& valueSetOf(const Clause& cl) const {
+        return cl.valueSetRef != nullptr ? *cl.valueSetRef : c_.valueSets.at(cl.valueSet);
+    }
+
     void indexMeasures() {
         readings_.reserve(c_.measures.size());
         for (const auto& kv : c_.measures) readings_.push_back({&kv.first, &kv.second, &c_.valueSets.at(kv.second.valueSet), {}});
+        std::vector<CodeIndex::Mask> componentMasks;
         for (const auto& o : r_.observations) {
             if (!observationCounts(o) || !o.effective || o.effective->date > asOf_) continue;
+            const CodeIndex::Mask mask = c_.codeIndex.maskOf(o.codes);
+            componentMasks.clear();
+            for (const auto& comp : o.components) componentMasks.push_back(c_.codeIndex.maskOf(comp.codes));
             for (auto& mr : readings_) {
                 const ValueSet& vs = *mr.valueSet;
-                if (inValueSet(vs, o.codes)) addReading(mr, o, o.codes, o.quantity);
-                for (const auto& comp : o.components)
-                    if (inValueSet(vs, comp.codes)) addReading(mr, o, comp.codes, comp.quantity);
+                if (in(vs, mask, o.codes)) addReading(mr, o, o.codes, o.quantity);
+                for (size_t k = 0; k < o.components.size(); ++k)
+                    if (in(vs, componentMasks[k], o.components[k].codes))
+                        addReading(mr, o, o.components[k].codes, o.components[k].quantity);
             }
         }
         for (auto& mr : readings_)  // newest first
@@ -292,10 +317,11 @@ private:
                 return true;
             }
             case K::Condition: {
-                const ValueSet& vs = c_.valueSets.at(cl.valueSet);
+                const ValueSet& vs = valueSetOf(cl);
                 bool hit = false;
-                for (const auto& x : r_.conditions) {
-                    if (!conditionCounts(x) || !inValueSet(vs, x.codes)) continue;
+                for (size_t i = 0; i < r_.conditions.size(); ++i) {
+                    const Condition& x = r_.conditions[i];
+                    if (!in(vs, conditionMasks_[i], x.codes) || !conditionCounts(x)) continue;
                     std::string status(x.clinicalStatus.empty() ? "clinical status not recorded" : x.clinicalStatus);
                     if (!x.verificationStatus.empty()) status.append(", ").append(x.verificationStatus);
                     ev.push_back(evidenceOf(x.source, x.codes, &vs, status, x.onset ? x.onset : x.recorded));
@@ -304,20 +330,22 @@ private:
                 return hit;
             }
             case K::Medication: {
-                const ValueSet& vs = c_.valueSets.at(cl.valueSet);
+                const ValueSet& vs = valueSetOf(cl);
                 bool hit = false;
-                for (const auto& m : r_.medications) {
-                    if (!medicationCounts(m) || !inValueSet(vs, m.codes)) continue;
+                for (size_t i = 0; i < r_.medications.size(); ++i) {
+                    const Medication& m = r_.medications[i];
+                    if (!in(vs, medicationMasks_[i], m.codes) || !medicationCounts(m)) continue;
                     ev.push_back(evidenceOf(m.source, m.codes, &vs, m.status, m.date));
                     hit = true;
                 }
                 return hit;
             }
             case K::Allergy: {
-                const ValueSet& vs = c_.valueSets.at(cl.valueSet);
+                const ValueSet& vs = valueSetOf(cl);
                 bool hit = false;
-                for (const auto& x : r_.allergies) {
-                    if (!allergyCounts(x) || !inValueSet(vs, x.codes)) continue;
+                for (size_t i = 0; i < r_.allergies.size(); ++i) {
+                    const Allergy& x = r_.allergies[i];
+                    if (!in(vs, allergyMasks_[i], x.codes) || !allergyCounts(x)) continue;
                     ev.push_back(evidenceOf(x.source, x.codes, &vs,
                                             x.clinicalStatus.empty() ? Text("recorded") : x.clinicalStatus, x.recorded));
                     hit = true;
@@ -360,11 +388,12 @@ private:
             }
             case K::EpisodeProcedure: {
                 if (!episode_) return false;
-                const ValueSet& vs = c_.valueSets.at(cl.valueSet);
+                const ValueSet& vs = valueSetOf(cl);
                 bool hit = false;
-                for (const auto& p : r_.procedures) {
-                    if (!(p.status.empty() || std::string_view(p.status) == "completed") || !p.performed ||
-                        !inValueSet(vs, p.codes))
+                for (size_t i = 0; i < r_.procedures.size(); ++i) {
+                    const Procedure& p = r_.procedures[i];
+                    if (!in(vs, procedureMasks_[i], p.codes) || !p.performed ||
+                        !(p.status.empty() || std::string_view(p.status) == "completed"))
                         continue;
                     if (std::abs(p.performed->date.days - episode_->date.days) > c_.delivery.episodeWindowDays) continue;
                     ev.push_back(evidenceOf(p.source, p.codes, &vs, p.status.empty() ? Text("recorded") : p.status,
@@ -429,6 +458,8 @@ private:
     std::vector<MeasureReadings> readings_;  // in the content's measure order
     std::vector<std::pair<std::string, std::string>> unitGaps_;
     const Observation* latestWound_ = nullptr;
+    // CodeIndex masks of each fact's codes, by index in the record's lists.
+    std::vector<CodeIndex::Mask> conditionMasks_, medicationMasks_, allergyMasks_, procedureMasks_;
 };
 
 }  // namespace

@@ -31,6 +31,18 @@ struct CodeSystem {
     bool prefixMatch = false;  // ICD-10(-CM), ATC: match by prefix, dots removed
 };
 
+// True when the code, its dots ignored, starts with the prefix (ICD-10, ATC: prefix systems).
+inline bool startsWithIgnoringDots(std::string_view code, std::string_view prefix) {
+    size_t i = 0;
+    for (char c : code) {
+        if (i == prefix.size()) break;
+        if (c == '.') continue;
+        if (c != prefix[i]) break;
+        ++i;
+    }
+    return i == prefix.size();
+}
+
 // A value set: codes by system; prefix systems hold dot-less prefixes.
 struct ValueSet {
     std::string id;
@@ -40,6 +52,8 @@ struct ValueSet {
     std::unordered_map<std::string_view, std::unordered_set<std::string_view>> exact;
     std::unordered_map<std::string_view, std::vector<std::string_view>> prefixes;
     std::shared_ptr<TextArena> text = std::make_shared<TextArena>();
+    // Its bit in CodeIndex masks (ordinal < CodeIndex::kBits), or CodeIndex::kNotIndexed.
+    size_t ordinal = static_cast<size_t>(-1);
 
     void addCode(std::string_view system, std::string_view code) {
         auto it = exact.find(system);
@@ -53,6 +67,38 @@ struct ValueSet {
             if (p == prefix) return;
         it->second.push_back(text->keep(prefix));
     }
+};
+
+// Which value sets hold a coding, for all value sets at once: a record's facts are classified once
+// per assessment (one lookup per coding) and every clause then tests a bit, instead of hashing the
+// coding again for every clause that names a value set. Built when the content loads. Value sets
+// past the first kBits (by id) are not indexed; the rule engine asks them directly.
+class CodeIndex {
+public:
+    using Mask = uint64_t;
+    static constexpr size_t kBits = 64;
+    static constexpr size_t kNotIndexed = static_cast<size_t>(-1);
+
+    // Numbers the value sets (ordinal, in id order) and indexes their codes.
+    void build(std::unordered_map<std::string, ValueSet>& valueSets);
+
+    // The value sets that hold the coding (exact code, or a dot-less prefix for prefix systems).
+    Mask mask(std::string_view system, std::string_view code) const;
+    // The value sets that hold any of the codings.
+    template <class Codings>
+    Mask maskOf(const Codings& codes) const {
+        Mask m = 0;
+        for (const auto& c : codes) m |= mask(c.system, c.code);
+        return m;
+    }
+    static bool indexed(const ValueSet& vs) { return vs.ordinal < kBits; }
+    static Mask bit(const ValueSet& vs) { return Mask{1} << vs.ordinal; }
+
+private:
+    // Views into the value sets' arenas (shared by copies of the sets).
+    std::unordered_map<std::string_view, std::unordered_map<std::string_view, Mask>> exact_;
+    std::unordered_map<std::string_view, std::vector<std::pair<std::string_view, Mask>>> prefixes_;
+    std::vector<std::shared_ptr<TextArena>> keep_;  // the arenas the views point into
 };
 
 struct UnitConversion {
@@ -93,6 +139,7 @@ struct Clause {
     Kind kind = Kind::AllOf;
     std::vector<Clause> children;
     std::string valueSet;
+    const ValueSet* valueSetRef = nullptr;  // Content::valueSets[valueSet], resolved at load
     std::string measure;
     std::vector<std::string> values;
     std::vector<std::string> resourceTypes;
@@ -169,7 +216,12 @@ struct DeliveryConfig {
     std::string woundStatusValueSet;  // the cs-wound-status observation code
 };
 
+// Loaded once and shared read-only; not copyable, since clauses point at its value sets.
 struct Content {
+    Content() = default;
+    Content(const Content&) = delete;
+    Content& operator=(const Content&) = delete;
+
     std::string version;
     std::string sha256;
     std::string title;
@@ -177,6 +229,7 @@ struct Content {
     std::string directory;        // where it was loaded from
     std::vector<CodeSystem> codeSystems;
     std::unordered_map<std::string, ValueSet> valueSets;
+    CodeIndex codeIndex;  // over valueSets
     std::unordered_map<std::string, Measure> measures;
     std::vector<MassageType> massageTypes;
     std::vector<Rule> rules;

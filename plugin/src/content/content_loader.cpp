@@ -557,6 +557,7 @@ private:
                                             : Clause::Kind::EpisodeProcedure;
             c.valueSet = attr(n, "valueSet");
             checkValueSet(n, c.valueSet, who);
+            c.valueSetRef = &c_.valueSets.at(c.valueSet);  // map nodes stay put
         } else if (name == "observation") {
             c.kind = Clause::Kind::Observation;
             c.measure = attr(n, "measure");
@@ -676,7 +677,41 @@ std::shared_ptr<const Content> loadContent(const std::string& dir) {
     DocPtr doc = parseXml(contentPath, bytes);
     validate(contentPath, schemaPath, doc.get());
     Builder(contentPath, *content).build(xmlDocGetRootElement(doc.get()));
+    content->codeIndex.build(content->valueSets);
     return content;
+}
+
+void CodeIndex::build(std::unordered_map<std::string, ValueSet>& valueSets) {
+    std::vector<ValueSet*> byId;
+    for (auto& kv : valueSets) byId.push_back(&kv.second);
+    std::sort(byId.begin(), byId.end(), [](const ValueSet* a, const ValueSet* b) { return a->id < b->id; });
+    for (size_t i = 0; i < byId.size(); ++i) {
+        ValueSet& vs = *byId[i];
+        vs.ordinal = i < kBits ? i : kNotIndexed;
+        if (!indexed(vs)) continue;
+        keep_.push_back(vs.text);
+        for (const auto& [system, codes] : vs.exact) {
+            auto& bySystem = exact_[system];
+            for (std::string_view code : codes) bySystem[code] |= bit(vs);
+        }
+        for (const auto& [system, list] : vs.prefixes) {
+            auto& bySystem = prefixes_[system];
+            for (std::string_view prefix : list) bySystem.emplace_back(prefix, bit(vs));
+        }
+    }
+}
+
+CodeIndex::Mask CodeIndex::mask(std::string_view system, std::string_view code) const {
+    Mask m = 0;
+    if (auto s = exact_.find(system); s != exact_.end())
+        if (auto c = s->second.find(code); c != s->second.end()) m = c->second;
+    if (prefixes_.empty()) return m;
+    auto p = prefixes_.find(system);
+    if (p == prefixes_.end()) return m;
+    for (const auto& [prefix, bits] : p->second) {
+        if ((m & bits) != bits && startsWithIgnoringDots(code, prefix)) m |= bits;
+    }
+    return m;
 }
 
 }  // namespace ppmg

@@ -21,17 +21,8 @@ inline bool codingInValueSet(const ValueSet& vs, std::string_view system, std::s
     if (vs.prefixes.empty()) return false;
     auto p = vs.prefixes.find(system);
     if (p != vs.prefixes.end()) {
-        // The code without its dots starts with the prefix (compared without building the string).
-        for (std::string_view prefix : p->second) {
-            size_t i = 0;
-            for (char c : code) {
-                if (i == prefix.size()) break;
-                if (c == '.') continue;
-                if (c != prefix[i]) break;
-                ++i;
-            }
-            if (i == prefix.size()) return true;
-        }
+        for (std::string_view prefix : p->second)
+            if (startsWithIgnoringDots(code, prefix)) return true;
     }
     return false;
 }

@@ -228,12 +228,28 @@ public:
     }
     std::string tailFragment(size_t i, std::vector<size_t>& references) {
         typeTail(c_.massageTypes[i]);
-        for (size_t r = 0; r < usedReferences_.size(); ++r)
-            if (usedReferences_[r]) references.push_back(r);
+        usedReferenceList(references);
+        return x_.fragment();
+    }
+    std::string ruleHeadFragment(const Rule& rule, std::vector<size_t>& references) {
+        Finding f;
+        f.rule = &rule;
+        f.outcome = rule.outcome;
+        findingHead(f);
+        usedReferenceList(references);
+        return x_.fragment();
+    }
+    std::string ruleLinksFragment(const Rule& rule) {
+        referenceLinks(rule.references);
         return x_.fragment();
     }
 
 private:
+    void usedReferenceList(std::vector<size_t>& references) const {
+        for (size_t r = 0; r < usedReferences_.size(); ++r)
+            if (usedReferences_[r]) references.push_back(r);
+    }
+
     // ---- coded data and header -------------------------------------------------------------
 
     void coded(const char* element, const Code& code, const char* xsiType = nullptr) {
@@ -512,13 +528,32 @@ private:
 
     // "<b>PPM-TIME-01</b> (Not yet): reason [refs]" and the data below it.
     void findingItem(const Finding& f) {
+        if (const CdaFragments::RuleText* t = ruleText(f)) {
+            x_.markup(t->head);
+            for (size_t r : t->references) usedReferences_[r] = 1;
+        } else {
+            findingHead(f);
+        }
+        triggeringData(f);
+    }
+
+    // The rule's prewritten text, when there is one for this finding (its rule's own outcome).
+    const CdaFragments::RuleText* ruleText(const Finding& f) const {
+        if (fragments_ == nullptr || f.rule == nullptr) return nullptr;
+        const std::less<const Rule*> before;
+        if (before(f.rule, c_.rules.data()) || !before(f.rule, c_.rules.data() + c_.rules.size())) return nullptr;
+        const size_t i = static_cast<size_t>(f.rule - c_.rules.data());
+        if (i >= fragments_->rules.size() || f.outcome != f.rule->outcome) return nullptr;
+        return &fragments_->rules[i];
+    }
+
+    void findingHead(const Finding& f) {
         const Rule& rule = ruleOf(f);
         bold(rule.id);
         line_.assign(" (").append(outcomeLabel(f.outcome)).append("): ").append(rule.reason);
         if (!rule.references.empty()) line_.append(" ");
         x_.text(line_);
         referenceLinks(rule.references);
-        triggeringData(f);
     }
 
     // "URGENT: " and the content's urgent text (which may carry the prefix itself).
@@ -797,7 +832,12 @@ private:
             x_.markup("<td>");
             triggeringData(f);
             x_.markup("</td><td>");
-            referenceLinks(rule.references);
+            if (const CdaFragments::RuleText* t = ruleText(f)) {
+                x_.markup(t->links);
+                for (size_t r : t->references) usedReferences_[r] = 1;
+            } else {
+                referenceLinks(rule.references);
+            }
             x_.markup("</td></tr>");
         }
         x_.markup("</tbody></table>");
@@ -966,6 +1006,11 @@ std::unique_ptr<const CdaFragments> prepareCdaFragments(const Content& c) {
         CdaFragments::Type& t = f->types.emplace_back();
         t.technique = CdaRenderer(a, c, ctx, nullptr).techniqueFragment(i);
         t.tail = CdaRenderer(a, c, ctx, nullptr).tailFragment(i, t.references);
+    }
+    for (const Rule& rule : c.rules) {
+        CdaFragments::RuleText& t = f->rules.emplace_back();
+        t.head = CdaRenderer(a, c, ctx, nullptr).ruleHeadFragment(rule, t.references);
+        t.links = CdaRenderer(a, c, ctx, nullptr).ruleLinksFragment(rule);
     }
     return f;
 }

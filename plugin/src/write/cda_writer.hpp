@@ -25,6 +25,12 @@ struct CdaFragments {
         std::vector<size_t> references;  // Content::references indices the tail cites
     };
     std::vector<Type> types;           // by massage type
+    struct RuleText {
+        std::string head;              // a finding's item: bold id, " (label): reason ", reference links
+        std::string links;             // the reference links alone (the findings table's last cell)
+        std::vector<size_t> references;  // Content::references indices they cite
+    };
+    std::vector<RuleText> rules;       // by Content::rules index, for a finding of the rule's outcome
 };
 
 std::unique_ptr<const CdaFragments> prepareCdaFragments(const Content& c);
