@@ -90,12 +90,28 @@ std::string GuidanceEngine::assess(const RequestSpec& r) const {
     return writeAssessmentJson(p.assessment, *content_, PPMG_VERSION);
 }
 
-std::string GuidanceEngine::render(const RequestSpec& r) const {
+void GuidanceEngine::checkDocumentFormat(const RequestSpec& r) const {
     if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_CDA && r.outputFormat != PPMG_OUTPUT_HTML)
         throw Error(PPMG_E_UNSUPPORTED, "render writes CDA or HTML only");
     if (r.outputFormat == PPMG_OUTPUT_HTML && !htmlStylesheet_)
         throw Error(PPMG_E_UNSUPPORTED, "no HTML stylesheet in the content (" + std::string(kHtmlStylesheet) + ")");
+}
+
+std::string GuidanceEngine::render(const RequestSpec& r) const {
+    checkDocumentFormat(r);
+    return document(prepare(r), r);
+}
+
+GuidanceEngine::Both GuidanceEngine::assessAndRender(const RequestSpec& r) const {
+    checkDocumentFormat(r);
     Prepared p = prepare(r);
+    Both out;
+    out.assessment = writeAssessmentJson(p.assessment, *content_, PPMG_VERSION);
+    out.document = document(p, r);
+    return out;
+}
+
+std::string GuidanceEngine::document(const Prepared& p, const RequestSpec& r) const {
     RenderContext ctx;
     ctx.pluginVersion = PPMG_VERSION;
     ctx.custodianName = config_.custodianName;

@@ -40,12 +40,21 @@ public:
 
     std::string assess(const RequestSpec& r) const;  // JSON or text
     std::string render(const RequestSpec& r) const;  // CDA or HTML
+    // Both from one reading of the record: the JSON assessment, and the document (CDA or HTML,
+    // as r.outputFormat) that render would write.
+    struct Both {
+        std::string assessment;
+        std::string document;
+    };
+    Both assessAndRender(const RequestSpec& r) const;
     const Content& content() const { return *content_; }
     const EngineConfig& config() const { return config_; }
 
 private:
     struct Prepared;
     Prepared prepare(const RequestSpec& r) const;
+    void checkDocumentFormat(const RequestSpec& r) const;
+    std::string document(const Prepared& p, const RequestSpec& r) const;
 
     EngineConfig config_;
     std::shared_ptr<const Content> content_;

@@ -118,6 +118,29 @@ int main(int argc, char** argv) {
     api->buffer_free(out);
     out = NULL;
 
+    /* ABI 1.1: both from one call, when the table has the member. */
+    CHECK(PPMG_CORE_API_HAS(api, assess_and_render));
+    if (PPMG_CORE_API_HAS(api, assess_and_render)) {
+        ppmg_buffer* doc = NULL;
+        request.output_format = PPMG_OUTPUT_DEFAULT;
+        s = api->assess_and_render(engine, &request, &out, &doc, &error);
+        CHECK(s == PPMG_OK && out != NULL && doc != NULL && error == NULL);
+        if (out) CHECK(strstr(out->data, "\"applicable\":true") != NULL);
+        if (doc) CHECK(strstr(doc->data, "<ClinicalDocument") != NULL && doc->data[doc->size] == '\0');
+        api->buffer_free(out);
+        api->buffer_free(doc);
+        out = NULL;
+        doc = (ppmg_buffer*)&request; /* must come back NULL */
+        request.output_format = PPMG_OUTPUT_JSON; /* the document cannot be JSON */
+        s = api->assess_and_render(engine, &request, &out, &doc, &error);
+        CHECK(s == PPMG_E_UNSUPPORTED && out == NULL && doc == NULL && error != NULL);
+        api->error_free(error);
+        error = NULL;
+        request.output_format = PPMG_OUTPUT_DEFAULT;
+        CHECK(api->assess_and_render(engine, &request, &out, NULL, NULL) == PPMG_E_INVALID_ARGUMENT);
+        CHECK(out == NULL);
+    }
+
     /* Bad input: a status, an error with a message and the file, and no output. */
     request.data = "{\"resourceType\": \"Bundle\", \"entry\": [";
     request.size = strlen(request.data);

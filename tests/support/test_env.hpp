@@ -27,6 +27,11 @@ bool hasGap(const Assessment& a, const std::string& gapId);
 std::string sharedDir();
 std::string readText(const std::string& path);
 
+// A rendered document with the two fields that differ on every render replaced: its random id (a
+// UUID -> "UUID") and its creation time (the header's effectiveTime and the author's time -> "TIME",
+// and the HTML page's "Document created").
+std::string normaliseDocument(const std::string& out);
+
 }  // namespace ppmg::test
 
 namespace Catch {

@@ -25,15 +25,6 @@ struct Job {
     std::string patientId;
 };
 
-// Two fields of a document differ on every render: its random id (a UUID) and its creation time
-// (the header's effectiveTime and the author's time, and the HTML page's "Document created").
-std::string normalise(const std::string& out) {
-    static const std::regex uuid("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
-    static const std::regex created("[0-9]{14}\\+0000");
-    static const std::regex shown("(Document created: </span>)(<time[^>]*>[^<]*</time>|[^<]*)");
-    return std::regex_replace(std::regex_replace(std::regex_replace(out, uuid, "UUID"), created, "TIME"), shown, "$1TIME");
-}
-
 // The result of a job as text: the normalised output, or the status and message of the failure.
 std::string perform(const ppmg::Engine& engine, const Job& job) {
     ppmg::Request r;
@@ -43,7 +34,7 @@ std::string perform(const ppmg::Engine& engine, const Job& job) {
     r.patientId = job.patientId;
     r.sourceName = job.name;
     try {
-        return normalise(job.render ? engine.render(r) : engine.assess(r));
+        return normaliseDocument(job.render ? engine.render(r) : engine.assess(r));
     } catch (const ppmg::Exception& e) {
         return "error " + std::to_string(e.status()) + ": " + e.what() + " @" + e.fhirPath() + ":" +
                std::to_string(e.line());

@@ -190,6 +190,29 @@ ppmg_status renderCall(const ppmg_engine* engine, const ppmg_request* request, p
     });
 }
 
+void bufferFree(ppmg_buffer* b);
+
+ppmg_status assessAndRenderCall(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** assessment,
+                                ppmg_buffer** document, ppmg_error** error) {
+    if (assessment) *assessment = nullptr;
+    if (document) *document = nullptr;
+    return guarded(error, [&]() -> ppmg_status {
+        checkRequest(engine, request, assessment);
+        if (!document) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the document output pointer is NULL");
+        ppmg::GuidanceEngine::Both both = engine->impl->assessAndRender(toSpec(request));
+        ppmg_buffer* a = nullptr;
+        toBuffer(std::move(both.assessment), &a);
+        try {
+            toBuffer(std::move(both.document), document);
+        } catch (...) {
+            bufferFree(a);
+            throw;
+        }
+        *assessment = a;
+        return PPMG_OK;
+    });
+}
+
 ppmg_status contentInfo(const ppmg_engine* engine, ppmg_content_info* out) {
     return guarded(nullptr, [&]() -> ppmg_status {
         if (!engine || !isLive(engine)) return PPMG_E_BAD_HANDLE;
@@ -237,7 +260,7 @@ const char* statusName(ppmg_status status) {
 
 const ppmg_core_api_v1 kCoreApi = {
     sizeof(ppmg_core_api_v1), engineCreate, engineDestroy, assessCall, renderCall,
-    contentInfo,              bufferFree,   errorFree,     statusName,
+    contentInfo,              bufferFree,   errorFree,     statusName, assessAndRenderCall,
 };
 
 ppmg_status negotiate(uint32_t host) {

@@ -144,7 +144,10 @@ void writeFinding(Json& j, const Finding& f, const Content& c) {
 
 std::string writeAssessmentJson(const Assessment& a, const Content& c, const std::string& pluginVersion) {
     Json j;
-    j.out.reserve(4096);
+    j.out.reserve(16384);  // a 50-resource record's assessment is about 10 KB
+    // A finding is listed under every massage type it affects, the same JSON each time: written
+    // once, then copied.
+    std::vector<std::string> findingJson(a.findings.size());
     j.open('{');
     j.field("applicable", a.applicable);
     j.field("asOf", formatIsoDate(a.asOf));
@@ -171,7 +174,14 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
         if (m.earliestDate) j.field("earliestDate", formatIsoDate(*m.earliestDate));
         j.key("findings");
         j.open('[');
-        for (size_t i : m.findings) writeFinding(j, a.findings[i], c);
+        for (size_t i : m.findings) {
+            if (findingJson[i].empty()) {
+                Json f;
+                writeFinding(f, a.findings[i], c);
+                findingJson[i] = std::move(f.out);
+            }
+            j.raw(findingJson[i]);
+        }
         j.close(']');
         j.close('}');
     }

@@ -33,7 +33,7 @@ extern "C" {
 /** ABI major: bumped on any incompatible change; a host refuses another major. */
 #define PPMG_ABI_VERSION_MAJOR 1u
 /** ABI minor: bumped when something is appended (tables grow at the end). */
-#define PPMG_ABI_VERSION_MINOR 0u
+#define PPMG_ABI_VERSION_MINOR 1u
 /** The packed ABI version: major in the high 16 bits, minor in the low 16. */
 #define PPMG_ABI_VERSION ((PPMG_ABI_VERSION_MAJOR << 16) | PPMG_ABI_VERSION_MINOR)
 #define PPMG_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -219,7 +219,27 @@ typedef struct ppmg_core_api_v1 {
     /** A short English name for a status, e.g. "PPMG_E_PARSE". Threads: any.
      *  Owned by the plugin, valid while it is loaded. */
     const char* (*status_name)(ppmg_status status);
+
+    /* ---- ABI 1.1: check struct_size before calling (PPMG_CORE_API_HAS) ---- */
+
+    /** assess and render in one call, from one reading of the record: what a host
+     *  that wants both the assessment and the document would otherwise get from an
+     *  assess call and a render call on the same request, at about the cost of one.
+     *  *assessment holds the JSON assessment (request->output_format is for the
+     *  document: DEFAULT or CDA for CDA, HTML for the HTML view; JSON and TEXT are
+     *  refused). On failure both are NULL, never one without the other.
+     *  Threads: any, concurrently on one engine.
+     *  Both buffers are owned by the caller after return; free each with buffer_free. */
+    ppmg_status (*assess_and_render)(const ppmg_engine* engine, const ppmg_request* request,
+                                     ppmg_buffer** assessment, ppmg_buffer** document,
+                                     ppmg_error** error);
 } ppmg_core_api_v1;
+
+/** True when the table (a ppmg_core_api_v1*) has the member: a plugin of an older
+ *  ABI minor serves a shorter table. */
+#define PPMG_CORE_API_HAS(api, member)                                              \
+    ((api)->struct_size >= offsetof(ppmg_core_api_v1, member) + sizeof((api)->member) && \
+     (api)->member != NULL)
 
 /* ---- The entry point --------------------------------------------------- */
 

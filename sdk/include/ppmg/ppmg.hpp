@@ -78,6 +78,39 @@ public:
     std::string assess(const Request& r) const { return call(api_->assess, r); }
     std::string render(const Request& r) const { return call(api_->render, r); }
 
+    // The JSON assessment and the document (CDA, or HTML), from one reading of the record.
+    struct Both {
+        std::string assessment;
+        std::string document;
+    };
+    // ABI 1.1; with an older plugin, the same from an assess call and a render call.
+    bool hasAssessAndRender() const noexcept { return PPMG_CORE_API_HAS(api_, assess_and_render); }
+    Both assessAndRender(const Request& r) const {
+        if (!hasAssessAndRender()) {
+            Request json = r;
+            json.outputFormat = PPMG_OUTPUT_JSON;
+            return Both{assess(json), render(r)};
+        }
+        const ppmg_request req = toRequest(r);
+        ppmg_buffer* a = nullptr;
+        ppmg_buffer* d = nullptr;
+        ppmg_error* err = nullptr;
+        const ppmg_status s = api_->assess_and_render(engine_, &req, &a, &d, &err);  // before err is read
+        detail::check(*api_, s, err);
+        Both out;
+        try {
+            out.assessment.assign(a->data, a->size);
+            out.document.assign(d->data, d->size);
+        } catch (...) {
+            api_->buffer_free(a);
+            api_->buffer_free(d);
+            throw;
+        }
+        api_->buffer_free(a);
+        api_->buffer_free(d);
+        return out;
+    }
+
     ppmg_content_info info() const {
         ppmg_content_info out{};
         out.struct_size = sizeof out;
@@ -88,7 +121,8 @@ public:
 
 private:
     using Call = ppmg_status (*)(const ppmg_engine*, const ppmg_request*, ppmg_buffer**, ppmg_error**);
-    std::string call(Call fn, const Request& r) const {
+    // The C request for r; it borrows r's strings.
+    static ppmg_request toRequest(const Request& r) {
         ppmg_request req{};
         req.struct_size = sizeof req;
         req.data = r.data.data();
@@ -98,6 +132,10 @@ private:
         req.as_of = r.asOf.empty() ? nullptr : r.asOf.c_str();
         req.patient_id = r.patientId.empty() ? nullptr : r.patientId.c_str();
         req.source_name = r.sourceName.empty() ? nullptr : r.sourceName.c_str();
+        return req;
+    }
+    std::string call(Call fn, const Request& r) const {
+        const ppmg_request req = toRequest(r);
         ppmg_buffer* out = nullptr;
         ppmg_error* err = nullptr;
         const ppmg_status s = fn(engine_, &req, &out, &err);  // before err is read (see above)
