@@ -19,7 +19,7 @@ failed=0
 # check NAME JSON: every key the bench promises is there with a number, and the numbers agree.
 check() {
   local name=$1 json=$2 key value
-  for key in p50_us p99_us docs_per_s peak_rss_kb p90_us mean_us render_p50_us bytes_out_per_doc \
+  for key in p50_us p99_us docs_per_s peak_rss_kb p90_us mean_us bytes_out_per_doc \
              plugin_load_ms engine_create_ms rss_start_kb rss_end_kb iterations threads; do
     value=$(grep -o "\"$key\":[0-9][0-9.]*" <<<"$json" | head -1 | cut -d: -f2)
     if [[ -z $value ]]; then
@@ -51,6 +51,8 @@ run() {  # name ppmg-bench-arguments...
 
 run "50 resources" --iterations 300 "$data"/bundle_50_*.json
 run "50 resources, 2 threads, render" --iterations 300 --threads 2 --unit render --no-floor "$data"/bundle_50_*.json
+run "50 resources, assess_and_render" --iterations 300 --unit document --no-floor "$data"/bundle_50_*.json
+run "50 resources, two calls" --iterations 100 --unit two-calls --no-floor "$data"/bundle_50_*.json
 run "1000 resources" --iterations 20 --no-floor "$data"/bundle_1000_*.json
 run "XML twins" --iterations 100 --no-floor "$data"/bundle_50_0.xml "$data"/bundle_50_1.xml
 
