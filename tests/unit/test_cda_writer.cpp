@@ -100,9 +100,9 @@ std::shared_ptr<Content> smallContent() {
     return c;
 }
 
-Evidence evidence(const std::string& type, const std::string& id, const std::string& code, const std::string& display,
-                  const std::string& value, const std::string& date,
-                  const std::string& system = "http://loinc.org") {
+// Literals: an Evidence's Text fields view their storage.
+Evidence evidence(const char* type, const char* id, const char* code, const char* display, const std::string& value,
+                  const char* date, const char* system = "http://loinc.org") {
     Evidence e;
     e.resourceType = type;
     e.id = id;
@@ -457,7 +457,7 @@ TEST_CASE("CDA: hostile patient text is escaped and round-trips intact", "[cda]"
     a.patient.source.id = view;
     a.patient.identifiers.push_back({"http://evil.example/\"><x>", view});
     a.findings[1].evidence[0].value = hostile;
-    a.findings[1].evidence[0].id = hostile;
+    a.findings[1].evidence[0].id = view;
     a.dataGaps[0].text = hostile;
     const std::string xml = writeCda(a, *c, renderContext());
 

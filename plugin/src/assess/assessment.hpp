@@ -16,16 +16,17 @@ namespace ppmg {
 enum class DeliveryMode { Vaginal, Caesarean, Unknown };
 const char* deliveryModeCode(DeliveryMode m);  // "vaginal", "caesarean", "unknown"
 
-// The patient datum that triggered a finding.
+// The patient datum that triggered a finding. The Text fields view the record's arena (which the
+// Assessment keeps: Assessment::text) or literals; path and value are built for the finding.
 struct Evidence {
-    std::string resourceType;
-    std::string id;
+    Text resourceType;
+    Text id;
     std::string path;
-    std::string code;        // "http://loinc.org|8310-5" style is split below
-    std::string codeSystem;  // FHIR system uri
-    std::string display;
+    Text code;
+    Text codeSystem;         // FHIR system uri
+    Text display;
     std::string value;       // "38.9 Cel", "active", "healed"
-    std::string date;        // as written in the record ("" when none)
+    Text date;               // as written in the record ("" when none)
 };
 
 struct Finding {

@@ -427,11 +427,12 @@ private:
         return false;
     }
 
-    Evidence patientEvidence(const std::string& what, std::string_view value) const {
+    // what: a literal ("gender", "age").
+    Evidence patientEvidence(const char* what, std::string_view value) const {
         Evidence e;
         e.resourceType = "Patient";
         e.id = r_.patient.source.id;
-        e.path = r_.patient.source.pathText() + "." + (what == "age" ? "birthDate" : what);
+        e.path = r_.patient.source.pathText() + "." + (std::string_view(what) == "age" ? "birthDate" : what);
         e.display = what;
         e.value = value;
         return e;

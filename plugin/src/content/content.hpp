@@ -245,7 +245,7 @@ struct Content {
     std::map<std::string, std::string> texts;  // other display texts by id
 
     const Reference* findReference(const std::string& id) const;
-    const CodeSystem* systemByUri(const std::string& uri) const;
+    const CodeSystem* systemByUri(std::string_view uri) const;
     const CodeSystem* systemById(const std::string& id) const;
     const std::string& text(const std::string& id) const;  // "" when absent
 };

@@ -59,7 +59,7 @@ const Reference* Content::findReference(const std::string& id) const {
     return nullptr;
 }
 
-const CodeSystem* Content::systemByUri(const std::string& uri) const {
+const CodeSystem* Content::systemByUri(std::string_view uri) const {
     for (const auto& s : codeSystems)
         if (s.uri == uri) return &s;
     return nullptr;

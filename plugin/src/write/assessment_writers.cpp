@@ -244,10 +244,11 @@ std::string writeAssessmentText(const Assessment& a, const Content& c, const std
             line("  - " + f.rule->reason + " [" + f.rule->id + "]");
             if (!f.rule->action.empty() && f.outcome != Outcome::Escalate) line("    What to do: " + f.rule->action);
             for (const auto& e : f.evidence) {
-                std::string d = "    Data: " + e.resourceType + "/" + e.id;
-                if (!e.display.empty() || !e.code.empty()) d += " " + (e.display.empty() ? e.code : e.display);
+                std::string d = "    Data: ";
+                d.append(e.resourceType).append("/").append(e.id);
+                if (!e.display.empty() || !e.code.empty()) d.append(" ").append(e.display.empty() ? e.code : e.display);
                 if (!e.value.empty()) d += " = " + e.value;
-                if (!e.date.empty()) d += " on " + e.date;
+                if (!e.date.empty()) d.append(" on ").append(e.date);
                 line(d);
             }
         }
