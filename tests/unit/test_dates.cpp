@@ -1,6 +1,8 @@
 // Dates: FHIR date and dateTime parsing, calendar arithmetic, ages.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+
 #include "read/clinical_date.hpp"
 
 using namespace ppmg;
@@ -44,4 +46,21 @@ TEST_CASE("Ages are completed years", "[dates]") {
     CHECK(ageInYears(birth, *parseIsoDate("2025-11-14")) == 59);
     CHECK(ageInYears(birth, *parseIsoDate("2025-11-15")) == 60);
     CHECK(ageInYears(*parseIsoDate("2000-02-29"), *parseIsoDate("2001-02-28")) == 0);
+}
+
+TEST_CASE("dates: ISO and CDA formatting over the whole calendar, and outside it", "[dates]") {
+    for (int y : {1, 999, 1970, 2000, 2024, 9999})
+        for (unsigned m : {1u, 2u, 12u})
+            for (unsigned d : {1u, 9u, 28u}) {
+                char iso[16], cda[16];
+                std::snprintf(iso, sizeof iso, "%04d-%02u-%02u", y, m, d);
+                std::snprintf(cda, sizeof cda, "%04d%02u%02u", y, m, d);
+                const ppmg::Date date{ppmg::daysFromCivil(y, m, d)};
+                CHECK(ppmg::formatIsoDate(date) == iso);
+                CHECK(ppmg::formatCdaDate(date) == cda);
+            }
+    // Years past 9999 (a date far after the as-of date) still print, with their digits.
+    const ppmg::Date far{ppmg::daysFromCivil(12345, 6, 7)};
+    CHECK(ppmg::formatIsoDate(far) == "12345-06-07");
+    CHECK(ppmg::formatCdaDate(far) == "123450607");
 }

@@ -111,23 +111,37 @@ std::optional<Date> parseIsoDate(std::string_view s) {
     return dt->date;
 }
 
-std::string formatIsoDate(Date d) {
+namespace {
+
+// "YYYY" + sep + "MM" + sep + "DD" (sep may be empty); printf only for years outside 0000-9999.
+std::string formatDate(Date d, const char* sep) {
     int y;
     unsigned m, day;
     civilFromDays(d.days, y, m, day);
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, day);
-    return buf;
+    char buf[32];
+    if (y < 0 || y > 9999) {
+        std::snprintf(buf, sizeof buf, "%04d%s%02u%s%02u", y, sep, m, sep, day);
+        return buf;
+    }
+    char* p = buf;
+    *p++ = static_cast<char>('0' + y / 1000);
+    *p++ = static_cast<char>('0' + y / 100 % 10);
+    *p++ = static_cast<char>('0' + y / 10 % 10);
+    *p++ = static_cast<char>('0' + y % 10);
+    if (*sep) *p++ = *sep;
+    *p++ = static_cast<char>('0' + m / 10);
+    *p++ = static_cast<char>('0' + m % 10);
+    if (*sep) *p++ = *sep;
+    *p++ = static_cast<char>('0' + day / 10);
+    *p++ = static_cast<char>('0' + day % 10);
+    return std::string(buf, static_cast<size_t>(p - buf));
 }
 
-std::string formatCdaDate(Date d) {
-    int y;
-    unsigned m, day;
-    civilFromDays(d.days, y, m, day);
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%04d%02u%02u", y, m, day);
-    return buf;
-}
+}  // namespace
+
+std::string formatIsoDate(Date d) { return formatDate(d, "-"); }
+
+std::string formatCdaDate(Date d) { return formatDate(d, ""); }
 
 int ageInYears(Date birth, Date at) {
     int by, ay;
