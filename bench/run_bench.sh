@@ -4,10 +4,10 @@
 # peer (`node bench_handjs.js`, run from a scratch copy because it writes its results beside
 # itself), then the peer-to-product ratio of the p50s. The goal is at least 2 at both sizes.
 #
-# Two units are measured against the same peer run: render (one render call: parse, rules, CDA;
-# what a host opening a chart calls and what the peer does; the default unit of `ppmg bench`) and
-# document (one assess_and_render call: the same plus the JSON assessment, for a host that wants
-# both). --full adds, for the record, the two separate calls (assess, then render).
+# Two units are measured against the same peer run: document (one assess_and_render call: parse,
+# rules, the JSON assessment and the CDA; the default unit of `ppmg bench`) and render (one render
+# call: parse, rules, CDA; what a host that only shows the guidance calls, and the work the peer
+# does). --full adds, for the record, the two separate calls (assess, then render).
 #
 # Usage: bench/run_bench.sh [--full] [--check]
 #   --full   also the 200-resource bundles, the two separate calls, two threads against one, and

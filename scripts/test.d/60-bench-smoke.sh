@@ -49,9 +49,8 @@ run() {  # name ppmg-bench-arguments...
   check "$name" "$json"
 }
 
-run "50 resources" --iterations 300 "$data"/bundle_50_*.json
+run "50 resources, assess_and_render (the default unit)" --iterations 300 "$data"/bundle_50_*.json
 run "50 resources, 2 threads, render" --iterations 300 --threads 2 --unit render --no-floor "$data"/bundle_50_*.json
-run "50 resources, assess_and_render" --iterations 300 --unit document --no-floor "$data"/bundle_50_*.json
 run "50 resources, two calls" --iterations 100 --unit two-calls --no-floor "$data"/bundle_50_*.json
 run "1000 resources" --iterations 20 --no-floor "$data"/bundle_1000_*.json
 run "XML twins" --iterations 100 --no-floor "$data"/bundle_50_0.xml "$data"/bundle_50_1.xml

@@ -1,10 +1,11 @@
 // `ppmg bench`: the cost of one document, measured as a host sees it.
 //
 // It loads the plugin and creates an engine (both timed), reads the files into memory, then
-// calls the C ABI (ppmg_core_api_v1) in a loop. The default unit is one render call on one file,
-// buffer freed included: parse + rules + CDA, what a host opening a chart needs and the same work
-// the Node peer does (JSON.parse + rules + template CDA). --unit document times one assess call
-// plus one render call (for a host that also wants the JSON assessment). Warm-up is excluded. It
+// calls the C ABI (ppmg_core_api_v1) in a loop. The default unit is one document: one
+// assess_and_render call on one file, both buffers freed included: parse, rules, the JSON
+// assessment and the CDA document. --unit render times one render call (parse, rules, CDA: what a
+// host that only shows the guidance calls, and the same work the Node peer does); --unit two-calls
+// an assess call and then a render call (a host on ABI 1.0). Warm-up is excluded. It
 // reports per-unit p50/p99 latency, units per second, peak RSS and bytes out; and, in the same
 // run, the floor: reading the same bytes with simdjson alone (libxml2 alone for XML input) and
 // writing a document of the same size and element density with libxml2's xmlTextWriter alone, so
@@ -342,11 +343,11 @@ std::string jsonString(const std::string& s) {
 
 const char* kBenchUsage =
     "usage: ppmg bench [--as-of YYYY-MM-DD] [--json] [--iterations N] [--threads N] [--warmup-ms MS]\n"
-    "                  [--unit render|document|two-calls] [--no-floor] [--patient ID]\n"
+    "                  [--unit document|render|two-calls] [--no-floor] [--patient ID]\n"
     "                  [--input-format auto|json|xml] FILE...\n"
-    "The unit (default render) is one render call on one file through the C ABI: parse, rules, CDA,\n"
-    "what a host opening a chart calls. --unit document times one assess_and_render call (the JSON\n"
-    "assessment and the CDA from one reading); --unit two-calls an assess call, then a render call.\n"
+    "The unit (default document) is one assess_and_render call on one file through the C ABI: parse,\n"
+    "rules, the JSON assessment and the CDA document. --unit render times one render call (parse,\n"
+    "rules, CDA); --unit two-calls an assess call, then a render call (the record read twice).\n"
     "Warm-up is excluded. The floor: the same bytes read by simdjson (libxml2 for XML) alone, and a\n"
     "document of the same size and element density written by libxml2's xmlTextWriter alone.\n";
 
@@ -408,7 +409,7 @@ int runBench(int argc, char** argv) {
         return kBadInput;
     }
     const bool json = args.has("--json");
-    const std::string unitArg = args.get("--unit", "render");
+    const std::string unitArg = args.get("--unit", "document");
     Unit unit;
     if (unitArg == "render") unit = Unit::Render;
     else if (unitArg == "document") unit = Unit::Both;

@@ -45,9 +45,9 @@ TEST_CASE("CLI: bench --json prints one object with latency, throughput, memory 
     CHECK_THAT(r.out, Catch::Contains("\"as_of\":\"2025-11-15\""));
 }
 
-TEST_CASE("CLI: bench --unit document times one assess_and_render call, with both outputs", "[cli][bench]") {
+TEST_CASE("CLI: bench's default unit is one assess_and_render call, with both outputs", "[cli][bench]") {
     auto r = runProcess({ppmgBinary(), "bench", "--json", "--iterations", "30", "--warmup-ms", "20", "--as-of",
-                         "2025-11-15", "--unit", "document", "--no-floor", kSample});
+                         "2025-11-15", "--no-floor", kSample});
     REQUIRE(r.status == 0);
     INFO(r.out);
     CHECK_THAT(r.out, Catch::Contains("\"unit\":\"assess_and_render\""));
@@ -58,9 +58,9 @@ TEST_CASE("CLI: bench --unit document times one assess_and_render call, with bot
     CHECK(number(r.out, "bytes_out_per_doc") == number(r.out, "cda_bytes_mean") + number(r.out, "json_bytes_mean"));
 }
 
-TEST_CASE("CLI: bench's default unit is the render call alone, here on several threads", "[cli][bench]") {
+TEST_CASE("CLI: bench --unit render times the render call alone, here on several threads", "[cli][bench]") {
     auto r = runProcess({ppmgBinary(), "bench", "--json", "--iterations", "40", "--warmup-ms", "20", "--threads", "2",
-                         "--no-floor", kSample, kSample});
+                         "--unit", "render", "--no-floor", kSample, kSample});
     REQUIRE(r.status == 0);
     INFO(r.out);
     CHECK_THAT(r.out, Catch::Contains("\"unit\":\"render\""));
