@@ -2,7 +2,9 @@
 // the arena alive (the record, the patient's record, the assessment, a value set).
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <fstream>
+#include <new>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -49,6 +51,26 @@ TEST_CASE("text arena: earlier strings stay put while it grows, and a huge strin
     CHECK(arena.blocks() > 2);
     for (size_t i = 0; i < views.size(); ++i) REQUIRE(views[i] == originals[i]);
     CHECK(big == huge);
+}
+
+TEST_CASE("text arena: arrays are aligned, default-constructed, and refused when impossibly large", "[read][arena]") {
+    TextArena arena;
+    std::vector<std::pair<Coding*, size_t>> arrays;
+    for (size_t i = 1; i < 3000; ++i) {
+        arena.keep(std::string(i % 7, 'x'));  // odd sizes between the arrays
+        Coding* c = arena.make<Coding>(i % 5 + 1);
+        REQUIRE(reinterpret_cast<uintptr_t>(c) % alignof(Coding) == 0);
+        for (size_t k = 0; k < i % 5 + 1; ++k) {
+            REQUIRE(c[k].system.empty());
+            c[k].code = arena.keep(std::to_string(i));
+        }
+        arrays.emplace_back(c, i % 5 + 1);
+    }
+    CHECK(arena.blocks() > 1);
+    for (size_t i = 0; i < arrays.size(); ++i)
+        for (size_t k = 0; k < arrays[i].second; ++k) REQUIRE(arrays[i].first[k].code == std::to_string(i + 1));
+    CHECK(arena.make<Coding>(0) == nullptr);
+    CHECK_THROWS_AS(arena.make<Coding>(SIZE_MAX / 8), std::bad_alloc);
 }
 
 namespace {

@@ -1,15 +1,16 @@
 // Storage for a record's strings and coding lists: one block (then a few) per record instead of an
-// allocation per string. The record's facts hold std::string_views into it; whoever keeps a fact (a PatientRecord,
-// an Assessment's Patient) keeps the arena alive through the shared_ptr the record carries.
+// allocation per string. The record's facts hold views (Text) into it; whoever keeps a fact (a
+// PatientRecord, an Assessment's Patient) keeps the arena alive through the shared_ptr the record
+// carries.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <new>
-#include <type_traits>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "read/text.hpp"
@@ -38,13 +39,13 @@ public:
     T* make(size_t n) {
         static_assert(std::is_trivially_destructible_v<T>, "the arena frees memory, it runs no destructors");
         if (n == 0) return nullptr;
-        const size_t pad = (alignof(T) - reinterpret_cast<uintptr_t>(next_) % alignof(T)) % alignof(T);
+        if (n > (SIZE_MAX - alignof(T)) / sizeof(T)) throw std::bad_alloc();
         const size_t bytes = n * sizeof(T);
-        if (pad + bytes > left_) grow(bytes + alignof(T));
-        const size_t at = (alignof(T) - reinterpret_cast<uintptr_t>(next_) % alignof(T)) % alignof(T);
-        T* p = reinterpret_cast<T*>(next_ + at);
-        next_ += at + bytes;
-        left_ -= at + bytes;
+        if (padding<T>() + bytes > left_) grow(bytes + alignof(T));  // a new block: enough even unaligned
+        const size_t pad = padding<T>();
+        T* p = reinterpret_cast<T*>(next_ + pad);
+        next_ += pad + bytes;
+        left_ -= pad + bytes;
         for (size_t i = 0; i < n; ++i) new (p + i) T();
         return p;
     }
@@ -54,6 +55,11 @@ public:
 
 private:
     static constexpr size_t kFirst = 16 * 1024;  // a 50-resource record fits
+
+    template <class T>
+    size_t padding() const {
+        return (alignof(T) - reinterpret_cast<uintptr_t>(next_) % alignof(T)) % alignof(T);
+    }
 
     void grow(size_t need) {
         size_t size = kFirst << (extra_.size() + 1 < 8 ? extra_.size() + 1 : 8);
