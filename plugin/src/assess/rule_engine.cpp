@@ -55,8 +55,8 @@ struct Reading {
     double value = NAN;  // NaN for measures without a unit (presence only)
     const DateTime* when = nullptr;
     const Observation* observation = nullptr;
-    const Codings* codes = nullptr;  // the observation's or the component's
-    const Quantity* quantity = nullptr;          // nullptr for a presence-only measure
+    const Codings* codes = nullptr;      // the observation's or the component's
+    const Quantity* quantity = nullptr;  // nullptr for a presence-only measure
     const ValueSet* valueSet = nullptr;
 
     Evidence evidence() const {
@@ -67,7 +67,8 @@ struct Reading {
                 v = o.valueCodes.front().display.empty() ? o.valueCodes.front().code : o.valueCodes.front().display;
             return evidenceOf(o.source, *codes, valueSet, v, o.effective);
         }
-        return evidenceOf(o.source, *codes, valueSet, formatNumber(quantity->value).append(" ").append(quantity->unit), o.effective);
+        return evidenceOf(o.source, *codes, valueSet, formatNumber(quantity->value).append(" ").append(quantity->unit),
+                          o.effective);
     }
 };
 

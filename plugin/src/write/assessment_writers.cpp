@@ -1,5 +1,7 @@
 #include "write/assessment_writers.hpp"
 
+#include "write/xml_stream.hpp"
+
 #include <cstdio>
 
 #if defined(__SSE2__)
@@ -26,33 +28,37 @@ size_t skipJsonPlain(const unsigned char* p, size_t i, size_t n) {
     return i;
 }
 
-}  // namespace
-
-void appendJsonString(std::string& out, std::string_view s) {
+// JSON string escaping into any output with push_back and append(string_view).
+template <class Out>
+void appendJsonStringTo(Out& out, std::string_view s) {
     out.push_back('"');
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     size_t from = 0;  // the run of characters that need no escape is appended at once
     for (size_t i = skipJsonPlain(p, 0, s.size()); i < s.size(); i = skipJsonPlain(p, i + 1, s.size())) {
-        out.append(s, from, i - from);
+        out.append(s.substr(from, i - from));
         from = i + 1;
         switch (p[i]) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
+            case '"': out.append("\\\""); break;
+            case '\\': out.append("\\\\"); break;
+            case '\n': out.append("\\n"); break;
+            case '\r': out.append("\\r"); break;
+            case '\t': out.append("\\t"); break;
+            case '\b': out.append("\\b"); break;
+            case '\f': out.append("\\f"); break;
             default: {
                 char buf[8];
                 std::snprintf(buf, sizeof buf, "\\u%04x", p[i]);
-                out += buf;
+                out.append(buf);
             }
         }
     }
-    out.append(s, from, std::string::npos);
+    out.append(s.substr(from));
     out.push_back('"');
 }
+
+}  // namespace
+
+void appendJsonString(std::string& out, std::string_view s) { appendJsonStringTo(out, s); }
 
 std::string outcomeSentence(const Content& c, Outcome o, Date asOf) {
     std::string text = c.outcomeTexts[static_cast<size_t>(o)].text;
@@ -63,17 +69,27 @@ std::string outcomeSentence(const Content& c, Outcome o, Date asOf) {
 
 namespace {
 
+// The JSON writer: appends into the per-thread scratch buffer the CDA writer uses (an inline
+// bounds check and memcpy per append, where std::string::append is a call), copied out at the end.
 class Json {
 public:
-    std::string out;
+    XmlStream::Buffer out{16384};  // an assessment of a 50-resource record is about 10 KB
     void key(const char* k) {
         comma();
-        appendJsonString(out, k);
+        appendJsonStringTo(out, k);
         out.push_back(':');
         fresh_ = true;
     }
-    void str(std::string_view s) { comma(); appendJsonString(out, s); }
-    void raw(std::string_view s) { comma(); out += s; }
+    void str(std::string_view s) { comma(); appendJsonStringTo(out, s); }
+    void raw(std::string_view s) { comma(); out.append(s); }
+    // Where the next value starts (its comma, if one is due, already written).
+    size_t mark() {
+        comma();
+        fresh_ = true;
+        return out.size();
+    }
+    // A copy of the value written at [from, from + n).
+    void again(size_t from, size_t n) { comma(); out.appendWritten(from, n); }
     void open(char c) { comma(); out.push_back(c); fresh_ = true; }
     void close(char c) { out.push_back(c); fresh_ = false; }
     template <class V>
@@ -86,7 +102,7 @@ private:
     void value(bool b) { raw(b ? "true" : "false"); }
     void value(int v) { raw(std::to_string(v)); }
     void comma() {
-        if (!fresh_ && !out.empty()) out.push_back(',');
+        if (!fresh_ && out.size() != 0) out.push_back(',');
         fresh_ = false;
     }
     bool fresh_ = true;
@@ -144,10 +160,9 @@ void writeFinding(Json& j, const Finding& f, const Content& c) {
 
 std::string writeAssessmentJson(const Assessment& a, const Content& c, const std::string& pluginVersion) {
     Json j;
-    j.out.reserve(16384);  // a 50-resource record's assessment is about 10 KB
     // A finding is listed under every massage type it affects, the same JSON each time: written
-    // once, then copied.
-    std::vector<std::string> findingJson(a.findings.size());
+    // once, then copied from where it was written (offset, length).
+    std::vector<std::pair<size_t, size_t>> findingJson(a.findings.size(), {0, 0});
     j.open('{');
     j.field("applicable", a.applicable);
     j.field("asOf", formatIsoDate(a.asOf));
@@ -175,12 +190,14 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
         j.key("findings");
         j.open('[');
         for (size_t i : m.findings) {
-            if (findingJson[i].empty()) {
-                Json f;
-                writeFinding(f, a.findings[i], c);
-                findingJson[i] = std::move(f.out);
+            auto& written = findingJson[i];
+            if (written.second != 0) {
+                j.again(written.first, written.second);
+                continue;
             }
-            j.raw(findingJson[i]);
+            written.first = j.mark();
+            writeFinding(j, a.findings[i], c);
+            written.second = j.out.size() - written.first;
         }
         j.close(']');
         j.close('}');
@@ -215,7 +232,7 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
     j.field("pluginVersion", pluginVersion);
     j.close('}');
     j.out.push_back('\n');
-    return std::move(j.out);
+    return j.out.take();
 }
 
 std::string writeAssessmentText(const Assessment& a, const Content& c, const std::string& pluginVersion) {

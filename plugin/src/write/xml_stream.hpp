@@ -113,6 +113,13 @@ public:
             if (used_ == s_->size()) grow(1);
             (*s_)[used_++] = c;
         }
+        // Appends a copy of bytes [from, from + n) already written.
+        void appendWritten(size_t from, size_t n) {
+            if (n > s_->size() - used_) grow(n);  // before taking the source: growing moves it
+            std::memcpy(&(*s_)[used_], s_->data() + from, n);
+            used_ += n;
+        }
+        size_t size() const { return used_; }
         std::string take() {
             std::string out(s_->data(), used_);
             used_ = 0;
