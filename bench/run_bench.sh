@@ -97,8 +97,8 @@ echo "memory (50 resources): peak RSS $(field "$f" peak_rss_kb) KiB; RSS $(field
 if ((full)); then
   echo
   echo "bench: two threads against one (50 resources)"
-  one=$("$ppmg" bench --json --no-floor --as-of "$as_of" --unit render --threads 1 "$data"/bundle_50_*.json)
-  two=$("$ppmg" bench --json --no-floor --as-of "$as_of" --unit render --threads 2 "$data"/bundle_50_*.json)
+  one=$("$ppmg" bench --json --no-floor --as-of "$as_of" --unit document --threads 1 "$data"/bundle_50_*.json)
+  two=$("$ppmg" bench --json --no-floor --as-of "$as_of" --unit document --threads 2 "$data"/bundle_50_*.json)
   r1=$(echo "$one" | grep -o '"docs_per_s":[0-9.]*' | cut -d: -f2) r2=$(echo "$two" | grep -o '"docs_per_s":[0-9.]*' | cut -d: -f2)
   echo "  1 thread $r1 docs/s, 2 threads $r2 docs/s: $(awk -v a="$r2" -v b="$r1" 'BEGIN { printf "%.2f", a / b }')x"
   echo "  start-up: plugin load $(echo "$one" | grep -o '"plugin_load_ms":[0-9.]*' | cut -d: -f2) ms, engine create $(echo "$one" | grep -o '"engine_create_ms":[0-9.]*' | cut -d: -f2) ms"
