@@ -415,7 +415,7 @@ int runBench(int argc, char** argv) {
     else if (unitArg == "document") unit = Unit::Both;
     else if (unitArg == "two-calls") unit = Unit::TwoCalls;
     else {
-        printError("", "--unit must be render, document or two-calls, got \"" + unitArg + "\"");
+        printError("", "--unit must be document, render or two-calls, got \"" + unitArg + "\"");
         return kBadInput;
     }
 
