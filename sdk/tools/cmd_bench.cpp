@@ -112,6 +112,16 @@ const char* unitName(Unit u) {
     }
 }
 
+// Fills failure from a failed call's status and error (and frees the error); returns false.
+bool failed(const ppmg_core_api_v1& api, const Input& in, ppmg_status s, ppmg_error* err, Failure& failure) {
+    failure.status = s;
+    failure.file = in.path;
+    failure.message = err && err->message ? err->message : api.status_name(s);
+    if (err && err->fhir_path) failure.message += std::string(" (at ") + err->fhir_path + ")";
+    api.error_free(err);
+    return false;
+}
+
 // One unit through the ABI; returns false (and fills failure) on an error. assessNs and renderNs
 // are the two calls' times (TwoCalls); otherwise assessNs is 0 and renderNs the one call's time.
 bool document(const ppmg_core_api_v1& api, const ppmg_engine* engine, const Input& in, Unit unit,
@@ -129,14 +139,7 @@ bool document(const ppmg_core_api_v1& api, const ppmg_engine* engine, const Inpu
             api.buffer_free(doc);
         }
         const auto t1 = Clock::now();
-        if (s != PPMG_OK) {
-            failure.status = s;
-            failure.file = in.path;
-            failure.message = err && err->message ? err->message : api.status_name(s);
-            if (err && err->fhir_path) failure.message += std::string(" (at ") + err->fhir_path + ")";
-            api.error_free(err);
-            return false;
-        }
+        if (s != PPMG_OK) return failed(api, in, s, err, failure);
         assessNs = 0;
         renderNs = nanosBetween(t0, t1);
         return true;
@@ -155,14 +158,7 @@ bool document(const ppmg_core_api_v1& api, const ppmg_engine* engine, const Inpu
         }
     }
     const auto t2 = Clock::now();
-    if (s != PPMG_OK) {
-        failure.status = s;
-        failure.file = in.path;
-        failure.message = err && err->message ? err->message : api.status_name(s);
-        if (err && err->fhir_path) failure.message += std::string(" (at ") + err->fhir_path + ")";
-        api.error_free(err);
-        return false;
-    }
+    if (s != PPMG_OK) return failed(api, in, s, err, failure);
     assessNs = renderOnly ? 0 : nanosBetween(t0, t1);  // so that a render run's p50 is render_p50
     renderNs = nanosBetween(t1, t2);
     return true;
