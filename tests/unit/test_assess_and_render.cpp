@@ -94,6 +94,7 @@ TEST_CASE("assess_and_render: a failure gives a status, an error and no buffer",
     CHECK(api.assess_and_render(engine, nullptr, &a, &d, nullptr) == PPMG_E_INVALID_ARGUMENT);
     CHECK(api.assess_and_render(engine, &req, nullptr, &d, nullptr) == PPMG_E_INVALID_ARGUMENT);
     CHECK(api.assess_and_render(engine, &req, &a, nullptr, nullptr) == PPMG_E_INVALID_ARGUMENT);
+    CHECK(api.assess_and_render(engine, &req, &a, &a, nullptr) == PPMG_E_INVALID_ARGUMENT);  // one pointer twice
     CHECK(a == nullptr);
     CHECK(d == nullptr);
     api.engine_destroy(engine);

@@ -2,10 +2,21 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <string>
+#include <type_traits>
+#include <utility>
 
 #include "read/clinical_date.hpp"
 
 using namespace ppmg;
+
+// A DateTime keeps a view of the text it parsed: parsing a temporary string must not compile.
+template <class T, class = void>
+struct Parses : std::false_type {};
+template <class T>
+struct Parses<T, std::void_t<decltype(parseFhirDateTime(std::declval<T>()))>> : std::true_type {};
+static_assert(!Parses<std::string>::value, "parseFhirDateTime(std::string&&) would keep a dangling view");
+static_assert(Parses<std::string_view>::value && Parses<const char*>::value, "views and literals parse");
 
 TEST_CASE("FHIR dateTimes keep their own calendar date and a UTC instant", "[dates]") {
     auto a = parseFhirDateTime("2025-11-01T23:30:00-05:00");

@@ -232,3 +232,17 @@ TEST_CASE("XML stream: start tags close lazily; empty elements are self-closed",
     x.close();  // nothing open: ignored
     CHECK(x.finish() == "<a k=\"v\"><b/><c></c><d/></a>\n");
 }
+
+TEST_CASE("XML stream: empty values, including views with no storage at all, write nothing", "[write][xml]") {
+    // A default-constructed view has a null data pointer (a record's absent string is one); the
+    // writer must not hand it to memcpy.
+    XmlStream stream(64);
+    stream.open("a");
+    stream.dataAttr("b", std::string_view());
+    stream.attr("c", std::string_view());
+    stream.dataText(std::string_view());
+    stream.text(std::string_view());
+    stream.raw(std::string_view());
+    stream.close();
+    CHECK(stream.finish() == "<a b=\"\" c=\"\"></a>\n");  // text, even empty, ends the start tag
+}

@@ -199,6 +199,8 @@ ppmg_status assessAndRenderCall(const ppmg_engine* engine, const ppmg_request* r
     return guarded(error, [&]() -> ppmg_status {
         checkRequest(engine, request, assessment);
         if (!document) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the document output pointer is NULL");
+        if (document == assessment)
+            throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the assessment and document output pointers are the same");
         ppmg::GuidanceEngine::Both both = engine->impl->assessAndRender(toSpec(request));
         ppmg_buffer* a = nullptr;
         toBuffer(std::move(both.assessment), &a);

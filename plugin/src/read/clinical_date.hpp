@@ -37,6 +37,8 @@ void civilFromDays(int32_t z, int& y, unsigned& m, unsigned& d);
 // Returns nullopt when the text is not a valid FHIR date or dateTime. The result's text views the
 // argument, which must outlive it.
 std::optional<DateTime> parseFhirDateTime(std::string_view text);
+std::optional<DateTime> parseFhirDateTime(std::string&& text) = delete;  // its text would dangle
+inline std::optional<DateTime> parseFhirDateTime(const char* text) { return parseFhirDateTime(std::string_view(text)); }
 // Strict "YYYY-MM-DD".
 std::optional<Date> parseIsoDate(std::string_view text);
 std::string formatIsoDate(Date d);          // "2025-11-15"

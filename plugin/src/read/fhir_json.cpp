@@ -198,25 +198,30 @@ private:
     }
 
     // path: the CodeableConcept's own path.
-    // The codings, in the arena.
+    // The codings, gathered in a scratch list and then copied into the arena in one array (the
+    // array's element count from simdjson saturates at 2^24 - 1, so it cannot size the array).
     Codings codings(object cc, const Path& path) const {
         array list;
         element slot;
         if (!arr(member(cc, "coding", slot), "coding", list, Path(path, ".coding"))) return {};
-        const size_t n = list.size();
-        if (n == 0) return {};
-        Coding* out = text_.make<Coding>(n);
-        size_t i = 0;
+        codings_.clear();
         for (element c : list) {
             object co;
             if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a coding is not an object", Path(path, ".coding"));
             Members<3> m(co, kCodingKeys);
-            Coding& k = out[i++];  // filled in place
+            Coding& k = codings_.emplace_back();
             k.system = keep(str(m[0], "system", Path(path, ".coding.system")));
             k.code = keep(str(m[1], "code", Path(path, ".coding.code")));
             k.display = keep(str(m[2], "display", Path(path, ".coding.display")));
         }
-        return Codings(out, i);
+        return inArena(codings_);
+    }
+
+    Codings inArena(const std::vector<Coding>& list) const {
+        if (list.empty()) return {};
+        Coding* out = text_.make<Coding>(list.size());
+        std::copy(list.begin(), list.end(), out);
+        return Codings(out, list.size());
     }
 
     // path: the parent's path; the concept is at path.key.
@@ -504,14 +509,9 @@ private:
                 object to;
                 if (t.get(to)) fail(PPMG_E_NOT_FHIR, "Encounter.type is not a CodeableConcept", Path(path, ".type"));
                 const Codings c = codings(to, Path(path, ".type"));
-                if (types.size() == 1) e.types = c;
-                else all.insert(all.end(), c.begin(), c.end());
+                all.insert(all.end(), c.begin(), c.end());
             }
-            if (!all.empty()) {
-                Coding* out = text_.make<Coding>(all.size());
-                std::copy(all.begin(), all.end(), out);
-                e.types = Codings(out, all.size());
-            }
+            e.types = inArena(all);
         }
         e.start = periodStart(m[kPeriod], "period", path);
     }
@@ -549,6 +549,7 @@ private:
     const std::string& source_;
     RawRecord out_;
     TextArena& text_ = *out_.text;
+    mutable std::vector<Coding> codings_;  // scratch for one CodeableConcept's codings
 };
 
 // Every string in the document, keys included, against the string limit: one walk of the DOM

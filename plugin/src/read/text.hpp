@@ -6,9 +6,10 @@
 
 namespace ppmg {
 
-// A std::string_view that cannot be made from a std::string: keeping a view of a temporary (or
-// of a string that dies first) is a compile error, not a dangling view. Make one from the arena
-// (TextArena::keep), a literal, or a string_view whose storage is known to live long enough.
+// A std::string_view that cannot be made from a std::string directly: assigning a temporary (or
+// any std::string) to a Text is a compile error, not a dangling view. It still converts from any
+// std::string_view and const char*, so a view that already dangles passes: make one from the
+// arena (TextArena::keep), a literal, or a view whose storage is known to outlive the Text.
 class Text : public std::string_view {
 public:
     constexpr Text() = default;

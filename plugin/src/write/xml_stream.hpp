@@ -105,6 +105,7 @@ public:
         Buffer& operator=(const Buffer&) = delete;
 
         void append(std::string_view v) {
+            if (v.empty()) return;  // an empty view may have no data at all (memcpy from NULL is UB)
             if (v.size() > s_->size() - used_) grow(v.size());
             std::memcpy(&(*s_)[used_], v.data(), v.size());
             used_ += v.size();
