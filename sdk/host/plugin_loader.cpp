@@ -51,13 +51,17 @@ Plugin::Plugin(const std::string& path) : impl_(new Impl), path_(path) {
         throw LoadError("not a ppmg plugin (no " PPMG_ENTRY_SYMBOL " symbol): " + path);
     entry_ = static_cast<const ppmg_plugin_entry*>(impl_->library.getSymbol(PPMG_ENTRY_SYMBOL));
     const uint32_t theirs = entry_->abi_version;
+    // This loader and ppmg.hpp work with any plugin of this major from minor kOldestMinor on: a
+    // member appended later (assess_and_render, 1.1) is called only after PPMG_CORE_API_HAS.
+    const uint32_t needed = (PPMG_ABI_VERSION_MAJOR << 16) | kOldestMinor;
     if (PPMG_ABI_MAJOR_OF(theirs) != PPMG_ABI_VERSION_MAJOR || !entry_->negotiate ||
-        entry_->negotiate(PPMG_ABI_VERSION) != PPMG_OK)
+        entry_->negotiate(needed) != PPMG_OK)
         throw LoadError("plugin " + path + " speaks ABI " + std::to_string(PPMG_ABI_MAJOR_OF(theirs)) + "." +
                         std::to_string(PPMG_ABI_MINOR_OF(theirs)) + ", this host needs " +
-                        std::to_string(PPMG_ABI_VERSION_MAJOR) + "." + std::to_string(PPMG_ABI_VERSION_MINOR));
+                        std::to_string(PPMG_ABI_VERSION_MAJOR) + "." + std::to_string(kOldestMinor) + " to " +
+                        std::to_string(PPMG_ABI_VERSION_MAJOR) + ".x");
     core_ = static_cast<const ppmg_core_api_v1*>(entry_->get_api(PPMG_CORE_API_ID));
-    if (!core_ || core_->struct_size < sizeof(ppmg_core_api_v1))
+    if (!core_ || core_->struct_size < kOldestCoreSize)
         throw LoadError("plugin " + path + " has no usable " PPMG_CORE_API_ID " table");
 }
 

@@ -2,6 +2,8 @@
 // and hands out its core function table.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -22,10 +24,16 @@ std::vector<std::string> pluginCandidates(const std::string& executableDir);
 // The folder of the running executable (from /proc/self/exe).
 std::string executableDir();
 
+// The oldest ABI minor the loader accepts, and the size of that minor's core table: a plugin of
+// ABI 1.0 still loads into a host built with newer headers, which checks a member added since
+// (PPMG_CORE_API_HAS) before calling it. ppmg::Engine does.
+constexpr uint32_t kOldestMinor = 0;
+constexpr size_t kOldestCoreSize = offsetof(ppmg_core_api_v1, assess_and_render);  // the ABI 1.0 table
+
 class Plugin {
 public:
-    // Loads the library at path and negotiates PPMG_ABI_VERSION. Throws LoadError with a
-    // message naming the path and what was wrong.
+    // Loads the library at path and negotiates ABI (PPMG_ABI_VERSION_MAJOR).kOldestMinor. Throws
+    // LoadError with a message naming the path and what was wrong.
     explicit Plugin(const std::string& path);
     ~Plugin();
     Plugin(const Plugin&) = delete;

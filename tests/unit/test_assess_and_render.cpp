@@ -7,6 +7,7 @@
 #include "plugin_loader.hpp"
 #include "ppmg/ppmg.hpp"
 #include "support/fhir_builder.hpp"
+#include "support/run_process.hpp"
 #include "support/test_env.hpp"
 
 using namespace ppmg::test;
@@ -114,4 +115,27 @@ TEST_CASE("assess_and_render: the C++ wrapper falls back to two calls on a table
     json.outputFormat = PPMG_OUTPUT_JSON;
     CHECK(both.assessment == e.assess(json));
     CHECK(normaliseDocument(both.document) == normaliseDocument(e.render(r)));
+}
+
+TEST_CASE("assess_and_render: an SDK 1.1 host loads an ABI 1.0 plugin and falls back to two calls", "[abi][both]") {
+    ppmg::host::Plugin old(PPMG_STUB_PLUGIN_1_0);  // a plugin whose table ends before assess_and_render
+    CHECK(old.entry().abi_version == ((1u << 16) | 0u));
+    CHECK_FALSE(PPMG_CORE_API_HAS(&old.core(), assess_and_render));
+    ppmg::Engine e(old.core());
+    CHECK_FALSE(e.hasAssessAndRender());
+    ppmg::Request r;
+    r.data = "{}";
+    const ppmg::Engine::Both both = e.assessAndRender(r);
+    CHECK(both.assessment == "{\"applicable\":true,\"stub\":\"abi 1.0\"}");
+    CHECK(both.document == "<ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>");
+
+    // The benchmark's default unit needs the 1.1 call, and says so; two calls work.
+    const std::string sample = std::string(PPMG_SAMPLES_DIR) + "/sample-patient.json";
+    auto refused = runProcess({ppmgBinary(), "bench", "--plugin", PPMG_STUB_PLUGIN_1_0, "--iterations", "5", sample});
+    CHECK(refused.status == 1);
+    CHECK_THAT(refused.err, Catch::Contains("assess_and_render") && Catch::Contains("two-calls"));
+    auto twoCalls = runProcess({ppmgBinary(), "bench", "--plugin", PPMG_STUB_PLUGIN_1_0, "--unit", "two-calls",
+                                "--iterations", "5", "--warmup-ms", "1", "--no-floor", "--json", sample});
+    CHECK(twoCalls.status == 0);
+    CHECK_THAT(twoCalls.out, Catch::Contains("\"unit\":\"assess+render\""));
 }

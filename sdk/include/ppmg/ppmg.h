@@ -250,9 +250,11 @@ typedef struct ppmg_plugin_entry {
     /** The plugin's semantic version, e.g. "1.0.0". */
     const char* plugin_version;
     /**
-     * Negotiation: the host passes the ABI version it was built with; the
-     * plugin answers PPMG_OK if it can serve that major (and at least that
-     * minor), else PPMG_E_VERSION. Threads: any.
+     * Negotiation: the host passes the oldest ABI version it can work with
+     * (PPMG_ABI_VERSION if it calls every member unchecked; a lower minor if it
+     * checks newer members with PPMG_CORE_API_HAS); the plugin answers PPMG_OK
+     * if it can serve that major and at least that minor, else PPMG_E_VERSION.
+     * Threads: any.
      */
     ppmg_status (*negotiate)(uint32_t host_abi_version);
     /**
