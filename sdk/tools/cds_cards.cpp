@@ -347,6 +347,24 @@ void writeCard(JsonWriter& j, const Card& c, const CardOptions& o) {
     j.close('}');
 }
 
+// Calls fn(rule, finding) once per rule id over every massage type's findings that keep(finding)
+// accepts, in the order the assessment lists them (a finding under several types comes once).
+template <class Keep, class Fn>
+void forEachFindingOnce(object massages, Keep keep, Fn fn) {
+    std::set<std::string> rules;
+    for (auto m : massages) {
+        object mo;
+        array findings;
+        if (m.value.get_object().get(mo) != simdjson::SUCCESS || !arr(mo, "findings", findings)) continue;
+        for (element fe : findings) {
+            object f;
+            if (fe.get_object().get(f) != simdjson::SUCCESS || !keep(f)) continue;
+            std::string rule(str(f, "rule"));
+            if (rules.insert(rule).second) fn(rule, f);
+        }
+    }
+}
+
 std::string joinTitles(const std::vector<std::string>& titles) {
     std::string s;
     for (const auto& t : titles) s += (s.empty() ? "" : "; ") + t;
@@ -379,17 +397,10 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
         Card c;
         c.indicator = "critical";
         std::vector<std::string> titles;
-        std::set<std::string> rules;
         std::string body, action;
-        for (auto m : massages) {
-            object mo;
-            array findings;
-            if (m.value.get_object().get(mo) != simdjson::SUCCESS || !arr(mo, "findings", findings)) continue;
-            for (element fe : findings) {
-                object f;
-                if (fe.get_object().get(f) != simdjson::SUCCESS || str(f, "outcome") != "escalate") continue;
-                std::string rule(str(f, "rule"));
-                if (!rules.insert(rule).second) continue;
+        forEachFindingOnce(
+            massages, [](object f) { return str(f, "outcome") == "escalate"; },
+            [&](const std::string& rule, object f) {
                 if (c.ruleId.empty()) {
                     c.ruleId = rule;
                     c.ruleTitle = std::string(str(f, "title"));
@@ -397,8 +408,7 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
                 if (action.empty()) action = std::string(str(f, "action"));
                 titles.emplace_back(str(f, "title"));
                 finding(body, f, action);
-            }
-        }
+            });
         if (c.ruleId.empty()) {
             c.ruleId = "escalate";
             c.ruleTitle = "Urgent clinical assessment";
@@ -458,24 +468,16 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
             c.indicator = "info";
             std::string body;
             std::vector<std::string> titles;
-            std::set<std::string> rules;
-            for (auto m : massages) {
-                object mo;
-                array findings;
-                if (m.value.get_object().get(mo) != simdjson::SUCCESS || !arr(mo, "findings", findings)) continue;
-                for (element fe : findings) {
-                    object f;
-                    if (fe.get_object().get(f) != simdjson::SUCCESS) continue;
-                    std::string rule(str(f, "rule"));
-                    if (!rules.insert(rule).second) continue;
+            forEachFindingOnce(
+                massages, [](object) { return true; },
+                [&](const std::string& rule, object f) {
                     if (c.ruleId.empty()) {
                         c.ruleId = rule;
                         c.ruleTitle = std::string(str(f, "title"));
                     }
                     titles.emplace_back(str(f, "title"));
                     finding(body, f);
-                }
-            }
+                });
             if (!a.applicable) {
                 c.summary = "Postpartum massage guidance does not apply" +
                             (titles.empty() ? std::string() : ": " + joinTitles(titles));

@@ -140,18 +140,6 @@ void printException(const std::string& file, const ppmg::Exception& e) {
     printError(e.file().empty() ? file : e.file(), msg);
 }
 
-bool isInputError(ppmg_status s) {
-    switch (s) {
-        case PPMG_E_INVALID_ARGUMENT:
-        case PPMG_E_PARSE:
-        case PPMG_E_NOT_FHIR:
-        case PPMG_E_NO_PATIENT:
-        case PPMG_E_AMBIGUOUS_PATIENT:
-        case PPMG_E_LIMIT:
-        case PPMG_E_ENCODING:
-        case PPMG_E_UNSUPPORTED: return true;
-        default: return false;
-    }
-}
+bool isInputError(ppmg_status s) { return isInputStatus(s); }
 
 }  // namespace ppmg::cli

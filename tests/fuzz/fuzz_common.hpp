@@ -6,7 +6,7 @@
 #include <string>
 
 #include "errors.hpp"
-#include "ppmg/ppmg.h"
+#include "ppmg/ppmg.hpp"
 
 namespace ppmg::fuzz {
 
@@ -18,17 +18,7 @@ namespace ppmg::fuzz {
 
 // Input may be refused only with an input status; anything else is a plugin bug.
 inline void checkRefusal(const Error& e) {
-    switch (e.status()) {
-        case PPMG_E_PARSE:
-        case PPMG_E_NOT_FHIR:
-        case PPMG_E_NO_PATIENT:
-        case PPMG_E_AMBIGUOUS_PATIENT:
-        case PPMG_E_LIMIT:
-        case PPMG_E_ENCODING:
-        case PPMG_E_INVALID_ARGUMENT:
-        case PPMG_E_UNSUPPORTED: break;
-        default: bug(std::string("status ") + std::to_string(e.status()) + ": " + e.what());
-    }
+    if (!isInputStatus(e.status())) bug(std::string("status ") + std::to_string(e.status()) + ": " + e.what());
     const std::string message = e.what();
     if (message.empty() || message.find('\n') != std::string::npos) bug("the message is empty or not one line: " + message);
 }

@@ -35,20 +35,23 @@ static ppmg_status engineCreate(const ppmg_engine_options* options, ppmg_engine*
 
 static void engineDestroy(ppmg_engine* engine) { free(engine); }
 
+static ppmg_status answer(const char* text, ppmg_buffer** out, ppmg_error** error) {
+    if (error) *error = NULL;
+    return copyOut(text, out);
+}
+
 static ppmg_status assess(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out,
                           ppmg_error** error) {
     (void)engine;
     (void)request;
-    if (error) *error = NULL;
-    return copyOut("{\"applicable\":true,\"stub\":\"abi 1.0\"}", out);
+    return answer("{\"applicable\":true,\"stub\":\"abi 1.0\"}", out, error);
 }
 
 static ppmg_status render(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out,
                           ppmg_error** error) {
     (void)engine;
     (void)request;
-    if (error) *error = NULL;
-    return copyOut("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>", out);
+    return answer("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>", out, error);
 }
 
 static ppmg_status contentInfo(const ppmg_engine* engine, ppmg_content_info* out) {

@@ -31,6 +31,22 @@ private:
     int64_t line_ = 0;
 };
 
+// True when a status refuses the request's input or arguments (the caller should fix what it sent:
+// a command line exits 2); any other failure is the plugin's or its environment's.
+inline bool isInputStatus(ppmg_status s) noexcept {
+    switch (s) {
+        case PPMG_E_INVALID_ARGUMENT:
+        case PPMG_E_PARSE:
+        case PPMG_E_NOT_FHIR:
+        case PPMG_E_NO_PATIENT:
+        case PPMG_E_AMBIGUOUS_PATIENT:
+        case PPMG_E_LIMIT:
+        case PPMG_E_ENCODING:
+        case PPMG_E_UNSUPPORTED: return true;
+        default: return false;
+    }
+}
+
 namespace detail {
 inline void check(const ppmg_core_api_v1& api, ppmg_status s, ppmg_error* e) {
     if (s == PPMG_OK) return;
