@@ -6,17 +6,15 @@
 #include <Poco/Path.h>
 #include <dlfcn.h>
 #include <libxml/parser.h>
-#include <libxslt/transform.h>
-#include <libxslt/xsltInternals.h>
-#include <libxslt/xsltutils.h>
 
 #include "assess/rule_engine.hpp"
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "write/assessment_writers.hpp"
 #include "write/cda_writer.hpp"
 #include "write/document_id.hpp"
+#include "write/html_view.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 namespace {
 
@@ -54,20 +52,10 @@ GuidanceEngine::GuidanceEngine(EngineConfig config) : config_(std::move(config))
     content_ = loadContent(config_.contentDir);
     cdaFragments_ = prepareCdaFragments(*content_);
     std::string xsl = Poco::Path(Poco::Path(config_.contentDir).makeDirectory(), kHtmlStylesheet).toString();
-    if (Poco::File(xsl).exists()) {
-        xmlDocPtr doc = xmlReadFile(xsl.c_str(), nullptr, XML_PARSE_NONET);
-        if (!doc) throw Error(PPMG_E_CONTENT, "cannot parse the stylesheet " + xsl, Location{xsl, "", "", 0});
-        htmlStylesheet_ = xsltParseStylesheetDoc(doc);  // takes the document
-        if (!htmlStylesheet_) {
-            xmlFreeDoc(doc);
-            throw Error(PPMG_E_CONTENT, "the stylesheet " + xsl + " is not valid XSLT", Location{xsl, "", "", 0});
-        }
-    }
+    if (Poco::File(xsl).exists()) htmlView_ = std::make_unique<HtmlView>(xsl);
 }
 
-GuidanceEngine::~GuidanceEngine() {
-    if (htmlStylesheet_) xsltFreeStylesheet(htmlStylesheet_);
-}
+GuidanceEngine::~GuidanceEngine() = default;
 
 GuidanceEngine::Prepared GuidanceEngine::prepare(const RequestSpec& r) const {
     const std::string source = r.sourceName.empty() ? "input" : r.sourceName;
@@ -79,11 +67,12 @@ GuidanceEngine::Prepared GuidanceEngine::prepare(const RequestSpec& r) const {
     }
     RawRecord raw = readRecord(r.data, r.inputFormat, config_.limits, source);
     PatientRecord record = selectPatient(std::move(raw), r.patientId, *content_, source);
-    return Prepared{ppmg::assess(*content_, record, asOf)};
+    return Prepared{ppmg::core::assess(*content_, record, asOf)};
 }
 
 std::string GuidanceEngine::assess(const RequestSpec& r) const {
-    if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_JSON && r.outputFormat != PPMG_OUTPUT_TEXT)
+    if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_JSON &&
+        r.outputFormat != PPMG_OUTPUT_TEXT)
         throw Error(PPMG_E_UNSUPPORTED, "assess writes JSON or text only");
     Prepared p = prepare(r);
     if (r.outputFormat == PPMG_OUTPUT_TEXT) return writeAssessmentText(p.assessment, *content_, PPMG_VERSION);
@@ -91,9 +80,10 @@ std::string GuidanceEngine::assess(const RequestSpec& r) const {
 }
 
 void GuidanceEngine::checkDocumentFormat(const RequestSpec& r) const {
-    if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_CDA && r.outputFormat != PPMG_OUTPUT_HTML)
+    if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_CDA &&
+        r.outputFormat != PPMG_OUTPUT_HTML)
         throw Error(PPMG_E_UNSUPPORTED, "render writes CDA or HTML only");
-    if (r.outputFormat == PPMG_OUTPUT_HTML && !htmlStylesheet_)
+    if (r.outputFormat == PPMG_OUTPUT_HTML && !htmlView_)
         throw Error(PPMG_E_UNSUPPORTED, "no HTML stylesheet in the content (" + std::string(kHtmlStylesheet) + ")");
 }
 
@@ -120,20 +110,7 @@ std::string GuidanceEngine::document(const Prepared& p, const RequestSpec& r) co
     ctx.effectiveTime = Poco::DateTimeFormatter::format(Poco::DateTime(), "%Y%m%d%H%M%S+0000");
     std::string cda = writeCda(p.assessment, *content_, ctx, cdaFragments_.get());
     if (r.outputFormat != PPMG_OUTPUT_HTML) return cda;
-
-    xmlDocPtr doc = xmlReadMemory(cda.data(), static_cast<int>(cda.size()), "guidance.xml", nullptr, XML_PARSE_NONET);
-    if (!doc) throw Error(PPMG_E_INTERNAL, "the CDA document could not be parsed back for HTML");
-    xmlDocPtr html = xsltApplyStylesheet(htmlStylesheet_, doc, nullptr);
-    xmlFreeDoc(doc);
-    if (!html) throw Error(PPMG_E_INTERNAL, "the HTML stylesheet failed");
-    xmlChar* bytes = nullptr;
-    int size = 0;
-    int rc = xsltSaveResultToString(&bytes, &size, html, htmlStylesheet_);
-    xmlFreeDoc(html);
-    if (rc != 0 || !bytes) throw Error(PPMG_E_INTERNAL, "the HTML page could not be serialised");
-    std::string out(reinterpret_cast<const char*>(bytes), static_cast<size_t>(size));
-    xmlFree(bytes);
-    return out;
+    return htmlView_->transform(cda);
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

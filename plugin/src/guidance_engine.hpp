@@ -9,16 +9,15 @@
 #include "ppmg/ppmg.h"
 #include "read/fhir_reader.hpp"
 
-typedef struct _xsltStylesheet xsltStylesheet;
-
-namespace ppmg {
+namespace ppmg::core {
 
 struct CdaFragments;  // write/cda_writer.hpp
+class HtmlView;       // write/html_view.hpp
 
 struct EngineConfig {
-    std::string contentDir;     // "" = beside the plugin, else the source tree's content/
+    std::string contentDir;  // "" = beside the plugin, else the source tree's content/
     std::string custodianName = "ppmg";
-    std::string custodianOid = "2.25.318214975805081609918790724903688664766";
+    std::string custodianOid = PPMG_OID_ROOT;
     ReadLimits limits;
 };
 
@@ -26,7 +25,7 @@ struct RequestSpec {
     std::string_view data;
     ppmg_input_format inputFormat = PPMG_INPUT_AUTO;
     ppmg_output_format outputFormat = PPMG_OUTPUT_DEFAULT;
-    std::string asOf;        // "" = today (UTC)
+    std::string asOf;  // "" = today (UTC)
     std::string patientId;
     std::string sourceName;  // for messages; "" = "input"
 };
@@ -58,11 +57,11 @@ private:
 
     EngineConfig config_;
     std::shared_ptr<const Content> content_;
-    xsltStylesheet* htmlStylesheet_ = nullptr;  // content/xsl/cda-to-html.xsl, when present
+    std::unique_ptr<const HtmlView> htmlView_;          // content/xsl/cda-to-html.xsl, when present
     std::unique_ptr<const CdaFragments> cdaFragments_;  // the CDA's content-only parts, written once
 };
 
 // Where the content is when the options name none.
 std::string defaultContentDir();
 
-}  // namespace ppmg
+}  // namespace ppmg::core

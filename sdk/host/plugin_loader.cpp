@@ -4,8 +4,8 @@
 #include <Poco/Path.h>
 #include <Poco/SharedLibrary.h>
 
-#include <climits>
 #include <unistd.h>
+#include <climits>
 
 namespace ppmg::host {
 

@@ -8,12 +8,12 @@
 #include "ppmg/ppmg.h"
 
 static int failures = 0;
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                                     \
-        }                                                                   \
+            ++failures;                                                              \
+        }                                                                            \
     } while (0)
 
 static char* slurp(const char* path, size_t* size) {
@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
         api->buffer_free(out);
         api->buffer_free(doc);
         out = NULL;
-        doc = (ppmg_buffer*)&request; /* must come back NULL */
+        doc = (ppmg_buffer*)&request;             /* must come back NULL */
         request.output_format = PPMG_OUTPUT_JSON; /* the document cannot be JSON */
         s = api->assess_and_render(engine, &request, &out, &doc, &error);
         CHECK(s == PPMG_E_UNSUPPORTED && out == NULL && doc == NULL && error != NULL);

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "ppmg/ppmg.hpp"
 
 namespace ppmg::fuzz {
@@ -17,10 +17,11 @@ namespace ppmg::fuzz {
 }
 
 // Input may be refused only with an input status; anything else is a plugin bug.
-inline void checkRefusal(const Error& e) {
+inline void checkRefusal(const core::Error& e) {
     if (!isInputStatus(e.status())) bug(std::string("status ") + std::to_string(e.status()) + ": " + e.what());
     const std::string message = e.what();
-    if (message.empty() || message.find('\n') != std::string::npos) bug("the message is empty or not one line: " + message);
+    if (message.empty() || message.find('\n') != std::string::npos)
+        bug("the message is empty or not one line: " + message);
 }
 
 }  // namespace ppmg::fuzz

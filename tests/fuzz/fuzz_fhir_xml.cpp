@@ -5,14 +5,14 @@
 #include "read/fhir_reader.hpp"
 
 int ppmgFuzzFhirXml(const uint8_t* data, size_t size) {
-    ppmg::ReadLimits limits;
+    ppmg::core::ReadLimits limits;
     limits.maxStringBytes = 4096;
     limits.maxResources = 64;
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     try {
-        ppmg::RawRecord r = ppmg::readRecord(input, PPMG_INPUT_FHIR_XML, limits, "fuzz.xml");
+        ppmg::core::RawRecord r = ppmg::core::readRecord(input, PPMG_INPUT_FHIR_XML, limits, "fuzz.xml");
         if (r.patients.empty()) ppmg::fuzz::bug("a record without a Patient was accepted");
-    } catch (const ppmg::Error& e) {
+    } catch (const ppmg::core::Error& e) {
         ppmg::fuzz::checkRefusal(e);
     }
     return 0;

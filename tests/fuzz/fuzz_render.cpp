@@ -12,9 +12,9 @@
 
 namespace {
 
-const ppmg::GuidanceEngine& engine() {
-    static const ppmg::GuidanceEngine e([] {
-        ppmg::EngineConfig c;
+const ppmg::core::GuidanceEngine& engine() {
+    static const ppmg::core::GuidanceEngine e([] {
+        ppmg::core::EngineConfig c;
         c.limits.maxStringBytes = 4096;
         c.limits.maxResources = 64;
         return c;
@@ -39,10 +39,11 @@ void checkJson(const std::string& doc) {
 
 int ppmgFuzzRender(const uint8_t* data, size_t size) {
     if (size < 1) return 0;
-    static const ppmg_output_format kFormats[] = {PPMG_OUTPUT_CDA, PPMG_OUTPUT_JSON, PPMG_OUTPUT_TEXT, PPMG_OUTPUT_CDA,
-                                                  PPMG_OUTPUT_JSON, PPMG_OUTPUT_CDA, PPMG_OUTPUT_JSON, PPMG_OUTPUT_HTML};
+    static const ppmg_output_format kFormats[] = {PPMG_OUTPUT_CDA,  PPMG_OUTPUT_JSON, PPMG_OUTPUT_TEXT,
+                                                  PPMG_OUTPUT_CDA,  PPMG_OUTPUT_JSON, PPMG_OUTPUT_CDA,
+                                                  PPMG_OUTPUT_JSON, PPMG_OUTPUT_HTML};
     const ppmg_output_format format = kFormats[data[0] & 7];
-    ppmg::RequestSpec r;
+    ppmg::core::RequestSpec r;
     r.data = std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1);
     r.asOf = (data[0] & 8) ? "2025-06-01" : "2025-11-15";
     r.outputFormat = format;
@@ -56,7 +57,7 @@ int ppmgFuzzRender(const uint8_t* data, size_t size) {
             checkJson(out);
             if (engine().assess(r) != out) ppmg::fuzz::bug("the same request gave another assessment");
         }
-    } catch (const ppmg::Error& e) {
+    } catch (const ppmg::core::Error& e) {
         ppmg::fuzz::checkRefusal(e);
     }
     return 0;

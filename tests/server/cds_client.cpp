@@ -133,7 +133,8 @@ int load(const std::map<std::string, std::string>& o) {
                     break;
                 }
                 try {
-                    if (!client) client = std::make_unique<Client>(uri.getHost(), uri.getPort(), uri.getScheme() == "https");
+                    if (!client)
+                        client = std::make_unique<Client>(uri.getHost(), uri.getPort(), uri.getScheme() == "https");
                     const auto t0 = std::chrono::steady_clock::now();
                     Reply r = client->post(path, body, tokens[i]);
                     const auto t1 = std::chrono::steady_clock::now();

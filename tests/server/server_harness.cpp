@@ -249,7 +249,8 @@ std::string RawConnection::receive(int waitSeconds) {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(waitSeconds);
     for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
         if (left <= 0) break;
         pollfd p{fd_, POLLIN, 0};
         if (::poll(&p, 1, int(left)) <= 0) break;

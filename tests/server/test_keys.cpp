@@ -70,7 +70,8 @@ std::string randomId() {
 }
 
 int64_t unixNow() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 TestKey TestKey::generate(const std::string& alg, const std::string& kid) {
@@ -78,8 +79,10 @@ TestKey TestKey::generate(const std::string& alg, const std::string& kid) {
     k.alg_ = alg;
     k.kid_ = kid;
     EVP_PKEY* p = nullptr;
-    if (alg == "ES384") p = EVP_EC_gen("P-384");
-    else if (alg == "RS384") p = EVP_RSA_gen(2048);
+    if (alg == "ES384")
+        p = EVP_EC_gen("P-384");
+    else if (alg == "RS384")
+        p = EVP_RSA_gen(2048);
     if (!p) throw std::runtime_error("cannot generate a " + alg + " key");
     k.key_.reset(p, PkeyFree());
     return k;
@@ -164,7 +167,8 @@ std::string payload(Claims c) {
 }  // namespace
 
 std::string makeToken(const TestKey& key, Claims c) {
-    return key.sign("{\"alg\":\"" + key.alg() + "\",\"typ\":\"JWT\",\"kid\":" + jsonString(key.kid()) + "}", payload(c));
+    return key.sign("{\"alg\":\"" + key.alg() + "\",\"typ\":\"JWT\",\"kid\":" + jsonString(key.kid()) + "}",
+                    payload(c));
 }
 
 std::string makeUnsignedToken(const Claims& c) {

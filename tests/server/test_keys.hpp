@@ -19,8 +19,8 @@ public:
 
     const std::string& alg() const { return alg_; }
     const std::string& kid() const { return kid_; }
-    std::string publicJwk() const;   // one JWK object
-    std::string jwks() const;        // {"keys":[publicJwk()]}
+    std::string publicJwk() const;  // one JWK object
+    std::string jwks() const;       // {"keys":[publicJwk()]}
     std::string privatePem() const;
 
     // Signs header.payload (both JSON texts) and returns the compact JWS.
@@ -34,9 +34,9 @@ private:
 struct Claims {
     std::string iss;
     std::string aud;
-    int64_t iat = 0;       // 0 = now
-    int64_t exp = 0;       // 0 = iat + 300
-    std::string jti;       // "" = a fresh random one
+    int64_t iat = 0;  // 0 = now
+    int64_t exp = 0;  // 0 = iat + 300
+    std::string jti;  // "" = a fresh random one
     bool omitExp = false, omitIat = false, omitJti = false;
 };
 

@@ -111,9 +111,10 @@ std::string patientJson(const std::string& id, const std::string& gender = "fema
 }
 
 std::string searchset(const std::vector<std::string>& resources) {
-    std::string b = R"({"resourceType":"Bundle","type":"searchset","total":)" + std::to_string(resources.size()) +
-                    R"(,"entry":[)";
-    for (size_t i = 0; i < resources.size(); ++i) b += (i ? "," : "") + std::string(R"({"resource":)") + resources[i] + "}";
+    std::string b =
+        R"({"resourceType":"Bundle","type":"searchset","total":)" + std::to_string(resources.size()) + R"(,"entry":[)";
+    for (size_t i = 0; i < resources.size(); ++i)
+        b += (i ? "," : "") + std::string(R"({"resource":)") + resources[i] + "}";
     return b + "]}";
 }
 
@@ -136,9 +137,11 @@ std::string medication(const std::string& patient) {
            patient + R"("}})";
 }
 
-std::string hookCall(const std::string& patientId, const std::string& prefetch, const std::string& hook = "patient-view") {
+std::string hookCall(const std::string& patientId, const std::string& prefetch,
+                     const std::string& hook = "patient-view") {
     return R"({"hook":")" + hook + R"(","hookInstance":")" + randomId() +
-           R"(","context":{"userId":"Practitioner/example","patientId":")" + patientId + R"("},"prefetch":{)" + prefetch + "}}";
+           R"(","context":{"userId":"Practitioner/example","patientId":")" + patientId + R"("},"prefetch":{)" +
+           prefetch + "}}";
 }
 
 // A DVT on record, ten days after a vaginal birth.
@@ -163,13 +166,14 @@ std::string flaggedCall(const std::string& patientId = "pat-flag") {
 
 // Sixty days after a vaginal birth, nothing of concern.
 std::string quietCall(const std::string& patientId = "pat-quiet") {
-    return hookCall(patientId, "\"patient\":" + patientJson(patientId) + ",\"procedures\":" +
-                                   searchset({vaginalBirth(patientId, daysAgo(60))}) + ",\"conditions\":" +
-                                   searchset({condition("c-old", patientId, "http://snomed.info/sct", "72892002",
-                                                        "Normal pregnancy", daysAgo(300), "resolved")}) +
-                                   ",\"medicationStatements\":" +
-                                   searchset({medication(patientId)}) +
-                                   R"(,"allergies":{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"not-found"}]})");
+    return hookCall(
+        patientId,
+        "\"patient\":" + patientJson(patientId) +
+            ",\"procedures\":" + searchset({vaginalBirth(patientId, daysAgo(60))}) + ",\"conditions\":" +
+            searchset({condition("c-old", patientId, "http://snomed.info/sct", "72892002", "Normal pregnancy",
+                                 daysAgo(300), "resolved")}) +
+            ",\"medicationStatements\":" + searchset({medication(patientId)}) +
+            R"(,"allergies":{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"not-found"}]})");
 }
 
 // ---- the shared environment ---------------------------------------------------------------
@@ -189,11 +193,14 @@ struct Env {
         writeText(ecJwks, ec.jwks());
         writeText(rsaJwks, rsa.jwks());
     }
-    std::vector<std::string> authArgs() const { return {"--jwks", kIssuerEc + "=" + ecJwks, "--jwks", kIssuerRsa + "=" + rsaJwks}; }
+    std::vector<std::string> authArgs() const {
+        return {"--jwks", kIssuerEc + "=" + ecJwks, "--jwks", kIssuerRsa + "=" + rsaJwks};
+    }
     ServerProcess& main() {
         if (!server) {
             auto args = authArgs();
-            for (const char* a : {"--guidance-url", kGuidanceUrl.c_str(), "--access-log", accessLog.c_str()}) args.push_back(a);
+            for (const char* a : {"--guidance-url", kGuidanceUrl.c_str(), "--access-log", accessLog.c_str()})
+                args.push_back(a);
             server = std::make_unique<ServerProcess>(args);
         }
         return *server;
@@ -424,9 +431,10 @@ TEST_CASE("serve: HTTPS with --tls-cert and --tls-key", "[server][tls]") {
     const std::string dir = scratchDir();
     const std::string cert = dir + "/tls-cert.pem", key = dir + "/tls-key.pem";
     std::string err;
-    const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "
-                            "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '" +
-                            key + "' -out '" + cert + "' >/dev/null 2>&1";
+    const std::string cmd =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "
+        "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '" +
+        key + "' -out '" + cert + "' >/dev/null 2>&1";
     REQUIRE(std::system(cmd.c_str()) == 0);
     auto args = env().authArgs();
     for (const std::string& a : {std::string("--tls-cert"), cert, std::string("--tls-key"), key}) args.push_back(a);
@@ -449,16 +457,19 @@ TEST_CASE("serve: start-up refuses bad configuration", "[server]") {
     CHECK_THAT(err, Contains("--jwks"));
     CHECK(runPpmg({"serve", "--listen", "127.0.0.1:0", "--jwks", "https://x/=/nonexistent.json"}, err) == 2);
     CHECK(runPpmg({"serve", "--listen", "127.0.0.1:99999", "--jwks", "https://x/=" + env().ecJwks}, err) == 2);
-    CHECK(runPpmg({"serve", "--listen", "127.0.0.1:0", "--jwks", "https://x/=" + env().ecJwks, "--threads", "0"}, err) == 2);
+    CHECK(runPpmg({"serve", "--listen", "127.0.0.1:0", "--jwks", "https://x/=" + env().ecJwks, "--threads", "0"},
+                  err) == 2);
     const std::string bad = scratchDir() + "/bad.jwks.json";
     writeText(bad, R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})");
     CHECK(runPpmg({"serve", "--listen", "127.0.0.1:0", "--jwks", "https://x/=" + bad}, err) == 2);
     CHECK_THAT(err, Contains("no usable key"));
-    CHECK(runPpmg({"serve", "--listen", "127.0.0.1:0", "--jwks", "https://x/=" + env().ecJwks, "--tls-cert", "c.pem"}, err) == 2);
+    CHECK(runPpmg({"serve", "--listen", "127.0.0.1:0", "--jwks", "https://x/=" + env().ecJwks, "--tls-cert", "c.pem"},
+                  err) == 2);
     // A port in use.
     ServerProcess& srv = env().main();
-    CHECK(runPpmg({"serve", "--listen", "127.0.0.1:" + std::to_string(srv.port()), "--jwks",
-                   "https://x/=" + env().ecJwks}, err) == 1);
+    CHECK(runPpmg(
+              {"serve", "--listen", "127.0.0.1:" + std::to_string(srv.port()), "--jwks", "https://x/=" + env().ecJwks},
+              err) == 1);
     CHECK_THAT(err, Contains("cannot listen"));
 }
 
@@ -511,16 +522,15 @@ TEST_CASE("service: a DVT gives one critical card with the triggering data", "[s
     const std::string detail = s(card, "detail");
     CHECK_THAT(detail, Contains("Deep venous thrombosis"));
     CHECK_THAT(detail, Contains("Condition/dvt-1"));
-    CHECK_THAT(detail, Contains(daysAgo(2)));     // the data's date
-    CHECK_THAT(detail, Contains("PPM-ESC-01"));   // the rule
+    CHECK_THAT(detail, Contains(daysAgo(2)));    // the data's date
+    CHECK_THAT(detail, Contains("PPM-ESC-01"));  // the rule
     CHECK(s(card["source"]["topic"], "code") == "PPM-ESC-01");
     CHECK(s(d->root["extension"]["ppmg.content"], "version") == "1.0.0");
 }
 
 TEST_CASE("service: encounter-discharge is served the same way", "[service]") {
     ServerProcess& srv = env().main();
-    Reply r = callService(dvtCall("pat-discharge", "encounter-discharge"),
-                          env().token(srv.serviceUrl()));
+    Reply r = callService(dvtCall("pat-discharge", "encounter-discharge"), env().token(srv.serviceUrl()));
     INFO(r.body);
     REQUIRE(r.status == 200);
     CHECK_THAT(r.body, Contains("\"critical\""));
@@ -575,7 +585,8 @@ TEST_CASE("service: nothing flagged gives one info card", "[service]") {
     CHECK_THAT(s(cards.at(0).value(), "summary"), Contains("No contraindication"));
 
     // Out of scope (a man, no delivery): also one info card.
-    Reply m = callService(hookCall("pat-m", "\"patient\":" + patientJson("pat-m", "male")), env().token(srv.serviceUrl()));
+    Reply m =
+        callService(hookCall("pat-m", "\"patient\":" + patientJson("pat-m", "male")), env().token(srv.serviceUrl()));
     auto dm = parse(m.body);
     REQUIRE(dm->root["cards"].get(cards) == simdjson::SUCCESS);
     REQUIRE(cards.size() == 1);
@@ -603,7 +614,8 @@ TEST_CASE("service: bad requests get 400", "[service]") {
     ServerProcess& srv = env().main();
     CHECK(callService("not json", env().token(srv.serviceUrl())).status == 400);
     CHECK(callService(R"({"hook":"order-sign","context":{}})", env().token(srv.serviceUrl())).status == 400);
-    CHECK(callService(hookCall("p", "\"patient\":" + patientJson("p") + ",\"conditions\":42"), env().token(srv.serviceUrl()))
+    CHECK(callService(hookCall("p", "\"patient\":" + patientJson("p") + ",\"conditions\":42"),
+                      env().token(srv.serviceUrl()))
               .status == 400);
 }
 
@@ -612,11 +624,12 @@ TEST_CASE("service: summaries stay within 140 characters and data cannot inject 
     const std::string id = "pat-long";
     const std::string hostile = "DVT [click](http://evil.example) <b>x</b> | *y*";
     Reply r = callService(
-        hookCall(id, "\"patient\":" + patientJson(id) + ",\"conditions\":" +
-                         searchset({condition("c1", id, "http://snomed.info/sct", "128053003", hostile, daysAgo(1)),
-                                    condition("c2", id, "http://hl7.org/fhir/sid/icd-10-cm", "O72.1", "PPH", daysAgo(1)),
-                                    condition("c3", id, "http://hl7.org/fhir/sid/icd-10-cm", "O85", "Sepsis", daysAgo(1))}) +
-                         ",\"procedures\":" + searchset({vaginalBirth(id, daysAgo(3))})),
+        hookCall(
+            id, "\"patient\":" + patientJson(id) + ",\"conditions\":" +
+                    searchset({condition("c1", id, "http://snomed.info/sct", "128053003", hostile, daysAgo(1)),
+                               condition("c2", id, "http://hl7.org/fhir/sid/icd-10-cm", "O72.1", "PPH", daysAgo(1)),
+                               condition("c3", id, "http://hl7.org/fhir/sid/icd-10-cm", "O85", "Sepsis", daysAgo(1))}) +
+                    ",\"procedures\":" + searchset({vaginalBirth(id, daysAgo(3))})),
         env().token(srv.serviceUrl()));
     INFO(r.body);
     REQUIRE(r.status == 200);
@@ -703,8 +716,8 @@ TEST_CASE("auth: every failure is a 401 that says nothing about the patient", "[
         other.aud = url;
         std::string t2 = makeToken(env().ec, other);
         // The header and signature of one token with the payload of another.
-        const std::string spliced = t.substr(0, t.find('.')) + t2.substr(t2.find('.'), t2.rfind('.') - t2.find('.')) +
-                                    t.substr(t.rfind('.'));
+        const std::string spliced =
+            t.substr(0, t.find('.')) + t2.substr(t2.find('.'), t2.rfind('.') - t2.find('.')) + t.substr(t.rfind('.'));
         checkRefused(callService(body, spliced));
     }
     SECTION("missing claims") {
@@ -743,8 +756,9 @@ TEST_CASE("auth: aud may name the server as localhost, 127.0.0.1 or by its Host 
         CHECK(callService(dvtCall(), env().token("http://" + host + kService)).status == 200);
     }
     Client c("127.0.0.1", srv.port());
-    std::map<std::string, std::string> h{{"Host", "cds.internal.example:8080"},
-                                         {"Authorization", "Bearer " + env().token("http://cds.internal.example:8080" + kService)}};
+    std::map<std::string, std::string> h{
+        {"Host", "cds.internal.example:8080"},
+        {"Authorization", "Bearer " + env().token("http://cds.internal.example:8080" + kService)}};
     CHECK(c.request("POST", kService, dvtCall(), h).status == 200);
     CHECK(callService(dvtCall(), env().token("http://cds.internal.example:8080" + kService)).status == 401);
     CHECK(callService(dvtCall(), env().token("https://127.0.0.1:" + port + kService)).status == 401);  // not https
@@ -807,7 +821,8 @@ TEST_CASE("render: a FHIR Bundle in, the CDA document out, with the same authent
 TEST_CASE("feedback: accepted with authentication", "[service]") {
     ServerProcess& srv = env().main();
     Client c("127.0.0.1", srv.port());
-    const std::string fb = R"({"feedback":[{"card":"x","outcome":"overridden","outcomeTimestamp":"2026-01-01T00:00:00Z"}]})";
+    const std::string fb =
+        R"({"feedback":[{"card":"x","outcome":"overridden","outcomeTimestamp":"2026-01-01T00:00:00Z"}]})";
     CHECK(c.post(kService + "/feedback", fb, "").status == 401);
     CHECK(c.post(kService + "/feedback", fb, env().token(srv.serviceUrl() + "/feedback")).status == 200);
 }

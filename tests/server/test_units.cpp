@@ -5,11 +5,13 @@
 #include <simdjson.h>
 
 #include "cds_cards.hpp"
-#include "cds_json.hpp"
 #include "cds_jwt.hpp"
+#include "cds_text.hpp"
+#include "json_writer.hpp"
 #include "test_keys.hpp"
 
 using namespace ppmg::cds;
+using namespace ppmg::tools;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -19,9 +21,13 @@ const char* kSpecJwks = R"({"keys":[{"kty":"EC","use":"sig","crv":"P-384","kid":
   "x":"46SDH7Znh821wblCBglA61sNE9ZrHYKKt3qRtRTmSXyOI_FIGBLWrWa0GPUkDCEk",
   "y":"XMcRuuoGW7CXjQdy-F5i3FeBE0x9hPLdeFdSoDd3ELmx404tLX0VRRcqzAsPhXcI","alg":"ES384"}]})";
 const char* kSpecToken =
-    "eyJhbGciOiJFUzM4NCIsInR5cCI6IkpXVCIsImtpZCI6ImV4YW1wbGUta2lkIiwiamt1IjoiaHR0cHM6Ly9maGlyLWVoci5leGFtcGxlLmNvbS9qd2tfdXJpIn0."
-    "eyJpc3MiOiJodHRwczovL2ZoaXItZWhyLmV4YW1wbGUuY29tLyIsImF1ZCI6Imh0dHBzOi8vY2RzLmV4YW1wbGUub3JnL2Nkcy1zZXJ2aWNlcy9zb21lLXNlcnZpY2UiLCJleHAiOjE0MjI1Njg4NjAsImlhdCI6MTMxMTI4MDk3MCwianRpIjoiZWUyMmIwMjEtZTFiNy00NjExLWJhNWItOGVlYzZhMzNhYzFlIiwidGVuYW50IjoiMmRkZDZjM2EtOGU5YS00NGM2LWEzMDUtNTIxMTFhZDMwMmEyIn0."
-    "d1WfLjGRKlcWB94l9do4cM8REXeYJLL6SGUBO8VHZhfM8mwKYP70EMxJ67War4TQblEpaQrp11wx5p7oPFm2ETYgCicS84vXWEIYTdjooZdooCSDf2L8-i4awdoUwiEb";
+    "eyJhbGciOiJFUzM4NCIsInR5cCI6IkpXVCIsImtpZCI6ImV4YW1wbGUta2lkIiwiamt1IjoiaHR0cHM6Ly9maGlyLWVoci5leGFtcGxlLmNvbS9qd2"
+    "tfdXJpIn0."
+    "eyJpc3MiOiJodHRwczovL2ZoaXItZWhyLmV4YW1wbGUuY29tLyIsImF1ZCI6Imh0dHBzOi8vY2RzLmV4YW1wbGUub3JnL2Nkcy1zZXJ2aWNlcy9zb2"
+    "1lLXNlcnZpY2UiLCJleHAiOjE0MjI1Njg4NjAsImlhdCI6MTMxMTI4MDk3MCwianRpIjoiZWUyMmIwMjEtZTFiNy00NjExLWJhNWItOGVlYzZhMzNh"
+    "YzFlIiwidGVuYW50IjoiMmRkZDZjM2EtOGU5YS00NGM2LWEzMDUtNTIxMTFhZDMwMmEyIn0."
+    "d1WfLjGRKlcWB94l9do4cM8REXeYJLL6SGUBO8VHZhfM8mwKYP70EMxJ67War4TQblEpaQrp11wx5p7oPFm2ETYgCicS84vXWEIYTdjooZdooCSDf2"
+    "L8-i4awdoUwiEb";
 const char* kSpecIssuer = "https://fhir-ehr.example.com/";
 const char* kSpecAud = "https://cds.example.org/cds-services/some-service";
 constexpr int64_t kSpecExp = 1422568860;
@@ -54,7 +60,8 @@ TEST_CASE("jwt: the specification's example is refused when expired, for another
     CHECK(v.verify(bearer, kSpecAud, kSpecExp + 61).failure == AuthFailure::Expired);
     CHECK(v.verify(bearer, kSpecAud, kSpecExp + 59).failure == AuthFailure::Ok);  // within the skew
     JwtVerifier v2(specKeys(), AuthOptions{});
-    CHECK(v2.verify(bearer, "https://cds.example.org/cds-services/other", kSpecExp - 60).failure == AuthFailure::Audience);
+    CHECK(v2.verify(bearer, "https://cds.example.org/cds-services/other", kSpecExp - 60).failure ==
+          AuthFailure::Audience);
     CHECK(v2.verify(bearer, kSpecAud, kSpecExp - 100000).failure == AuthFailure::TooLong);
     std::string altered = kSpecToken;
     altered[altered.size() - 5] = altered[altered.size() - 5] == 'A' ? 'B' : 'A';
@@ -107,14 +114,17 @@ TEST_CASE("jwt: a kid the JWK Set lacks falls back to the issuer's keys, never a
     ppmg::test::Claims c;
     c.iss = "iss-a";
     c.aud = "http://h/x";
-    const std::string payload = "{\"iss\":\"iss-a\",\"aud\":\"http://h/x\",\"exp\":" + std::to_string(ppmg::test::unixNow() + 60) +
-                                ",\"iat\":" + std::to_string(ppmg::test::unixNow()) + ",\"jti\":\"";
+    const std::string payload =
+        "{\"iss\":\"iss-a\",\"aud\":\"http://h/x\",\"exp\":" + std::to_string(ppmg::test::unixNow() + 60) +
+        ",\"iat\":" + std::to_string(ppmg::test::unixNow()) + ",\"jti\":\"";
     const int64_t now = ppmg::test::unixNow();
-    CHECK(v.verify("Bearer " + mine.sign(R"({"alg":"ES384","kid":"thumbprint-xyz"})", payload + "1\"}"), "http://h/x", now).ok());
+    CHECK(v.verify("Bearer " + mine.sign(R"({"alg":"ES384","kid":"thumbprint-xyz"})", payload + "1\"}"), "http://h/x",
+                   now)
+              .ok());
     CHECK(v.verify("Bearer " + mine.sign(R"({"alg":"ES384"})", payload + "2\"}"), "http://h/x", now).ok());
     // Signed by iss-b's key, claiming iss-a (with iss-b's kid): refused.
-    CHECK(v.verify("Bearer " + other.sign(R"({"alg":"ES384","kid":"other"})", payload + "3\"}"), "http://h/x", now).failure ==
-          AuthFailure::Signature);
+    CHECK(v.verify("Bearer " + other.sign(R"({"alg":"ES384","kid":"other"})", payload + "3\"}"), "http://h/x", now)
+              .failure == AuthFailure::Signature);
     CHECK(v.verify("Bearer " + ppmg::test::makeToken(mine, c), "http://h/x", now).ok());
 }
 
@@ -126,8 +136,9 @@ TEST_CASE("jwt: refused algorithms and malformed tokens", "[unit][jwt]") {
     CHECK(code("Bearer a.b") == AuthFailure::Malformed);
     CHECK(code("Bearer a.b.c.d") == AuthFailure::Malformed);
     CHECK(code("Bearer !!.b.c") == AuthFailure::Malformed);
-    const std::string payload = ppmg::test::base64Url(std::string("{\"iss\":\"") + kSpecIssuer + "\",\"aud\":\"" + kSpecAud +
-                                                      "\",\"exp\":" + std::to_string(kSpecExp) + ",\"iat\":1,\"jti\":\"j\"}");
+    const std::string payload =
+        ppmg::test::base64Url(std::string("{\"iss\":\"") + kSpecIssuer + "\",\"aud\":\"" + kSpecAud +
+                              "\",\"exp\":" + std::to_string(kSpecExp) + ",\"iat\":1,\"jti\":\"j\"}");
     for (const char* alg : {"none", "HS256", "HS384", "RS256", "ES256", "PS384", "ES512"})
         CHECK(code("Bearer " + ppmg::test::base64Url(std::string("{\"alg\":\"") + alg + "\",\"kid\":\"example-kid\"}") +
                    "." + payload + ".c2ln") == AuthFailure::Algorithm);
@@ -139,16 +150,21 @@ TEST_CASE("jwt: JWK Sets: usable keys are kept, the rest named", "[unit][jwt]") 
     KeyStore k;
     std::vector<std::string> skipped;
     auto rsa = ppmg::test::TestKey::generate("RS384", "r1");
-    k.addIssuer("a", "{\"keys\":[" + rsa.publicJwk() +
-                         R"(,{"kty":"EC","crv":"P-256","x":"AA","y":"AA"},{"kty":"oct","k":"c2VjcmV0"}]})",
+    k.addIssuer("a",
+                "{\"keys\":[" + rsa.publicJwk() +
+                    R"(,{"kty":"EC","crv":"P-256","x":"AA","y":"AA"},{"kty":"oct","k":"c2VjcmV0"}]})",
                 skipped);
     CHECK(k.keyCount() == 1);
     CHECK(skipped.size() == 2);
     k.addIssuer("b", rsa.publicJwk(), skipped);  // a single JWK
     CHECK(k.issuerCount() == 2);
     // A point not on the curve.
-    CHECK_THROWS_WITH(k.addIssuer("c", R"({"kty":"EC","crv":"P-384","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB"})", skipped),
-                      Contains("no usable key"));
+    CHECK_THROWS_WITH(
+        k.addIssuer(
+            "c",
+            R"({"kty":"EC","crv":"P-384","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB"})",
+            skipped),
+        Contains("no usable key"));
     CHECK_THROWS(k.addIssuer("d", "not json", skipped));
 }
 
@@ -204,15 +220,19 @@ TEST_CASE("cards: summaries are cut to 140 characters on a character boundary", 
 }
 
 TEST_CASE("cards: an escalation with several findings is one critical card", "[unit][cards]") {
-    std::string finding = R"({"rule":"PPM-ESC-01","outcome":"escalate","title":"Venous thromboembolism","types":["abdominal"],
+    std::string finding =
+        R"({"rule":"PPM-ESC-01","outcome":"escalate","title":"Venous thromboembolism","types":["abdominal"],
         "reason":"R","action":"Seek urgent clinical assessment.","evidence":[{"resourceType":"Condition","id":"c1","path":"x",
         "code":{"system":"http://snomed.info/sct","code":"128053003","display":"Deep venous thrombosis"},"value":"active","date":"2026-01-02"}],
         "references":["A"]})";
     std::string massages;
     for (const char* t : {"abdominal", "low-back", "breast", "shoulder-neck"})
-        massages += std::string(massages.empty() ? "" : ",") + "\"" + t + "\":{\"outcome\":\"escalate\",\"label\":\"Urgent clinical assessment\",\"findings\":[" + finding + "]}";
-    const std::string a = R"({"applicable":true,"asOf":"2026-01-05","postpartumDay":10,"deliveryMode":"vaginal","deliveryDate":"2025-12-26","escalate":true,"massages":{)" +
-                          massages + R"(},"dataGaps":[],"content":{"version":"9.9.9","sha256":"abc"}})";
+        massages += std::string(massages.empty() ? "" : ",") + "\"" + t +
+                    "\":{\"outcome\":\"escalate\",\"label\":\"Urgent clinical assessment\",\"findings\":[" + finding +
+                    "]}";
+    const std::string a =
+        R"({"applicable":true,"asOf":"2026-01-05","postpartumDay":10,"deliveryMode":"vaginal","deliveryDate":"2025-12-26","escalate":true,"massages":{)" +
+        massages + R"(},"dataGaps":[],"content":{"version":"9.9.9","sha256":"abc"}})";
     CardOptions o;
     o.facts = {"9.9.9", "abc", "1.0.0"};
     o.sourceUrl = "https://x/about";

@@ -68,16 +68,21 @@ static const char* statusName(ppmg_status s) { return s == PPMG_OK ? "PPMG_OK" :
 
 static const ppmg_core_api_v1 kTable = {
     (uint32_t)offsetof(ppmg_core_api_v1, assess_and_render), /* the 1.0 table ends here */
-    engineCreate, engineDestroy, assess, render, contentInfo, bufferFree, errorFree, statusName, NULL};
+    engineCreate,
+    engineDestroy,
+    assess,
+    render,
+    contentInfo,
+    bufferFree,
+    errorFree,
+    statusName,
+    NULL};
 
 static ppmg_status negotiate(uint32_t host) {
     if (PPMG_ABI_MAJOR_OF(host) != 1u || PPMG_ABI_MINOR_OF(host) > 0u) return PPMG_E_VERSION;
     return PPMG_OK;
 }
 
-static const void* getApi(const char* id) {
-    return id && strcmp(id, PPMG_CORE_API_ID) == 0 ? &kTable : NULL;
-}
+static const void* getApi(const char* id) { return id && strcmp(id, PPMG_CORE_API_ID) == 0 ? &kTable : NULL; }
 
-__attribute__((visibility("default"))) const ppmg_plugin_entry ppmg_entry = {STUB_ABI, "1.0.0-stub", negotiate,
-                                                                             getApi};
+__attribute__((visibility("default"))) const ppmg_plugin_entry ppmg_entry = {STUB_ABI, "1.0.0-stub", negotiate, getApi};

@@ -76,7 +76,7 @@ std::string validateCda(const std::string& xml, const std::string& xsdPath) {
     }
 
     std::unique_ptr<xmlSchemaValidCtxt, void (*)(xmlSchemaValidCtxtPtr)> validator(xmlSchemaNewValidCtxt(schema),
-                                                                                    xmlSchemaFreeValidCtxt);
+                                                                                   xmlSchemaFreeValidCtxt);
     if (!validator) return "cannot allocate a schema validation context";
     Errors errors;
     xmlSchemaSetValidStructuredErrors(validator.get(), collect, &errors);

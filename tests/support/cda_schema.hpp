@@ -3,7 +3,9 @@
 
 #include <string>
 
+namespace ppmg::core {}
 namespace ppmg::test {
+using namespace ppmg::core;  // the tests read the plugin's internals
 
 // "" when xml is well-formed and valid against the schema at xsdPath; otherwise the first few
 // errors, one a line ("line N: message"). The schema is compiled once per path and shared; each

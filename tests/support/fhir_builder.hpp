@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+namespace ppmg::core {}
 namespace ppmg::test {
+using namespace ppmg::core;  // the tests read the plugin's internals
 
 inline const char* kPpmSystem = "urn:oid:2.25.318214975805081609918790724903688664766.1";
 inline const char* kSct = "http://snomed.info/sct";
@@ -41,20 +43,21 @@ public:
 
     Bundle& procedure(const char* system, const std::string& code, const std::string& date,
                       const std::string& status = "completed") {
-        return add(R"({"resourceType":"Procedure","id":"proc-)" + next() + R"(","status":")" + status +
-                   R"(","code":)" + concept(system, code) + "," + subject() + R"(,"performedDateTime":")" + date +
-                   "\"}");
+        return add(R"({"resourceType":"Procedure","id":"proc-)" + next() + R"(","status":")" + status + R"(","code":)" +
+                   concept(system, code) + "," + subject() + R"(,"performedDateTime":")" + date + "\"}");
     }
 
     Bundle& condition(const char* system, const std::string& code, const std::string& clinical = "active",
                       const std::string& verification = "confirmed") {
         std::string r = R"({"resourceType":"Condition","id":"cond-)" + next() + "\"";
         if (!clinical.empty())
-            r += R"(,"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":")" +
-                 clinical + "\"}]}";
+            r +=
+                R"(,"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":")" +
+                clinical + "\"}]}";
         if (!verification.empty())
-            r += R"(,"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":")" +
-                 verification + "\"}]}";
+            r +=
+                R"(,"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":")" +
+                verification + "\"}]}";
         return add(r + R"(,"code":)" + concept(system, code) + "," + subject() + "}");
     }
 
@@ -90,7 +93,8 @@ public:
 
     Bundle& medicationRequest(const char* system, const std::string& code, const std::string& status = "active") {
         return add(R"({"resourceType":"MedicationRequest","id":"mr-)" + next() + R"(","status":")" + status +
-                   R"(","intent":"order","medicationCodeableConcept":)" + concept(system, code) + "," + subject() + "}");
+                   R"(","intent":"order","medicationCodeableConcept":)" + concept(system, code) + "," + subject() +
+                   "}");
     }
 
     Bundle& medicationStatement(const char* system, const std::string& code, const std::string& status = "active") {
@@ -99,10 +103,11 @@ public:
     }
 
     Bundle& allergy(const char* system, const std::string& code, const std::string& clinical = "active") {
-        return add(R"({"resourceType":"AllergyIntolerance","id":"al-)" + next() +
-                   R"(","clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical","code":")" +
-                   clinical + R"("}]},"code":)" + concept(system, code) + R"(,"patient":{"reference":"Patient/)" +
-                   patientId_ + "\"}}");
+        return add(
+            R"({"resourceType":"AllergyIntolerance","id":"al-)" + next() +
+            R"(","clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical","code":")" +
+            clinical + R"("}]},"code":)" + concept(system, code) + R"(,"patient":{"reference":"Patient/)" + patientId_ +
+            "\"}}");
     }
 
     Bundle& encounter(const std::string& snomed, const std::string& start) {

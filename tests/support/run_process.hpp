@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+namespace ppmg::core {}
 namespace ppmg::test {
+using namespace ppmg::core;  // the tests read the plugin's internals
 
 struct ProcessResult {
     int status = -1;  // exit status, or 128+signal

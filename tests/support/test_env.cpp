@@ -1,9 +1,9 @@
 #include "support/test_env.hpp"
 
-#include <fstream>
-#include <regex>
-#include <iterator>
 #include <sys/stat.h>
+#include <fstream>
+#include <iterator>
+#include <regex>
 
 namespace ppmg::test {
 
@@ -57,7 +57,8 @@ std::string normaliseDocument(const std::string& out) {
     static const std::regex uuid("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
     static const std::regex created("[0-9]{14}\\+0000");
     static const std::regex shown("(Document created: </span>)(<time[^>]*>[^<]*</time>|[^<]*)");
-    return std::regex_replace(std::regex_replace(std::regex_replace(out, uuid, "UUID"), created, "TIME"), shown, "$1TIME");
+    return std::regex_replace(std::regex_replace(std::regex_replace(out, uuid, "UUID"), created, "TIME"), shown,
+                              "$1TIME");
 }
 
 std::string readText(const std::string& path) {

@@ -10,7 +10,9 @@
 #include "content/content.hpp"
 #include "read/fhir_reader.hpp"
 
+namespace ppmg::core {}
 namespace ppmg::test {
+using namespace ppmg::core;  // the tests read the plugin's internals
 
 const Content& content();
 
@@ -46,10 +48,10 @@ struct StringMaker<std::map<std::string, std::string>> {
 }  // namespace Catch
 
 // Skips the current test, visibly, when ../shared is absent.
-#define PPMG_REQUIRE_SHARED()                                                   \
-    do {                                                                        \
-        if (ppmg::test::sharedDir().empty()) {                                  \
-            WARN("SKIPPED: ../shared is absent; this test needs it");           \
-            return;                                                             \
-        }                                                                       \
+#define PPMG_REQUIRE_SHARED()                                         \
+    do {                                                              \
+        if (ppmg::test::sharedDir().empty()) {                        \
+            WARN("SKIPPED: ../shared is absent; this test needs it"); \
+            return;                                                   \
+        }                                                             \
     } while (0)

@@ -66,11 +66,11 @@ TEST_CASE("assess_and_render: a failure gives a status, an error and no buffer",
         ppmg_output_format format;
         ppmg_status expected;
     };
-    for (const Case& c : {Case{"broken JSON", "{\"resourceType\":", PPMG_OUTPUT_DEFAULT, PPMG_E_PARSE},
-                          Case{"no patient", "{\"resourceType\":\"Bundle\",\"entry\":[]}", PPMG_OUTPUT_DEFAULT,
-                               PPMG_E_NO_PATIENT},
-                          Case{"a JSON document", nullptr, PPMG_OUTPUT_JSON, PPMG_E_UNSUPPORTED},
-                          Case{"a text document", nullptr, PPMG_OUTPUT_TEXT, PPMG_E_UNSUPPORTED}}) {
+    for (const Case& c :
+         {Case{"broken JSON", "{\"resourceType\":", PPMG_OUTPUT_DEFAULT, PPMG_E_PARSE},
+          Case{"no patient", "{\"resourceType\":\"Bundle\",\"entry\":[]}", PPMG_OUTPUT_DEFAULT, PPMG_E_NO_PATIENT},
+          Case{"a JSON document", nullptr, PPMG_OUTPUT_JSON, PPMG_E_UNSUPPORTED},
+          Case{"a text document", nullptr, PPMG_OUTPUT_TEXT, PPMG_E_UNSUPPORTED}}) {
         INFO(c.what);
         ppmg_request r = req;
         if (c.data != nullptr) {

@@ -9,7 +9,7 @@
 #include "support/test_env.hpp"
 #include "write/assessment_writers.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 using namespace ppmg::test;
 
 namespace {
@@ -35,8 +35,8 @@ std::map<std::string, std::vector<std::string>> findingsByType(const std::string
 
 TEST_CASE("assessment JSON: a finding under several types is the same complete object each time", "[write][json]") {
     Bundle b = Bundle::withBackground();
-    b.procedure(kSct, "11466000", "2025-11-08T10:00:00Z");   // caesarean: abdominal deferred
-    b.condition(kSct, "128053003");                           // a DVT: escalates every type
+    b.procedure(kSct, "11466000", "2025-11-08T10:00:00Z");  // caesarean: abdominal deferred
+    b.condition(kSct, "128053003");                         // a DVT: escalates every type
     const Assessment a = assessRecord(b.json(), "2025-11-15");
     REQUIRE(a.escalated());
     const std::string json = writeAssessmentJson(a, content(), "test");

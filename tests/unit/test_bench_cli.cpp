@@ -73,10 +73,12 @@ TEST_CASE("CLI: bench --unit render times the render call alone, here on several
 }
 
 TEST_CASE("CLI: bench refuses bad usage and unreadable files with exit 2", "[cli][bench]") {
-    for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"bench"}, {"bench", "--iterations", "0", kSample}, {"bench", "--threads", "x", kSample},
-          {"bench", "--unit", "assess", kSample}, {"bench", "--as-of", "15/11/2025", kSample},
-          {"bench", "/no/such/file.json"}}) {
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"bench"},
+                                                 {"bench", "--iterations", "0", kSample},
+                                                 {"bench", "--threads", "x", kSample},
+                                                 {"bench", "--unit", "assess", kSample},
+                                                 {"bench", "--as-of", "15/11/2025", kSample},
+                                                 {"bench", "/no/such/file.json"}}) {
         std::vector<std::string> argv{ppmgBinary()};
         argv.insert(argv.end(), args.begin(), args.end());
         auto r = runProcess(argv);

@@ -13,12 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "base/errors.hpp"
 #include "content/content.hpp"
-#include "errors.hpp"
 #include "support/cda_schema.hpp"
 #include "write/cda_writer.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 
 namespace {
 
@@ -78,15 +78,15 @@ std::shared_ptr<Content> smallContent() {
              "Recheck the blood pressure before any massage.", {"R1", "R2"}),
         rule("PPM-BLK-01", Outcome::Block, {0, 1, 2}, "Fever.", "No massage until the fever settles.", {"R2"}),
         rule("PPM-ESC-01", Outcome::Escalate, {0, 1, 2}, "Severe hypertension.", "", {"R1"}),
-        rule("PPM-APP-01", Outcome::NotApplicable, {0, 1, 2}, "No delivery on record and the patient is male.",
-             "", {}),
+        rule("PPM-APP-01", Outcome::NotApplicable, {0, 1, 2}, "No delivery on record and the patient is male.", "", {}),
         rule("PPM-REV-09", Outcome::Review, {0, 1, 2}, "Problem list not provided.", "Ask for the problem list.", {}),
     };
     c->rules[6].gap = "No Condition resource in the input";
     c->references = {{"R1", "Author A. A trial of postpartum massage. J Test. 2020;1:1-2.", "https://example.org/r1"},
                      {"R2", "Author B. A review. J Test. 2021;2:3-4.", "https://example.org/r2?a=1&b=2"},
                      {"R3", "Author C. Never cited.", "https://example.org/r3"}};
-    c->warningSigns = {{"bleeding", "Heavy bleeding"}, {"fever", "Fever or shivering"}, {"calf", "Calf pain or swelling"}};
+    c->warningSigns = {
+        {"bleeding", "Heavy bleeding"}, {"fever", "Fever or shivering"}, {"calf", "Calf pain or swelling"}};
     c->warningSignsIntro = "Confirm none of these before any massage:";
     c->urgentText = "seek urgent clinical assessment";
     c->outcomeTexts[outcomeRank(Outcome::Escalate)] = {"Urgent", "Do not massage: seek urgent clinical assessment."};
@@ -133,8 +133,8 @@ Assessment mixedAssessment(const Content& c) {
     DeliveryEpisode episode;
     episode.date = day(2025, 11, 10);
     episode.mode = DeliveryMode::Vaginal;
-    episode.records = {evidence("Procedure", "proc-1", "177184002", "Normal delivery procedure", "completed", "2025-11-10",
-                                "http://snomed.info/sct")};
+    episode.records = {evidence("Procedure", "proc-1", "177184002", "Normal delivery procedure", "completed",
+                                "2025-11-10", "http://snomed.info/sct")};
     episode.heuristics = {"delivery found by a delivery procedure code"};
     a.episode = episode;
     a.postpartumDay = 5;
@@ -149,7 +149,8 @@ Assessment mixedAssessment(const Content& c) {
     modify.rule = &c.rules[1];
     modify.outcome = Outcome::Modify;
     modify.types = {1};
-    modify.evidence = {evidence("Observation", "bp-1", "85354-9", "Blood pressure panel", "142/91 mm[Hg]", "2025-11-14")};
+    modify.evidence = {
+        evidence("Observation", "bp-1", "85354-9", "Blood pressure panel", "142/91 mm[Hg]", "2025-11-14")};
     a.findings = {defer, modify};
     a.massages.resize(3);
     a.massages[0] = {Outcome::Defer, day(2025, 11, 24), {0}};
@@ -252,7 +253,7 @@ void checkSchemaValid(const std::string& xml) {
         WARN("SKIPPED: the HL7 CDA schema (PPMG_SHARED_DIR) is not available; schema validation not run");
         return;
     }
-    const std::string errors = test::validateCda(xml, xsd);
+    const std::string errors = ppmg::test::validateCda(xml, xsd);
     INFO(errors);
     CHECK(errors.empty());
 }
@@ -260,7 +261,8 @@ void checkSchemaValid(const std::string& xml) {
 // Every massage-outcome observation carries the assessed outcome, in content order.
 void checkOutcomeEntries(const CdaDoc& doc, const Assessment& a, const Content& c) {
     auto codes = doc.all(kMassageSections + "/cda:code/@code");
-    auto values = doc.all(kMassageSections + "/cda:entry/cda:observation[cda:code/@code='massage-outcome']/cda:value/@code");
+    auto values =
+        doc.all(kMassageSections + "/cda:entry/cda:observation[cda:code/@code='massage-outcome']/cda:value/@code");
     REQUIRE(codes.size() == c.massageTypes.size());
     REQUIRE(values.size() == a.massages.size());
     for (size_t i = 0; i < a.massages.size(); ++i) {
@@ -318,8 +320,7 @@ TEST_CASE("CDA: a mixed assessment is schema-valid and carries each outcome", "[
         CHECK(doc.one(role + "/cda:id[@root='2.16.840.1.113883.19.5']/@extension") == "MRN-0001");
         CHECK(doc.one(role + "/cda:id[@root='2.25.318214975805081609918790724903688664766.3']/@extension") ==
               "http://hospital.example/mrn|12345");
-        CHECK(doc.one(role + "/cda:id[@root='2.25.318214975805081609918790724903688664766.4']/@extension") ==
-              "pat-1");
+        CHECK(doc.one(role + "/cda:id[@root='2.25.318214975805081609918790724903688664766.4']/@extension") == "pat-1");
         CHECK(doc.all(role + "/cda:patient/cda:name/cda:given") == std::vector<std::string>{"Jane", "Q"});
         CHECK(doc.one(role + "/cda:patient/cda:name/cda:family") == "Doe");
         CHECK(doc.one(role + "/cda:patient/cda:administrativeGenderCode/@code") == "F");
@@ -341,7 +342,8 @@ TEST_CASE("CDA: a mixed assessment is schema-valid and carries each outcome", "[
         CHECK_THAT(texts[1], Catch::Contains("Low-back massage step one") &&
                                  Catch::Contains("Side-lying or seated, no prone lying."));
         CHECK_THAT(texts[2], Catch::Contains("Breast massage step one"));
-        CHECK_THAT(texts[2], Catch::Contains("No contraindication found in the available record (data as of 2025-11-15)."));
+        CHECK_THAT(texts[2],
+                   Catch::Contains("No contraindication found in the available record (data as of 2025-11-15)."));
         CHECK_THAT(texts[2], Catch::Contains("Relaxation (evidence: Low)") &&
                                  Catch::Contains("Not supported by evidence") &&
                                  Catch::Contains("Prevents haemorrhage (evidence: Very low)"));
@@ -393,8 +395,8 @@ TEST_CASE("CDA: escalate shows the urgent message and the triggering data, and n
           "Bold");
     for (const std::string& text : doc.all(kMassageSections + "/cda:text")) {
         CHECK_THAT(text, Catch::Contains("URGENT: seek urgent clinical assessment") && Catch::Contains("172/114"));
-        CHECK_THAT(text, !Catch::Contains("Technique") && !Catch::Contains("Modifications") &&
-                             !Catch::Contains("Benefits"));
+        CHECK_THAT(text,
+                   !Catch::Contains("Technique") && !Catch::Contains("Modifications") && !Catch::Contains("Benefits"));
     }
     for (const MassageType& t : c->massageTypes)
         for (const std::string& step : t.technique) CHECK(xml.find(step) == std::string::npos);
@@ -404,8 +406,8 @@ TEST_CASE("CDA: content that already says URGENT is not prefixed twice", "[cda]"
     auto c = smallContent();
     c->urgentText = "URGENT: seek urgent clinical assessment now";
     CdaDoc doc(writeCda(escalatedAssessment(*c), *c, renderContext()));
-    CHECK_THAT(sectionText(doc, "warning-signs"), Catch::StartsWith("URGENT: seek urgent clinical assessment now") &&
-                                                      !Catch::Contains("URGENT: URGENT"));
+    CHECK_THAT(sectionText(doc, "warning-signs"),
+               Catch::StartsWith("URGENT: seek urgent clinical assessment now") && !Catch::Contains("URGENT: URGENT"));
 }
 
 TEST_CASE("CDA: every outcome renders a valid document", "[cda]") {
@@ -448,7 +450,7 @@ TEST_CASE("CDA: hostile patient text is escaped and round-trips intact", "[cda]"
     const std::string hostile =
         "<script>alert(\"x\")</script> ]]> 'single' \"double\" & &amp; "
         "\xE2\x80\xAE\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A\xE2\x80\xAC "  // RLO, Arabic, PDF
-        "\xF0\x9F\xA4\xB1\xF0\x9F\x8F\xBD";                           // U+1F931 U+1F3FD, outside the BMP
+        "\xF0\x9F\xA4\xB1\xF0\x9F\x8F\xBD";                          // U+1F931 U+1F3FD, outside the BMP
     auto c = smallContent();
     Assessment a = mixedAssessment(*c);
     const std::string_view view = hostile;  // the patient's strings are views: hostile outlives them
@@ -479,7 +481,11 @@ TEST_CASE("CDA: hostile patient text is escaped and round-trips intact", "[cda]"
 TEST_CASE("CDA: text that XML cannot carry is replaced, never written raw", "[cda]") {
     auto c = smallContent();
     Assessment a = mixedAssessment(*c);
-    const std::string family = std::string("Do\x01" "e\xFF\xC0\xAF", 7) + std::string(1, '\0') + "x\xED\xA0\x80";
+    const std::string family = std::string(
+                                   "Do\x01"
+                                   "e\xFF\xC0\xAF",
+                                   7) +
+                               std::string(1, '\0') + "x\xED\xA0\x80";
     a.patient.family = std::string_view(family);
     const std::string xml = writeCda(a, *c, renderContext());
     checkSchemaValid(xml);
@@ -506,9 +512,9 @@ TEST_CASE("CDA: absent patient data becomes null flavors", "[cda]") {
     CHECK(doc.one(role + "/cda:patient/cda:name/@nullFlavor") == "UNK");
     CHECK(doc.one(role + "/cda:patient/cda:administrativeGenderCode/@nullFlavor") == "UNK");
     CHECK(doc.one(role + "/cda:patient/cda:birthTime/@nullFlavor") == "UNK");
-    CHECK_THAT(sectionText(doc, "provenance"),
-               Catch::Contains("Postpartum day: not known") && Catch::Contains("none on record") &&
-                   Catch::Contains("no dated data"));
+    CHECK_THAT(sectionText(doc, "provenance"), Catch::Contains("Postpartum day: not known") &&
+                                                   Catch::Contains("none on record") &&
+                                                   Catch::Contains("no dated data"));
 
     SECTION("a name given only as text, gender other, identifier as an OID URI") {
         a.patient.nameText = "Jane Doe";
@@ -546,7 +552,8 @@ TEST_CASE("CDA: provenance names the content, its hash, the plugin, the as-of da
     CHECK(doc.one("//cda:assignedAuthoringDevice/cda:manufacturerModelName") == "ppmg 9.8.7");
     CHECK(doc.one("//cda:assignedAuthoringDevice/cda:softwareName") ==
           "ppmg postpartum massage guidance 9.8.7, content 2025.11-test");
-    for (const std::string& asOf : doc.all("//cda:observation[cda:code/@code='massage-outcome']/cda:effectiveTime/@value"))
+    for (const std::string& asOf :
+         doc.all("//cda:observation[cda:code/@code='massage-outcome']/cda:effectiveTime/@value"))
         CHECK(asOf == "20251115");
 }
 
@@ -586,14 +593,14 @@ TEST_CASE("CDA schema helper: reports invalid documents, validates from many thr
 
     std::string misplaced = xml;
     misplaced.replace(misplaced.find("<title>Postpartum"), 0, "<languageCode code=\"en\"/>");
-    CHECK_THAT(test::validateCda(misplaced, xsd), Catch::Contains("languageCode"));
-    CHECK_THAT(test::validateCda("<ClinicalDocument>", xsd), Catch::StartsWith("not well-formed"));
-    CHECK_THAT(test::validateCda(xml, xsd + ".missing"), Catch::Contains("schema"));
+    CHECK_THAT(ppmg::test::validateCda(misplaced, xsd), Catch::Contains("languageCode"));
+    CHECK_THAT(ppmg::test::validateCda("<ClinicalDocument>", xsd), Catch::StartsWith("not well-formed"));
+    CHECK_THAT(ppmg::test::validateCda(xml, xsd + ".missing"), Catch::Contains("schema"));
 
     std::vector<std::string> results(6);
     std::vector<std::thread> threads;
     for (size_t t = 0; t < results.size(); ++t)
-        threads.emplace_back([&, t] { results[t] = test::validateCda(t % 2 ? xml : misplaced, xsd); });
+        threads.emplace_back([&, t] { results[t] = ppmg::test::validateCda(t % 2 ? xml : misplaced, xsd); });
     for (auto& th : threads) th.join();
     for (size_t t = 0; t < results.size(); ++t) CHECK(results[t].empty() == (t % 2 == 1));
 }

@@ -1,7 +1,7 @@
 // The `ppmg` command line, run as a user would: outputs, exit statuses and messages.
+#include <unistd.h>
 #include <cstdio>
 #include <fstream>
-#include <unistd.h>
 
 #include "support/run_process.hpp"
 #include "support/test_env.hpp"
@@ -12,13 +12,9 @@ namespace {
 
 const std::string kSample = std::string(PPMG_SAMPLES_DIR) + "/sample-patient.json";
 
-std::string tempPath(const std::string& name) {
-    return "/tmp/ppmg-test-" + std::to_string(::getpid()) + "-" + name;
-}
+std::string tempPath(const std::string& name) { return "/tmp/ppmg-test-" + std::to_string(::getpid()) + "-" + name; }
 
-void writeText(const std::string& path, const std::string& text) {
-    std::ofstream(path, std::ios::binary) << text;
-}
+void writeText(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 size_t lines(const std::string& s) {
     size_t n = 0;
@@ -36,7 +32,8 @@ TEST_CASE("CLI: assess prints one JSON object with the sample patient's outcomes
                                         "\"deliveryMode\":\"caesarean\""));
     for (const char* type : {"abdominal", "low-back", "breast", "shoulder-neck"})
         CHECK_THAT(r.out, Catch::Contains(std::string("\"") + type + "\":{\"outcome\":\"modify\""));
-    for (const auto& t : content().massageTypes) CHECK_THAT(r.out, Catch::Contains("\"display\":\"" + t.display + "\""));
+    for (const auto& t : content().massageTypes)
+        CHECK_THAT(r.out, Catch::Contains("\"display\":\"" + t.display + "\""));
     CHECK_THAT(r.out, Catch::Contains("\"content\":{\"version\":\"" + content().version + "\",\"sha256\":\"" +
                                       content().sha256 + "\"}"));
 }

@@ -9,7 +9,7 @@
 
 #include "content/content.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 
 namespace {
 

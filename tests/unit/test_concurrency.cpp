@@ -1,7 +1,7 @@
 // One engine shared by a host's worker pool: thousands of mixed assess and render calls on 8
 // threads, through the real plugin, each compared with the single-threaded result.
-#include <atomic>
 #include <dirent.h>
+#include <atomic>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -60,12 +60,13 @@ std::vector<std::string> records(std::vector<std::string>& names) {
                                .woundStatus("healed", "2025-11-01")
                                .bloodPressure(150, 95, "2025-11-14")
                                .json());
-    add("xml", "<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/><entry><resource><Patient>"
-               "<id value=\"x1\"/><gender value=\"female\"/><birthDate value=\"1991-03-04\"/></Patient></resource>"
-               "</entry><entry><resource><Procedure><id value=\"d\"/><status value=\"completed\"/><code><coding>"
-               "<system value=\"http://snomed.info/sct\"/><code value=\"177184002\"/></coding></code><subject>"
-               "<reference value=\"Patient/x1\"/></subject><performedDateTime value=\"2025-11-01\"/></Procedure>"
-               "</resource></entry></Bundle>");
+    add("xml",
+        "<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/><entry><resource><Patient>"
+        "<id value=\"x1\"/><gender value=\"female\"/><birthDate value=\"1991-03-04\"/></Patient></resource>"
+        "</entry><entry><resource><Procedure><id value=\"d\"/><status value=\"completed\"/><code><coding>"
+        "<system value=\"http://snomed.info/sct\"/><code value=\"177184002\"/></coding></code><subject>"
+        "<reference value=\"Patient/x1\"/></subject><performedDateTime value=\"2025-11-01\"/></Procedure>"
+        "</resource></entry></Bundle>");
     // Failures, which must be as deterministic as successes.
     add("truncated", R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Pat)");
     add("not-fhir", R"({"name":"x"})");
@@ -74,8 +75,8 @@ std::vector<std::string> records(std::vector<std::string>& names) {
     add("deep", "{\"resourceType\":\"Patient\",\"x\":" + std::string(200, '[') + std::string(200, ']') + "}");
     const std::string shared = sharedDir();
     if (!shared.empty()) {
-        for (const char* f : {"caesarean-day-31-wound-healed.json", "vaginal-day-25-fever-tachycardia.json",
-                              "vaginal-day-6.xml"})
+        for (const char* f :
+             {"caesarean-day-31-wound-healed.json", "vaginal-day-25-fever-tachycardia.json", "vaginal-day-6.xml"})
             add(f, readText(shared + "/examples/" + f));
     }
     return out;
@@ -83,8 +84,7 @@ std::vector<std::string> records(std::vector<std::string>& names) {
 
 }  // namespace
 
-TEST_CASE("Concurrency: 8 threads share one engine and each result equals the single-threaded one",
-          "[concurrency]") {
+TEST_CASE("Concurrency: 8 threads share one engine and each result equals the single-threaded one", "[concurrency]") {
     ppmg::host::Plugin plugin(std::string(PPMG_BIN_DIR) + "/libppmg_plugin.so");
     const ppmg::Engine engine(plugin.core());
 

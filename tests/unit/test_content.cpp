@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "base/errors.hpp"
 #include "content/content.hpp"
-#include "errors.hpp"
 
 namespace fs = std::filesystem;
-using namespace ppmg;
+using namespace ppmg::core;
 
 namespace {
 
@@ -222,12 +222,11 @@ TEST_CASE("content: outcome texts, warning signs and the no-flag wording", "[con
 
 TEST_CASE("content: every rule of clinical-rules.md is present and well formed", "[content]") {
     auto c = sourceContent();
-    const char* ids[] = {"PPM-APP-01",  "PPM-APP-02",  "PPM-APP-03",  "PPM-TIME-01", "PPM-TIME-02",
-                         "PPM-TIME-05", "PPM-POS-01",  "PPM-ESC-01",  "PPM-ESC-02",  "PPM-ESC-03",
-                         "PPM-ESC-04",  "PPM-ESC-05",  "PPM-ESC-06",  "PPM-BLK-01",  "PPM-BLK-02",
-                         "PPM-BLK-03",  "PPM-BLK-04",  "PPM-REV-01",  "PPM-REV-02",  "PPM-REV-03",
-                         "PPM-REV-04",  "PPM-REV-05",  "PPM-PREC-01", "PPM-PREC-02", "PPM-PREC-03",
-                         "PPM-PREC-04", "PPM-PREC-05", "PPM-PREC-06", "PPM-PREC-07"};
+    const char* ids[] = {"PPM-APP-01",  "PPM-APP-02",  "PPM-APP-03",  "PPM-TIME-01", "PPM-TIME-02", "PPM-TIME-05",
+                         "PPM-POS-01",  "PPM-ESC-01",  "PPM-ESC-02",  "PPM-ESC-03",  "PPM-ESC-04",  "PPM-ESC-05",
+                         "PPM-ESC-06",  "PPM-BLK-01",  "PPM-BLK-02",  "PPM-BLK-03",  "PPM-BLK-04",  "PPM-REV-01",
+                         "PPM-REV-02",  "PPM-REV-03",  "PPM-REV-04",  "PPM-REV-05",  "PPM-PREC-01", "PPM-PREC-02",
+                         "PPM-PREC-03", "PPM-PREC-04", "PPM-PREC-05", "PPM-PREC-06", "PPM-PREC-07"};
     for (const char* id : ids) {
         INFO(id);
         CHECK(!rulesWithId(*c, id).empty());
@@ -279,7 +278,8 @@ TEST_CASE("content: the timing rules match the specification's table", "[content
     CHECK(pos01[0]->types == std::vector<size_t>{typeIndex(*c, "low-back")});
 }
 
-TEST_CASE("content: the type list all expands to every massage type, and missing-data rules name their gap", "[content]") {
+TEST_CASE("content: the type list all expands to every massage type, and missing-data rules name their gap",
+          "[content]") {
     auto c = sourceContent();
     auto esc01 = rulesWithId(*c, "PPM-ESC-01");
     REQUIRE(esc01.size() == 1);
@@ -370,7 +370,7 @@ TEST_CASE("content: value sets match FHIR codings", "[content]") {
         CHECK_FALSE(matches(valueSet("warfarin"), kAtc, "B01AA07"));
     }
     SECTION("any coding of a concept may match") {
-        std::vector<TestCoding> concept{{kSct, "72892002"}, {kIcd10cm, "O72.1"}};
+        std::vector<TestCoding> concept {{kSct, "72892002"}, {kIcd10cm, "O72.1"}};
         CHECK(inValueSet(valueSet("pph"), concept));
     }
 }

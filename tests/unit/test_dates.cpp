@@ -6,9 +6,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "read/clinical_date.hpp"
+#include "base/clinical_date.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 
 // A DateTime keeps a view of the text it parsed: parsing a temporary string must not compile.
 template <class T, class = void>
@@ -66,12 +66,12 @@ TEST_CASE("dates: ISO and CDA formatting over the whole calendar, and outside it
                 char iso[16], cda[16];
                 std::snprintf(iso, sizeof iso, "%04d-%02u-%02u", y, m, d);
                 std::snprintf(cda, sizeof cda, "%04d%02u%02u", y, m, d);
-                const ppmg::Date date{ppmg::daysFromCivil(y, m, d)};
-                CHECK(ppmg::formatIsoDate(date) == iso);
-                CHECK(ppmg::formatCdaDate(date) == cda);
+                const ppmg::core::Date date{ppmg::core::daysFromCivil(y, m, d)};
+                CHECK(ppmg::core::formatIsoDate(date) == iso);
+                CHECK(ppmg::core::formatCdaDate(date) == cda);
             }
     // Years past 9999 (a date far after the as-of date) still print, with their digits.
-    const ppmg::Date far{ppmg::daysFromCivil(12345, 6, 7)};
-    CHECK(ppmg::formatIsoDate(far) == "12345-06-07");
-    CHECK(ppmg::formatCdaDate(far) == "123450607");
+    const ppmg::core::Date far{ppmg::core::daysFromCivil(12345, 6, 7)};
+    CHECK(ppmg::core::formatIsoDate(far) == "12345-06-07");
+    CHECK(ppmg::core::formatCdaDate(far) == "123450607");
 }

@@ -12,7 +12,7 @@
 
 #include "write/document_id.hpp"
 
-using ppmg::newDocumentId;
+using ppmg::core::newDocumentId;
 
 namespace {
 

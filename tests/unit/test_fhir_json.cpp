@@ -1,10 +1,10 @@
 // The FHIR R4 JSON reader: what it keeps, and how it refuses what it cannot read.
 #include <catch2/catch.hpp>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "read/fhir_reader.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 
 namespace {
 
@@ -150,7 +150,8 @@ TEST_CASE("JSON: limits on size, depth and resources", "[read][json][limits]") {
     ReadLimits few;
     few.maxResources = 2;
     CHECK(statusOf(R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},
-        {"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Patient"}}]})", few) == PPMG_E_LIMIT);
+        {"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Patient"}}]})",
+                   few) == PPMG_E_LIMIT);
     ReadLimits shortStrings;
     shortStrings.maxStringBytes = 8;
     CHECK(statusOf(R"({"resourceType":"Patient","id":"a-very-long-identifier"})", shortStrings) == PPMG_E_LIMIT);

@@ -10,10 +10,10 @@
 #include <thread>
 #include <vector>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "read/fhir_reader.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 
 namespace {
 
@@ -100,10 +100,10 @@ TEST_CASE("XML: a Patient with a partial birth date and no name", "[fhir_xml]") 
 }
 
 TEST_CASE("XML: a bundle with every resource kind", "[fhir_xml]") {
-    const std::string xml = bundle(
-        entry("urn:uuid:p1", kPatient) +
-        entry("urn:uuid:o1",
-              R"(<Observation><id value="o1"/><status value="final"/>
+    const std::string xml =
+        bundle(entry("urn:uuid:p1", kPatient) +
+               entry("urn:uuid:o1",
+                     R"(<Observation><id value="o1"/><status value="final"/>
                  <code><coding><system value="http://loinc.org"/><code value="8310-5"/><display value="Body temperature"/></coding>
                        <coding><system value="http://snomed.info/sct"/><code value="386725007"/></coding><text value="Temp"/></code>
                  <subject><reference value="urn:uuid:p1"/></subject>
@@ -111,27 +111,27 @@ TEST_CASE("XML: a bundle with every resource kind", "[fhir_xml]") {
                  <issued value="2025-11-11T00:00:00Z"/>
                  <valueQuantity><value value="38.5"/><unit value="degrees C"/><system value="http://unitsofmeasure.org"/><code value="Cel"/></valueQuantity>
                </Observation>)") +
-        entry("urn:uuid:o2",
-              R"(<Observation><status value="amended"/>
+               entry("urn:uuid:o2",
+                     R"(<Observation><status value="amended"/>
                  <code><coding><system value="http://loinc.org"/><code value="11636-8"/></coding></code>
                  <subject><reference value="Patient/p1"/></subject>
                  <issued value="2025-11-12T10:00:00Z"/>
                  <valueCodeableConcept><coding><system value="http://snomed.info/sct"/><code value="373066001"/><display value="Yes"/></coding></valueCodeableConcept>
                </Observation>)") +
-        entry("urn:uuid:o3",
-              R"(<Observation><id value="o3"/><status value="final"/>
+               entry("urn:uuid:o3",
+                     R"(<Observation><id value="o3"/><status value="final"/>
                  <code><coding><system value="http://loinc.org"/><code value="8665-2"/></coding></code>
                  <effectiveInstant value="2025-11-13T10:00:00.123Z"/>
                  <valueDateTime value="2025-01-20"/>
                </Observation>)") +
-        entry("urn:uuid:o4",
-              R"(<Observation><id value="o4"/><status value="final"/>
+               entry("urn:uuid:o4",
+                     R"(<Observation><id value="o4"/><status value="final"/>
                  <code><coding><system value="http://loinc.org"/><code value="72166-2"/></coding></code>
                  <effectiveDateTime value="2025-11-14"/>
                  <valueString value="Never smoker"/>
                </Observation>)") +
-        entry("urn:uuid:c1",
-              R"(<Condition><id value="c1"/>
+               entry("urn:uuid:c1",
+                     R"(<Condition><id value="c1"/>
                  <clinicalStatus><coding><system value="http://terminology.hl7.org/CodeSystem/condition-clinical"/><code value="active"/></coding></clinicalStatus>
                  <verificationStatus><coding><system value="http://terminology.hl7.org/CodeSystem/condition-ver-status"/><code value="confirmed"/></coding></verificationStatus>
                  <code><coding><system value="http://snomed.info/sct"/><code value="386661006"/><display value="Fever"/></coding></code>
@@ -139,59 +139,59 @@ TEST_CASE("XML: a bundle with every resource kind", "[fhir_xml]") {
                  <onsetPeriod><start value="2025-11-09"/></onsetPeriod>
                  <recordedDate value="2025-11-10T12:00:00-05:00"/>
                </Condition>)") +
-        entry("urn:uuid:c2",
-              R"(<Condition><id value="c2"/>
+               entry("urn:uuid:c2",
+                     R"(<Condition><id value="c2"/>
                  <code><text value="Asthma"/></code>
                  <subject><reference value="urn:uuid:p1"/></subject>
                  <onsetDateTime value="2012-11"/>
                </Condition>)") +
-        entry("urn:uuid:pr1",
-              R"(<Procedure><id value="pr1"/><status value="completed"/>
+               entry("urn:uuid:pr1",
+                     R"(<Procedure><id value="pr1"/><status value="completed"/>
                  <code><coding><system value="http://snomed.info/sct"/><code value="11466000"/><display value="Cesarean section"/></coding></code>
                  <subject><reference value="urn:uuid:p1"/></subject>
                  <performedDateTime value="2025-11-01T22:15:00+10:00"/>
                </Procedure>)") +
-        entry("urn:uuid:pr2",
-              R"(<Procedure><id value="pr2"/><status value="completed"/>
+               entry("urn:uuid:pr2",
+                     R"(<Procedure><id value="pr2"/><status value="completed"/>
                  <code><coding><system value="http://snomed.info/sct"/><code value="85548006"/></coding></code>
                  <performedPeriod><start value="2025-10-01T01:00:00Z"/></performedPeriod>
                </Procedure>)") +
-        entry("urn:uuid:mr1",
-              R"(<MedicationRequest><id value="mr1"/><status value="active"/><intent value="order"/>
+               entry("urn:uuid:mr1",
+                     R"(<MedicationRequest><id value="mr1"/><status value="active"/><intent value="order"/>
                  <medicationCodeableConcept><coding><system value="http://www.nlm.nih.gov/research/umls/rxnorm"/><code value="855332"/><display value="Warfarin"/></coding></medicationCodeableConcept>
                  <subject><reference value="urn:uuid:p1"/></subject>
                  <authoredOn value="2025-10-30"/>
                </MedicationRequest>)") +
-        entry("urn:uuid:ms1",
-              R"(<MedicationStatement><id value="ms1"/><status value="active"/>
+               entry("urn:uuid:ms1",
+                     R"(<MedicationStatement><id value="ms1"/><status value="active"/>
                  <medicationCodeableConcept><coding><system value="http://www.nlm.nih.gov/research/umls/rxnorm"/><code value="1191"/></coding></medicationCodeableConcept>
                  <subject><reference value="urn:uuid:p1"/></subject>
                  <effectivePeriod><start value="2025-10-02"/></effectivePeriod>
                  <dateAsserted value="2025-10-05"/>
                </MedicationStatement>)") +
-        entry("urn:uuid:ms2",
-              R"(<MedicationStatement><id value="ms2"/><status value="completed"/>
+               entry("urn:uuid:ms2",
+                     R"(<MedicationStatement><id value="ms2"/><status value="completed"/>
                  <medicationCodeableConcept><text value="aspirin"/></medicationCodeableConcept>
                  <dateAsserted value="2025-10-06"/>
                </MedicationStatement>)") +
-        entry("urn:uuid:a1",
-              R"(<AllergyIntolerance><id value="a1"/>
+               entry("urn:uuid:a1",
+                     R"(<AllergyIntolerance><id value="a1"/>
                  <clinicalStatus><coding><code value="active"/></coding></clinicalStatus>
                  <verificationStatus><coding><code value="unconfirmed"/></coding></verificationStatus>
                  <code><coding><system value="http://snomed.info/sct"/><code value="227493005"/><display value="Cashew nuts"/></coding></code>
                  <patient><reference value="urn:uuid:p1"/></patient>
                  <recordedDate value="2014-10-09T14:58:00+11:00"/>
                </AllergyIntolerance>)") +
-        entry("urn:uuid:e1",
-              R"(<Encounter><id value="e1"/><status value="finished"/>
+               entry("urn:uuid:e1",
+                     R"(<Encounter><id value="e1"/><status value="finished"/>
                  <type><coding><system value="http://snomed.info/sct"/><code value="183460006"/></coding></type>
                  <type><coding><system value="http://snomed.info/sct"/><code value="169762003"/><display value="Postnatal visit"/></coding></type>
                  <subject><reference value="urn:uuid:p1"/></subject>
                  <period><start value="2025-11-01T20:00:00+10:00"/><end value="2025-11-03T10:00:00+10:00"/></period>
                </Encounter>)") +
-        entry("urn:uuid:claim1", R"(<Claim><id value="claim1"/><status value="active"/></Claim>)") +
-        "<entry><request><method value=\"DELETE\"/><url value=\"Patient/gone\"/></request></entry>" +
-        entry("urn:uuid:org1", R"(<Organization><id value="org1"/></Organization>)"));
+               entry("urn:uuid:claim1", R"(<Claim><id value="claim1"/><status value="active"/></Claim>)") +
+               "<entry><request><method value=\"DELETE\"/><url value=\"Patient/gone\"/></request></entry>" +
+               entry("urn:uuid:org1", R"(<Organization><id value="org1"/></Organization>)"));
 
     RawRecord r = readXml(xml);
     CHECK(r.bundleType == "collection");
@@ -324,10 +324,9 @@ TEST_CASE("XML: entry indexes count entries without a resource", "[fhir_xml]") {
 }
 
 TEST_CASE("XML: blood pressure panel components", "[fhir_xml]") {
-    const std::string xml = bundle(
-        entry("urn:uuid:p1", kPatient) +
-        entry("urn:uuid:bp",
-              R"(<Observation><id value="bp"/><status value="final"/>
+    const std::string xml =
+        bundle(entry("urn:uuid:p1", kPatient) + entry("urn:uuid:bp",
+                                                      R"(<Observation><id value="bp"/><status value="final"/>
                  <code><coding><system value="http://loinc.org"/><code value="85354-9"/></coding></code>
                  <subject><reference value="urn:uuid:p1"/></subject>
                  <effectiveDateTime value="2025-11-10T09:00:00Z"/>
@@ -376,11 +375,13 @@ TEST_CASE("XML: medicationReference resolution", "[fhir_xml]") {
     const std::string xml = bundle(
         entry("urn:uuid:p1", kPatient) + entry("http://example.org/fhir/Medication/m1", med) +
         entry("urn:uuid:med-2", medNoId) + entry("urn:uuid:r1", request("r1", "Medication/m1")) +
-        entry("urn:uuid:r2", request("r2", "urn:uuid:med-2")) + entry("urn:uuid:r3", request("r3", "#med0350", contained)) +
+        entry("urn:uuid:r2", request("r2", "urn:uuid:med-2")) +
+        entry("urn:uuid:r3", request("r3", "#med0350", contained)) +
         entry("urn:uuid:r4", request("r4", "http://example.org/fhir/Medication/m1")) +
         entry("urn:uuid:r5", request("r5", "Medication/unknown")) + entry("urn:uuid:r6", request("r6", "#med0350")) +
-        entry("urn:uuid:s1",
-              R"(<MedicationStatement><id value="s1"/><status value="active"/><medicationReference><reference value="Medication/m1"/></medicationReference><effectiveDateTime value="2025-11-02"/></MedicationStatement>)"));
+        entry(
+            "urn:uuid:s1",
+            R"(<MedicationStatement><id value="s1"/><status value="active"/><medicationReference><reference value="Medication/m1"/></medicationReference><effectiveDateTime value="2025-11-02"/></MedicationStatement>)"));
     RawRecord r = readXml(xml);
     CHECK(r.resourceCount == 10);
     REQUIRE(r.medicationDefinitions.size() == 2);  // contained Medications stay with their container
@@ -389,26 +390,26 @@ TEST_CASE("XML: medicationReference resolution", "[fhir_xml]") {
     CHECK(r.medicationDefinitions[1].id.empty());
     CHECK(r.medicationDefinitions[1].fullUrl == "urn:uuid:med-2");
     REQUIRE(r.medications.size() == 7);
-    auto codeOf = [&](size_t i) { return r.medications[i].codes.empty() ? std::string() : std::string(r.medications[i].codes[0].code); };
-    CHECK(codeOf(0) == "11289");   // "Medication/id"
+    auto codeOf = [&](size_t i) {
+        return r.medications[i].codes.empty() ? std::string() : std::string(r.medications[i].codes[0].code);
+    };
+    CHECK(codeOf(0) == "11289");  // "Medication/id"
     CHECK(r.medications[0].medicationReference == "Medication/m1");
     CHECK(codeOf(1) == "5640");    // by fullUrl
     CHECK(codeOf(2) == "114194");  // contained "#id"
     CHECK(codeOf(3) == "11289");   // absolute URL = fullUrl
     CHECK(codeOf(4).empty());      // unresolvable: no codes, the reference kept
     CHECK(r.medications[4].medicationReference == "Medication/unknown");
-    CHECK(codeOf(5).empty());      // "#id" contained in another resource does not count
-    CHECK(codeOf(6) == "11289");   // MedicationStatement
+    CHECK(codeOf(5).empty());     // "#id" contained in another resource does not count
+    CHECK(codeOf(6) == "11289");  // MedicationStatement
     REQUIRE(r.medications[6].date);
     CHECK(r.medications[6].date->text == "2025-11-02");
 }
 
 TEST_CASE("XML: the contained Medication of the FHIR example", "[fhir_xml]") {
     // As in the spec's medicationrequest0331 example, but with a Patient to make a record.
-    const std::string xml = bundle(
-        entry("urn:uuid:p1", kPatient) +
-        entry("urn:uuid:rx",
-              R"(<MedicationRequest><id value="medrx0331"/>
+    const std::string xml = bundle(entry("urn:uuid:p1", kPatient) + entry("urn:uuid:rx",
+                                                                          R"(<MedicationRequest><id value="medrx0331"/>
                  <contained><Medication><id value="med0350"/><code><coding><system value="http://www.nlm.nih.gov/research/umls/rxnorm"/><code value="114194"/><display value="Warfarin Sodium"/></coding></code></Medication></contained>
                  <status value="active"/><intent value="order"/>
                  <medicationReference><reference value="#med0350"/></medicationReference>
@@ -433,12 +434,15 @@ TEST_CASE("XML: not well-formed input is PPMG_E_PARSE", "[fhir_xml]") {
         CHECK(e.status() == PPMG_E_PARSE);
         CHECK(e.where().line == 2);
     }
-    SECTION("unquoted attribute") { CHECK(refusal("<Patient xmlns=\"http://hl7.org/fhir\"><id value=x/></Patient>").status() == PPMG_E_PARSE); }
+    SECTION("unquoted attribute") {
+        CHECK(refusal("<Patient xmlns=\"http://hl7.org/fhir\"><id value=x/></Patient>").status() == PPMG_E_PARSE);
+    }
     SECTION("empty") { CHECK(refusal("").status() == PPMG_E_PARSE); }
     SECTION("blank") { CHECK(refusal("  \n ").status() == PPMG_E_PARSE); }
     SECTION("not XML") { CHECK(refusal("hello").status() == PPMG_E_PARSE); }
     SECTION("undeclared entity") {
-        CHECK(refusal("<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"&ent;\"/></Patient>").status() == PPMG_E_PARSE);
+        CHECK(refusal("<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"&ent;\"/></Patient>").status() ==
+              PPMG_E_PARSE);
     }
     SECTION("two roots") {
         CHECK(refusal("<Patient xmlns=\"http://hl7.org/fhir\"/><Patient xmlns=\"http://hl7.org/fhir\"/>").status() ==
@@ -448,7 +452,8 @@ TEST_CASE("XML: not well-formed input is PPMG_E_PARSE", "[fhir_xml]") {
 
 TEST_CASE("XML: predefined and character entities are fine", "[fhir_xml]") {
     RawRecord r = readXml(
-        "<Patient xmlns=\"http://hl7.org/fhir\"><name><family value=\"O&apos;Brien &amp; Co &#233;\"/></name></Patient>");
+        "<Patient xmlns=\"http://hl7.org/fhir\"><name><family value=\"O&apos;Brien &amp; Co "
+        "&#233;\"/></name></Patient>");
     REQUIRE(r.patients.size() == 1);
     CHECK(r.patients[0].family == "O'Brien & Co \xC3\xA9");
 }
@@ -496,9 +501,7 @@ TEST_CASE("XML: what is not FHIR", "[fhir_xml]") {
         CHECK(e.status() == PPMG_E_NOT_FHIR);
         CHECK(std::string(e.what()).find("urn:hl7-org:v3") != std::string::npos);
     }
-    SECTION("no namespace") {
-        CHECK(refusal(R"(<Patient><id value="x"/></Patient>)").status() == PPMG_E_NOT_FHIR);
-    }
+    SECTION("no namespace") { CHECK(refusal(R"(<Patient><id value="x"/></Patient>)").status() == PPMG_E_NOT_FHIR); }
     SECTION("a lowercase root") {
         CHECK(refusal(R"(<entry xmlns="http://hl7.org/fhir"/>)").status() == PPMG_E_NOT_FHIR);
     }
@@ -519,8 +522,9 @@ TEST_CASE("XML: what is not FHIR", "[fhir_xml]") {
         CHECK(e.where().line == 2);
     }
     SECTION("a date that is not a date") {
-        Error e = refusal(bundle(entry("urn:uuid:p1", kPatient) +
-                                 entry("urn:uuid:pr", "<Procedure><performedDateTime value=\"yesterday\"/></Procedure>")));
+        Error e =
+            refusal(bundle(entry("urn:uuid:p1", kPatient) +
+                           entry("urn:uuid:pr", "<Procedure><performedDateTime value=\"yesterday\"/></Procedure>")));
         CHECK(e.status() == PPMG_E_NOT_FHIR);
         CHECK(e.where().fhirPath == "Bundle.entry[1].resource.performedDateTime");
         CHECK(e.where().resourceId == "urn:uuid:pr");
@@ -529,7 +533,8 @@ TEST_CASE("XML: what is not FHIR", "[fhir_xml]") {
 
 TEST_CASE("XML: records without a Patient", "[fhir_xml]") {
     SECTION("a single Observation") {
-        Error e = refusal(R"(<Observation xmlns="http://hl7.org/fhir"><id value="o"/><status value="final"/></Observation>)");
+        Error e =
+            refusal(R"(<Observation xmlns="http://hl7.org/fhir"><id value="o"/><status value="final"/></Observation>)");
         CHECK(e.status() == PPMG_E_NO_PATIENT);
         CHECK(std::string(e.what()).find("single Observation") != std::string::npos);
         CHECK(e.where().file == "test.xml");
@@ -566,11 +571,12 @@ TEST_CASE("XML: limits", "[fhir_xml]") {
     SECTION("string length") {
         ReadLimits small;
         small.maxStringBytes = 16;
-        const std::string xml =
-            "<Patient xmlns=\"http://hl7.org/fhir\"><name><family value=\"" + std::string(17, 'a') + "\"/></name></Patient>";
+        const std::string xml = "<Patient xmlns=\"http://hl7.org/fhir\"><name><family value=\"" + std::string(17, 'a') +
+                                "\"/></name></Patient>";
         CHECK(refusal(xml, small).status() == PPMG_E_LIMIT);
-        const std::string narrative = "<Patient xmlns=\"http://hl7.org/fhir\"><text><div xmlns=\"http://www.w3.org/1999/xhtml\">" +
-                                      std::string(17, 'b') + "</div></text></Patient>";
+        const std::string narrative =
+            "<Patient xmlns=\"http://hl7.org/fhir\"><text><div xmlns=\"http://www.w3.org/1999/xhtml\">" +
+            std::string(17, 'b') + "</div></text></Patient>";
         CHECK(refusal(narrative, small).status() == PPMG_E_LIMIT);
         small.maxStringBytes = 17;
         CHECK(readXml(xml, small).patients.at(0).family == std::string(17, 'a'));
@@ -580,7 +586,8 @@ TEST_CASE("XML: limits", "[fhir_xml]") {
         few.maxResources = 2;
         std::string entries = entry("urn:uuid:p1", kPatient);
         CHECK(readXml(bundle(entries + entry("urn:uuid:o", "<Observation/>")), few).resourceCount == 2);
-        Error e = refusal(bundle(entries + entry("urn:uuid:o", "<Observation/>") + entry("urn:uuid:o2", "<Observation/>")), few);
+        Error e = refusal(
+            bundle(entries + entry("urn:uuid:o", "<Observation/>") + entry("urn:uuid:o2", "<Observation/>")), few);
         CHECK(e.status() == PPMG_E_LIMIT);
     }
     SECTION("input size") {
@@ -802,8 +809,8 @@ TEST_CASE("XML: real records in ../shared", "[fhir_xml][shared]") {
         CHECK(r.encounters.size() == 2);
     }
     SECTION("the Synthea Bennett146 bundle") {
-        REQUIRE(readFile(dir + "/data/synthea-pathling/Bennett146_Swaniawski813_704c9750-f6e6-473b-ee83-fbd48e07fe3f.xml",
-                         data));
+        REQUIRE(readFile(
+            dir + "/data/synthea-pathling/Bennett146_Swaniawski813_704c9750-f6e6-473b-ee83-fbd48e07fe3f.xml", data));
         RawRecord r = readFhirXml(data, ReadLimits{}, "Bennett146.xml");
         CHECK(r.bundleType == "transaction");
         CHECK(r.resourceCount == 176);
@@ -834,7 +841,8 @@ TEST_CASE("XML and JSON twins give the same record", "[fhir_xml][shared]") {
         {"/data/synthea-pathling/Bennett146_Swaniawski813_704c9750-f6e6-473b-ee83-fbd48e07fe3f.json",
          "/data/synthea-pathling/Bennett146_Swaniawski813_704c9750-f6e6-473b-ee83-fbd48e07fe3f.xml"},
         {"/data/fhir-r4-examples/json/patient-example.json", "/data/fhir-r4-examples/xml/patient-example.xml"},
-        {"/data/fhir-r4-examples/json/patient-example-mom.json", "/data/fhir-r4-examples/xml/patient-example-mom(mom).xml"},
+        {"/data/fhir-r4-examples/json/patient-example-mom.json",
+         "/data/fhir-r4-examples/xml/patient-example-mom(mom).xml"},
         {"/data/fhir-r4-examples/json/patient-example-newborn.json",
          "/data/fhir-r4-examples/xml/patient-example-newborn(newborn).xml"},
         {"/data/fhir-r4-examples/json/patient-example-animal.json",
@@ -866,8 +874,16 @@ TEST_CASE("XML and JSON twins give the same record", "[fhir_xml][shared]") {
         REQUIRE(readFile(dir + t.json, json));
         REQUIRE(readFile(dir + t.xml, xml));
         ppmg_status js = PPMG_OK, xs = PPMG_OK;
-        try { readFhirJson(json, ReadLimits{}, "twin.json"); } catch (const Error& e) { js = e.status(); }
-        try { readFhirXml(xml, ReadLimits{}, "twin.xml"); } catch (const Error& e) { xs = e.status(); }
+        try {
+            readFhirJson(json, ReadLimits{}, "twin.json");
+        } catch (const Error& e) {
+            js = e.status();
+        }
+        try {
+            readFhirXml(xml, ReadLimits{}, "twin.xml");
+        } catch (const Error& e) {
+            xs = e.status();
+        }
         CHECK(js == PPMG_E_NO_PATIENT);
         CHECK(xs == PPMG_E_NO_PATIENT);
     }

@@ -1,11 +1,11 @@
 // `ppmg render` and `ppmg assess` over every file in tests/hostile, as the held-out check runs
 // them: exit status 2, one line on stderr naming the file, nothing on stdout, no output file,
 // and all within seconds.
+#include <dirent.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
-#include <dirent.h>
 #include <fstream>
-#include <unistd.h>
 
 #include "support/run_process.hpp"
 #include "support/test_env.hpp"
@@ -32,8 +32,7 @@ size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.beg
 
 }  // namespace
 
-TEST_CASE("Hostile CLI: each hostile file is refused with exit 2, one stderr line and no output",
-          "[cli][hostile]") {
+TEST_CASE("Hostile CLI: each hostile file is refused with exit 2, one stderr line and no output", "[cli][hostile]") {
     const auto files = hostileFiles();
     REQUIRE(files.size() >= 50);
     const std::string target = "/tmp/ppmg-hostile-" + std::to_string(::getpid()) + ".xml";
@@ -43,8 +42,8 @@ TEST_CASE("Hostile CLI: each hostile file is refused with exit 2, one stderr lin
             INFO(cmd << " " << file);
             const auto start = std::chrono::steady_clock::now();
             // timeout(1) bounds a hang: it would exit 124, which fails the status check.
-            auto r = runProcess({"/usr/bin/timeout", "-s", "KILL", "60", ppmgBinary(), cmd, "--as-of", "2025-11-15", "-o",
-                                 target, file});
+            auto r = runProcess({"/usr/bin/timeout", "-s", "KILL", "60", ppmgBinary(), cmd, "--as-of", "2025-11-15",
+                                 "-o", target, file});
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             CHECK(r.status == 2);
             CHECK(r.out.empty());

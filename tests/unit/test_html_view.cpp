@@ -17,7 +17,7 @@
 #include "guidance_engine.hpp"
 #include "support/test_env.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 
 namespace {
 
@@ -75,7 +75,7 @@ struct HtmlPage {
 
     double number(const char* xpath) const {
         std::unique_ptr<xmlXPathContext, void (*)(xmlXPathContextPtr)> ctx(xmlXPathNewContext(doc.get()),
-                                                                         xmlXPathFreeContext);
+                                                                           xmlXPathFreeContext);
         std::unique_ptr<xmlXPathObject, void (*)(xmlXPathObjectPtr)> r(
             xmlXPathEvalExpression(BAD_CAST xpath, ctx.get()), xmlXPathFreeObject);
         REQUIRE(r != nullptr);
@@ -84,7 +84,7 @@ struct HtmlPage {
 
     std::string string(const char* xpath) const {
         std::unique_ptr<xmlXPathContext, void (*)(xmlXPathContextPtr)> ctx(xmlXPathNewContext(doc.get()),
-                                                                         xmlXPathFreeContext);
+                                                                           xmlXPathFreeContext);
         std::unique_ptr<xmlXPathObject, void (*)(xmlXPathObjectPtr)> r(
             xmlXPathEvalExpression(BAD_CAST xpath, ctx.get()), xmlXPathFreeObject);
         REQUIRE(r != nullptr);
@@ -117,8 +117,8 @@ void requireWellFormedPage(const std::string& html) {
     CHECK(page.number("count(//style)") == 1);
     // The four massage types, each a section with a heading and an outcome label in words.
     CHECK(page.number("count(//section[@data-massage-type])") == 4);
-    CHECK(page.number("count(//section[@data-massage-type][h3 or */h3][.//*[@class='badge-label'][normalize-space()]])") ==
-          4);
+    CHECK(page.number(
+              "count(//section[@data-massage-type][h3 or */h3][.//*[@class='badge-label'][normalize-space()]])") == 4);
     const std::string text = page.string("string(/html/body)");
     for (const char* name : kTypeNames) {
         INFO(name);
@@ -214,8 +214,7 @@ TEST_CASE("HTML view: hostile patient text is escaped, verbatim and Unicode-inta
     CHECK(page.string("/html/head/title").find(kHostileGiven) != std::string::npos);
     // Defer, no-flag: the earliest date is shown for abdominal massage.
     CHECK(page.string("string(//section[@data-massage-type='abdominal']/@data-outcome)") == "defer");
-    CHECK(page.string("string(//section[@data-massage-type='abdominal']//*[@class='earliest']//time)") ==
-          "2025-11-23");
+    CHECK(page.string("string(//section[@data-massage-type='abdominal']//*[@class='earliest']//time)") == "2025-11-23");
 }
 
 TEST_CASE("HTML view: only http(s) and in-page links; the CDA's narrative IDs become anchors", "[html]") {

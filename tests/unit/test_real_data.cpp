@@ -7,12 +7,12 @@
 
 #include <filesystem>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "guidance_engine.hpp"
 #include "support/cda_schema.hpp"
 #include "support/test_env.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 using namespace ppmg::test;
 namespace fs = std::filesystem;
 
@@ -62,7 +62,8 @@ size_t xmlPatients(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("Real records: FHIR records with a Patient render valid CDA, everything else is refused", "[real-data][shared]") {
+TEST_CASE("Real records: FHIR records with a Patient render valid CDA, everything else is refused",
+          "[real-data][shared]") {
     PPMG_REQUIRE_SHARED();
     const std::string xsd = sharedDir() + "/schemas/cda/schema/extensions/SDTC/infrastructure/cda/CDA_SDTC.xsd";
     static GuidanceEngine engine{EngineConfig{}};
@@ -117,7 +118,8 @@ TEST_CASE("Real records: FHIR records with a Patient render valid CDA, everythin
 
 TEST_CASE("Real records: the birth record assesses the mother and her caesarean", "[real-data][shared]") {
     PPMG_REQUIRE_SHARED();
-    for (const char* file : {"/data/maternal-bfdr/BirthRecordBabyGQuinn.json", "/data/maternal-bfdr/BasicBirthRecord.xml"}) {
+    for (const char* file :
+         {"/data/maternal-bfdr/BirthRecordBabyGQuinn.json", "/data/maternal-bfdr/BasicBirthRecord.xml"}) {
         INFO(file);
         Assessment a = assessRecord(readText(sharedDir() + file), "2019-03-04");
         CHECK(a.patient.source.id == "patient-mother-jada-ann-quinn");
@@ -133,29 +135,29 @@ TEST_CASE("Real records: older Synthea births are found, and a man is out of sco
     PPMG_REQUIRE_SHARED();
     const std::string dir = sharedDir() + "/data/";
     // Caesarean in 2019-12-27, a later obstetric admission in 2021 without a postnatal visit.
-    Assessment ruthie =
-        assessRecord(readText(dir + "synthea-smart-r4/Ruthie_Willms_3f59a802-9486-4fdd-a5f7-295fb92e89cf.json"), "2020-01-16");
+    Assessment ruthie = assessRecord(
+        readText(dir + "synthea-smart-r4/Ruthie_Willms_3f59a802-9486-4fdd-a5f7-295fb92e89cf.json"), "2020-01-16");
     REQUIRE(ruthie.episode.has_value());
     CHECK(ruthie.episode->mode == DeliveryMode::Caesarean);
     CHECK(outcomes(ruthie)["abdominal"] != "no-flag");
     CHECK(outcomes(ruthie)["abdominal"] != "modify");
     // Episiotomy only: a vaginal birth.
-    Assessment hyacinth =
-        assessRecord(readText(dir + "synthea-smart-r4/Hyacinth_Bins_665c7335-79e2-4bf1-aa23-101930c6c70a.json"), "2018-03-10");
+    Assessment hyacinth = assessRecord(
+        readText(dir + "synthea-smart-r4/Hyacinth_Bins_665c7335-79e2-4bf1-aa23-101930c6c70a.json"), "2018-03-10");
     REQUIRE(hyacinth.episode.has_value());
     CHECK(hyacinth.episode->mode == DeliveryMode::Vaginal);
     CHECK(earliest(hyacinth, "abdominal") == "2018-03-16");
     // Obstetric admission + postnatal visit only.
-    Assessment melinda =
-        assessRecord(readText(dir + "synthea-pathling/Melinda114_Thiel172_d1376fd1-810a-3a17-b510-3a1b4cd399b2.json"), "2016-02-10");
+    Assessment melinda = assessRecord(
+        readText(dir + "synthea-pathling/Melinda114_Thiel172_d1376fd1-810a-3a17-b510-3a1b4cd399b2.json"), "2016-02-10");
     REQUIRE(melinda.episode.has_value());
     CHECK(formatIsoDate(melinda.episode->date) == "2015-12-19");
     // A man, no delivery.
-    Assessment luigi =
-        assessRecord(readText(dir + "synthea-smart-r4/Luigi_Wiegand_e27d88b0-c5e5-4042-ad49-184f6a900ee3.json"), "2025-06-01");
+    Assessment luigi = assessRecord(
+        readText(dir + "synthea-smart-r4/Luigi_Wiegand_e27d88b0-c5e5-4042-ad49-184f6a900ee3.json"), "2025-06-01");
     CHECK_FALSE(luigi.applicable);
     // A delivery years ago.
-    Assessment catherine =
-        assessRecord(readText(dir + "synthea-smart-r4/Catherine_Turner_fa4fbf0c-f581-41f2-889b-f3769e57681d.json"), "2025-06-01");
+    Assessment catherine = assessRecord(
+        readText(dir + "synthea-smart-r4/Catherine_Turner_fa4fbf0c-f581-41f2-889b-f3769e57681d.json"), "2025-06-01");
     CHECK_FALSE(catherine.applicable);
 }

@@ -4,8 +4,8 @@
 #include <libxml/tree.h>
 #include <simdjson.h>
 
-#include <chrono>
 #include <dirent.h>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "guidance_engine.hpp"
 #include "plugin_loader.hpp"
 #include "ppmg/ppmg.hpp"
@@ -22,7 +22,7 @@
 #include "support/fhir_builder.hpp"
 #include "support/test_env.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 using namespace ppmg::test;
 
 namespace {
@@ -223,7 +223,8 @@ TEST_CASE("Robustness: parse and encoding errors say where", "[robustness][error
     auto nul = where(std::string("{\"resourceType\":\"Patient\",\n\n\"id\":\"a\0b\"}", 38));
     CHECK(nul.status == PPMG_E_ENCODING);
     CHECK(nul.where.line == 3);
-    auto type = where(R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p","gender":["f"]}}]})");
+    auto type =
+        where(R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p","gender":["f"]}}]})");
     CHECK(type.status == PPMG_E_NOT_FHIR);
     CHECK(type.where.fhirPath == "Bundle.entry[0].resource.gender");
 }
@@ -239,15 +240,24 @@ TEST_CASE("Robustness: wrongly typed JSON anywhere the reader looks is NOT_FHIR,
         {R"({"resourceType":"Patient","name":[{"given":@}]})", "given"},
         {R"({"resourceType":"Patient","identifier":[@]})", "identifier[]"},
         {R"({"resourceType":"Patient","birthDate":@})", "birthDate"},
-        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Observation","code":@}}]})", "code"},
-        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Observation","code":{"coding":@}}}]})", "coding"},
-        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Observation","valueQuantity":{"value":@}}}]})", "value"},
-        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Observation","component":[@]}}]})", "component"},
-        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Condition","clinicalStatus":@}}]})", "clinicalStatus"},
-        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Procedure","performedPeriod":@}}]})", "performedPeriod"},
-        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"MedicationStatement","contained":[@]}}]})", "contained"},
-        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Encounter","type":[@]}}]})", "type"},
-        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"AllergyIntolerance","patient":@}}]})", "patient"},
+        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Observation","code":@}}]})",
+         "code"},
+        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Observation","code":{"coding":@}}}]})",
+         "coding"},
+        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Observation","valueQuantity":{"value":@}}}]})",
+         "value"},
+        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Observation","component":[@]}}]})",
+         "component"},
+        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Condition","clinicalStatus":@}}]})",
+         "clinicalStatus"},
+        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Procedure","performedPeriod":@}}]})",
+         "performedPeriod"},
+        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"MedicationStatement","contained":[@]}}]})",
+         "contained"},
+        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Encounter","type":[@]}}]})",
+         "type"},
+        {R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"AllergyIntolerance","patient":@}}]})",
+         "patient"},
         {R"({"resourceType":"Bundle","entry":[@]})", "entry[]"},
         {R"({"resourceType":"Bundle","entry":[{"fullUrl":@,"resource":{"resourceType":"Patient"}}]})", "fullUrl"},
     };
@@ -318,16 +328,15 @@ TEST_CASE("Robustness: depth, resource and string limits, per engine, JSON and X
     const std::string xmlPatient = "<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"p1\"/>";
     CHECK(status(xmlPatient + "</Patient>") == PPMG_OK);
     CHECK(status(xmlPatient + repeat("<extension>", 8) + repeat("</extension>", 8) + "</Patient>") == PPMG_E_LIMIT);
-    CHECK(status(xmlPatient + "<text><div xmlns=\"http://www.w3.org/1999/xhtml\">" + s101 + "</div></text></Patient>") ==
-          PPMG_E_LIMIT);
+    CHECK(status(xmlPatient + "<text><div xmlns=\"http://www.w3.org/1999/xhtml\">" + s101 +
+                 "</div></text></Patient>") == PPMG_E_LIMIT);
     CHECK(status(xmlPatient + "<gender value=\"" + s101 + "\"/></Patient>") == PPMG_E_LIMIT);
     const std::string entry = "<entry><resource><Patient><id value=\"p\"/></Patient></resource></entry>";
     CHECK(status("<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/>" + repeat(entry, 4) +
                  "</Bundle>") == PPMG_E_LIMIT);
 }
 
-TEST_CASE("Robustness: the default string limit applies to strings the reader never looks at",
-          "[robustness][limits]") {
+TEST_CASE("Robustness: the default string limit applies to strings the reader never looks at", "[robustness][limits]") {
     const std::string longText((1u << 20) + 1, 'a');
     CHECK(run(engine(), request(R"({"resourceType":"Patient","id":"p1","text":{"div":")" + longText + "\"}}"), true)
               .status == PPMG_E_LIMIT);
@@ -358,18 +367,22 @@ TEST_CASE("Robustness: entity bombs, external entities and huge structures are r
                      "<!DOCTYPE Patient [<!ENTITY a \"" + std::string(100000, 'a') + "\">]><Patient " + fhir +
                          "><id value=\"" + repeat("&a;", 100000) + "\"/></Patient>",
                      PPMG_E_NOT_FHIR});
-    cases.push_back({"external entity", "<!DOCTYPE Patient [<!ENTITY x SYSTEM \"file:///dev/zero\">]><Patient " + fhir +
-                                            "><id value=\"&x;\"/></Patient>",
+    cases.push_back({"external entity",
+                     "<!DOCTYPE Patient [<!ENTITY x SYSTEM \"file:///dev/zero\">]><Patient " + fhir +
+                         "><id value=\"&x;\"/></Patient>",
                      PPMG_E_NOT_FHIR});
-    cases.push_back({"deep nesting", "<Patient " + fhir + ">" + repeat("<a>", 500000) + repeat("</a>", 500000) + "</Patient>",
+    cases.push_back({"deep nesting",
+                     "<Patient " + fhir + ">" + repeat("<a>", 500000) + repeat("</a>", 500000) + "</Patient>",
                      PPMG_E_LIMIT});
-    cases.push_back({"200,000 attributes", [] {
+    cases.push_back({"200,000 attributes",
+                     [] {
                          std::string s = "<Patient xmlns=\"http://hl7.org/fhir\"";
                          for (int i = 0; i < 200000; ++i) s += " a" + std::to_string(i) + "=\"\"";
                          return s + "/>";
                      }(),
                      PPMG_E_LIMIT});
-    cases.push_back({"JSON deep nesting", "{\"resourceType\":\"Patient\",\"x\":" + repeat("[", 1000000) + repeat("]", 1000000) + "}",
+    cases.push_back({"JSON deep nesting",
+                     "{\"resourceType\":\"Patient\",\"x\":" + repeat("[", 1000000) + repeat("]", 1000000) + "}",
                      PPMG_E_LIMIT});
     for (const auto& c : cases) {
         INFO(c.name);
@@ -404,7 +417,8 @@ TEST_CASE("Robustness: large records cost linear time, not quadratic", "[robustn
     const std::string sct = "http://snomed.info/sct";
     auto bundle = [](const std::vector<std::string>& resources) {
         std::string s = R"({"resourceType":"Bundle","type":"collection","entry":[)";
-        for (size_t i = 0; i < resources.size(); ++i) s += (i ? "," : "") + std::string(R"({"resource":)") + resources[i] + "}";
+        for (size_t i = 0; i < resources.size(); ++i)
+            s += (i ? "," : "") + std::string(R"({"resource":)") + resources[i] + "}";
         return s + "]}";
     };
     const int n = 15000;
@@ -413,21 +427,26 @@ TEST_CASE("Robustness: large records cost linear time, not quadratic", "[robustn
         patients.push_back(R"({"resourceType":"Patient","id":"p)" + std::to_string(i) + "\"}");
         patients.push_back(R"({"resourceType":"Procedure","id":"d)" + std::to_string(i) +
                            R"(","status":"completed","subject":{"reference":"Patient/q)" + std::to_string(i) +
-                           R"("},"code":{"coding":[{"system":")" + sct + R"(","code":"11466000"}]},"performedDateTime":"2025-10-01"})");
+                           R"("},"code":{"coding":[{"system":")" + sct +
+                           R"(","code":"11466000"}]},"performedDateTime":"2025-10-01"})");
     }
     std::vector<std::string> meds = {R"({"resourceType":"Patient","id":"p"})"};
     for (int i = 0; i < n; ++i) {
-        meds.push_back(R"({"resourceType":"Medication","id":"m)" + std::to_string(i) + R"(","code":{"coding":[{"system":"x","code":"1"}]}})");
-        meds.push_back(R"({"resourceType":"MedicationRequest","id":"r)" + std::to_string(i) +
-                       R"(","status":"active","subject":{"reference":"Patient/p"},"medicationReference":{"reference":"Medication/x)" +
-                       std::to_string(i) + "\"}}");
+        meds.push_back(R"({"resourceType":"Medication","id":"m)" + std::to_string(i) +
+                       R"(","code":{"coding":[{"system":"x","code":"1"}]}})");
+        meds.push_back(
+            R"({"resourceType":"MedicationRequest","id":"r)" + std::to_string(i) +
+            R"(","status":"active","subject":{"reference":"Patient/p"},"medicationReference":{"reference":"Medication/x)" +
+            std::to_string(i) + "\"}}");
     }
     std::vector<std::string> encounters = {R"({"resourceType":"Patient","id":"p"})"};
     for (int i = 0; i < n; ++i) {
-        encounters.push_back(R"({"resourceType":"Encounter","id":"a)" + std::to_string(i) + R"(","type":[{"coding":[{"system":")" +
-                             sct + R"(","code":"183460006"}]}],"period":{"start":"2025-06-01"}})");
-        encounters.push_back(R"({"resourceType":"Encounter","id":"v)" + std::to_string(i) + R"(","type":[{"coding":[{"system":")" +
-                             sct + R"(","code":"169762003"}]}],"period":{"start":"2025-01-01"}})");
+        encounters.push_back(R"({"resourceType":"Encounter","id":"a)" + std::to_string(i) +
+                             R"(","type":[{"coding":[{"system":")" + sct +
+                             R"(","code":"183460006"}]}],"period":{"start":"2025-06-01"}})");
+        encounters.push_back(R"({"resourceType":"Encounter","id":"v)" + std::to_string(i) +
+                             R"(","type":[{"coding":[{"system":")" + sct +
+                             R"(","code":"169762003"}]}],"period":{"start":"2025-01-01"}})");
     }
     struct Case {
         const char* name;
@@ -450,14 +469,16 @@ TEST_CASE("Robustness: large records cost linear time, not quadratic", "[robustn
 
 TEST_CASE("Robustness: the patient index finds a delivery subject in every reference form", "[robustness]") {
     const std::string sct = "http://snomed.info/sct";
-    for (const std::string ref : {"Patient/m", "urn:uuid:m", "m", "https://x.example/fhir/Patient/m",
-                                  "Patient/m/_history/3", "https://x.example/fhir/Patient/m/_history/3", "urn:uuid:full-m"}) {
+    for (const std::string ref :
+         {"Patient/m", "urn:uuid:m", "m", "https://x.example/fhir/Patient/m", "Patient/m/_history/3",
+          "https://x.example/fhir/Patient/m/_history/3", "urn:uuid:full-m"}) {
         INFO(ref);
         const std::string doc =
             R"({"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:full-m","resource":{"resourceType":"Patient","id":"m"}},)"
             R"({"fullUrl":"urn:uuid:full-b","resource":{"resourceType":"Patient","id":"b"}},)"
-            R"({"resource":{"resourceType":"Procedure","id":"d","status":"completed","subject":{"reference":")" + ref +
-            R"("},"code":{"coding":[{"system":")" + sct + R"(","code":"11466000"}]},"performedDateTime":"2025-10-01"}}]})";
+            R"({"resource":{"resourceType":"Procedure","id":"d","status":"completed","subject":{"reference":")" +
+            ref + R"("},"code":{"coding":[{"system":")" + sct +
+            R"(","code":"11466000"}]},"performedDateTime":"2025-10-01"}}]})";
         Result o = run(engine(), request(doc), false);
         REQUIRE(o.status == PPMG_OK);
         CHECK_THAT(o.output, Catch::Contains(R"("patient":{"id":"m"})"));
@@ -498,7 +519,7 @@ TEST_CASE("Robustness: the engine renders the same after every kind of failure",
 // ---- 6. ABI misuse, through the real plugin ---------------------------------------------------
 
 TEST_CASE("Robustness: ABI misuse gets a status, never a crash", "[robustness][abi]") {
-    host::Plugin plugin(std::string(PPMG_BIN_DIR) + "/libppmg_plugin.so");
+    ppmg::host::Plugin plugin(std::string(PPMG_BIN_DIR) + "/libppmg_plugin.so");
     const ppmg_plugin_entry& entry = plugin.entry();
     const ppmg_core_api_v1& api = plugin.core();
 
@@ -639,7 +660,7 @@ TEST_CASE("Robustness: ABI misuse gets a status, never a crash", "[robustness][a
 }
 
 TEST_CASE("Robustness: the C++ wrapper carries the message and the location of a failure", "[robustness][abi]") {
-    host::Plugin plugin(std::string(PPMG_BIN_DIR) + "/libppmg_plugin.so");
+    ppmg::host::Plugin plugin(std::string(PPMG_BIN_DIR) + "/libppmg_plugin.so");
     ppmg::Engine e(plugin.core());
     ppmg::Request r;
     r.data = "<Patient xmlns=\"http://hl7.org/fhir\">\n<id value=\"p1\">\n</Patient>";
@@ -666,9 +687,10 @@ const std::vector<std::string>& trickyTexts() {
         "Tom & Jerry's \"quotes\" 'single' `back`",
         "end ]]> of CDATA <![CDATA[ x ]]>",
         "&amp; &lt; &#x41; &unknown;",
-        "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xd7\xa2\xd7\x95\xd7\x9c\xd7\x9d",                  // Hebrew
-        "\xd9\x85\xd8\xb1\xd9\x8a\xd9\x85 \xd8\xa7\xd9\x84\xd8\xb9\xd9\x84\xd9\x8a",          // Arabic
-        "\xe2\x80\xae" "evil\xe2\x80\xac and \xe2\x80\x8f\xe2\x81\xa6isolate\xe2\x81\xa9",      // RLO, RLM, isolates
+        "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xd7\xa2\xd7\x95\xd7\x9c\xd7\x9d",          // Hebrew
+        "\xd9\x85\xd8\xb1\xd9\x8a\xd9\x85 \xd8\xa7\xd9\x84\xd8\xb9\xd9\x84\xd9\x8a",  // Arabic
+        "\xe2\x80\xae"
+        "evil\xe2\x80\xac and \xe2\x80\x8f\xe2\x81\xa6isolate\xe2\x81\xa9",  // RLO, RLM, isolates
         "\xf0\x9f\x98\x80 \xf0\x9d\x84\x9e \xf0\xa0\x80\x8b \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7",  // astral
         "tab\there, and a line\nbreak",
         "\xef\xbf\xbd replacement, \xef\xbb\xbf BOM inside, \xe2\x80\xa8 line separator",
@@ -679,10 +701,14 @@ const std::vector<std::string>& trickyTexts() {
 std::string jsonString(const std::string& s) {
     std::string out = "\"";
     for (unsigned char c : s) {
-        if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
-        else if (c == '\n') out += "\\n";
-        else if (c == '\t') out += "\\t";
-        else out += static_cast<char>(c);
+        if (c == '"' || c == '\\')
+            out += '\\', out += static_cast<char>(c);
+        else if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
+        else
+            out += static_cast<char>(c);
     }
     return out + "\"";
 }
@@ -742,26 +768,31 @@ TEST_CASE("Robustness: patient text is escaped and kept intact in CDA and JSON, 
         INFO("text " << k << ": " << t);
         const std::string id = "id-" + std::to_string(k);  // ids are restricted; names and displays are not
         const std::string json =
-            R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":")" + id +
-            R"(","identifier":[{"system":"urn:example:mrn","value":)" + jsonString(t) +
+            R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":")" +
+            id + R"(","identifier":[{"system":"urn:example:mrn","value":)" + jsonString(t) +
             R"(}],"name":[{"family":)" + jsonString(t) + R"(,"given":[)" + jsonString(t + " given") +
             R"(]}],"gender":"female"}},{"resource":{"resourceType":"Condition","id":"dvt","clinicalStatus":{"coding":[{"code":"active"}]},)"
-            R"("verificationStatus":{"coding":[{"code":"confirmed"}]},"code":{"coding":[{"system":")" + sct +
-            R"(","code":"128053003","display":)" + jsonString(t) + R"(}]},"subject":{"reference":"Patient/)" + id + R"("}}}]})";
+            R"("verificationStatus":{"coding":[{"code":"confirmed"}]},"code":{"coding":[{"system":")" +
+            sct + R"(","code":"128053003","display":)" + jsonString(t) + R"(}]},"subject":{"reference":"Patient/)" +
+            id + R"("}}}]})";
         const std::string xml =
-            "<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/><entry><resource><Patient><id value=\"" + id +
-            "\"/><identifier><system value=\"urn:example:mrn\"/><value value=\"" + xmlAttrText(t) +
-            "\"/></identifier><name><family value=\"" + xmlAttrText(t) + "\"/><given value=\"" + xmlAttrText(t + " given") +
-            "\"/></name><gender value=\"female\"/></Patient></resource></entry><entry><resource><Condition><id value=\"dvt\"/>"
+            "<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/><entry><resource><Patient><id value=\"" +
+            id + "\"/><identifier><system value=\"urn:example:mrn\"/><value value=\"" + xmlAttrText(t) +
+            "\"/></identifier><name><family value=\"" + xmlAttrText(t) + "\"/><given value=\"" +
+            xmlAttrText(t + " given") +
+            "\"/></name><gender value=\"female\"/></Patient></resource></entry><entry><resource><Condition><id "
+            "value=\"dvt\"/>"
             "<clinicalStatus><coding><code value=\"active\"/></coding></clinicalStatus><verificationStatus><coding>"
-            "<code value=\"confirmed\"/></coding></verificationStatus><code><coding><system value=\"" + sct +
-            "\"/><code value=\"128053003\"/><display value=\"" + xmlAttrText(t) + "\"/></coding></code><subject>"
-            "<reference value=\"Patient/" + id + "\"/></subject></Condition></resource></entry></Bundle>";
+            "<code value=\"confirmed\"/></coding></verificationStatus><code><coding><system value=\"" +
+            sct + "\"/><code value=\"128053003\"/><display value=\"" + xmlAttrText(t) +
+            "\"/></coding></code><subject>"
+            "<reference value=\"Patient/" +
+            id + "\"/></subject></Condition></resource></entry></Bundle>";
         for (const std::string& input : {json, xml}) {
             Result cda = run(engine(), request(input), true);
             REQUIRE(cda.status == PPMG_OK);
-            std::unique_ptr<xmlDoc, XmlDocDeleter> doc(
-                xmlReadMemory(cda.output.data(), static_cast<int>(cda.output.size()), "cda.xml", nullptr, XML_PARSE_NONET));
+            std::unique_ptr<xmlDoc, XmlDocDeleter> doc(xmlReadMemory(
+                cda.output.data(), static_cast<int>(cda.output.size()), "cda.xml", nullptr, XML_PARSE_NONET));
             REQUIRE(doc != nullptr);
             std::vector<std::string> family, given, ids, text;
             const xmlNode* root = xmlDocGetRootElement(doc.get());
@@ -778,7 +809,8 @@ TEST_CASE("Robustness: patient text is escaped and kept intact in CDA and JSON, 
             for (const auto& item : text) cited |= item.find(t) != std::string::npos;
             CHECK(cited);
             if (!sharedDir().empty()) {
-                const std::string xsd = sharedDir() + "/schemas/cda/schema/extensions/SDTC/infrastructure/cda/CDA_SDTC.xsd";
+                const std::string xsd =
+                    sharedDir() + "/schemas/cda/schema/extensions/SDTC/infrastructure/cda/CDA_SDTC.xsd";
                 CHECK(validateCda(cda.output, xsd) == "");
             }
 
@@ -814,7 +846,8 @@ TEST_CASE("Robustness: patient text is escaped and kept intact in CDA and JSON, 
 
 TEST_CASE("Robustness: characters XML cannot carry become U+FFFD, and the document stays well-formed",
           "[robustness][escaping]") {
-    const std::string doc = R"({"resourceType":"Patient","id":"p1","name":[{"family":"a\u0000b\u0001c\u001fd\ufffee"}]})";
+    const std::string doc =
+        R"({"resourceType":"Patient","id":"p1","name":[{"family":"a\u0000b\u0001c\u001fd\ufffee"}]})";
     Result o = run(engine(), request(doc), true);
     REQUIRE(o.status == PPMG_OK);
     std::unique_ptr<xmlDoc, XmlDocDeleter> parsed(
@@ -823,7 +856,10 @@ TEST_CASE("Robustness: characters XML cannot carry become U+FFFD, and the docume
     std::vector<std::string> family;
     collect(xmlDocGetRootElement(parsed.get()), "family", family);
     REQUIRE(family.size() == 1);
-    CHECK_THAT(family[0], Catch::StartsWith("a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd" "d\xef\xbf\xbd"));
+    CHECK_THAT(family[0], Catch::StartsWith("a\xef\xbf\xbd"
+                                            "b\xef\xbf\xbd"
+                                            "c\xef\xbf\xbd"
+                                            "d\xef\xbf\xbd"));
     CHECK_THAT(family[0], Catch::EndsWith("e"));
     CHECK(family[0].find("\xef\xbf\xbe") == std::string::npos);  // U+FFFE is not an XML character
     // The JSON output keeps them, escaped.
@@ -842,43 +878,56 @@ TEST_CASE("Robustness: tricky but valid records render valid CDA", "[robustness]
     std::vector<std::pair<std::string, std::string>> records = {
         {"BOM and CRLF", "\xef\xbb\xbf\r\n" + p + "\r\n"},
         {"XML with a BOM, a prolog, comments, a PI and CDATA",
-         "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- a comment -->\n<?xml-stylesheet href=\"x.xsl\"?>\n"
+         "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- a comment -->\n<?xml-stylesheet "
+         "href=\"x.xsl\"?>\n"
          "<Patient xmlns=\"http://hl7.org/fhir\"><!-- inside --><id value=\"p1\"/><text><status value=\"generated\"/>"
          "<div xmlns=\"http://www.w3.org/1999/xhtml\"><![CDATA[ <b>not markup</b> ]]> &#x1F600; &lt;</div></text>"
          "<gender value=\"female\"/></Patient>"},
         {"XML declared UTF-16 but UTF-8 bytes",
-         "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"p1\"/></Patient>"},
-        {"XML with prefixes", "<f:Patient xmlns:f=\"http://hl7.org/fhir\"><f:id value=\"p1\"/><f:gender value=\"female\"/></f:Patient>"},
+         "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Patient xmlns=\"http://hl7.org/fhir\"><id "
+         "value=\"p1\"/></Patient>"},
+        {"XML with prefixes",
+         "<f:Patient xmlns:f=\"http://hl7.org/fhir\"><f:id value=\"p1\"/><f:gender value=\"female\"/></f:Patient>"},
         {"JSON escapes everywhere",
          R"({"resourceType":"Patient","id":"p1","name":[{"family":"\u004d\u00fc\u006c\u006c\u0065\u0072 \ud83d\ude00","given":["\/\b\f\r"]}]})"},
-        {"duplicate keys (the first wins)", R"({"resourceType":"Patient","id":"p1","id":"p2","gender":"female","gender":7})"},
+        {"duplicate keys (the first wins)",
+         R"({"resourceType":"Patient","id":"p1","id":"p2","gender":"female","gender":7})"},
         {"a patient without a name, gender or birth date", R"({"resourceType":"Patient"})"},
-        {"an empty name and empty arrays", R"({"resourceType":"Patient","id":"p1","name":[{}],"identifier":[],"extension":[]})"},
+        {"an empty name and empty arrays",
+         R"({"resourceType":"Patient","id":"p1","name":[{}],"identifier":[],"extension":[]})"},
         {"unknown resources and extensions",
          R"({"resourceType":"Bundle","type":"searchset","total":3,"link":[{"relation":"self","url":"http://x"}],"entry":[)"
          R"({"search":{"mode":"outcome"},"resource":{"resourceType":"OperationOutcome","issue":[]}},)"
          R"({"resource":{"resourceType":"Patient","id":"p1","extension":[{"url":"http://x","valueCodeableConcept":{"coding":[{"code":"y"}]}}],"_gender":{"extension":[]}}},)"
          R"({"resource":{"resourceType":"Basic","id":"b1","code":{"text":"x"}}}]})"},
-        {"entries without resources", R"({"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201"}},{"resource":)" + p + "}]}"},
+        {"entries without resources",
+         R"({"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"201"}},{"resource":)" +
+             p + "}]}"},
         {"extreme but valid dates",
          R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"p1","birthDate":"0001-01-01"}},)"
-         R"({"resource":{"resourceType":"Procedure","id":"d","status":"completed","subject":{"reference":"Patient/p1"},"code":{"coding":[{"system":")" + sct +
-         R"(","code":"11466000"}]},"performedDateTime":"9999-12-31T23:59:59.999999+14:00"}},)"
-         R"({"resource":{"resourceType":"Observation","id":"o","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"1900","valueQuantity":{"value":-1e308,"unit":"Cel"}}}]})"},
+         R"({"resource":{"resourceType":"Procedure","id":"d","status":"completed","subject":{"reference":"Patient/p1"},"code":{"coding":[{"system":")" +
+             sct +
+             R"(","code":"11466000"}]},"performedDateTime":"9999-12-31T23:59:59.999999+14:00"}},)"
+             R"({"resource":{"resourceType":"Observation","id":"o","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"1900","valueQuantity":{"value":-1e308,"unit":"Cel"}}}]})"},
         {"huge and tiny numbers",
-         R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":)" + p + R"(},)"
-         R"({"resource":{"resourceType":"Observation","id":"t","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-11-01","valueQuantity":{"value":1.7976931348623157e308,"unit":"Cel"}}},)"
-         R"({"resource":{"resourceType":"Observation","id":"h","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-11-01","valueQuantity":{"value":-0.0,"unit":"/min"}}},)"
-         R"({"resource":{"resourceType":"Observation","id":"i","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-11-01","valueQuantity":{"value":18446744073709551616,"unit":"/min"},"extension":[{"url":"x","valueInteger":-123456789012345678901234567890}]}}]})"},
-        {"a long name within the limit", R"({"resourceType":"Patient","id":"p1","name":[{"family":")" + std::string(500000, 'N') + "\"}]}"},
-        {"many resources within the limit", [&] {
+         R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":)" + p +
+             R"(},)"
+             R"({"resource":{"resourceType":"Observation","id":"t","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-11-01","valueQuantity":{"value":1.7976931348623157e308,"unit":"Cel"}}},)"
+             R"({"resource":{"resourceType":"Observation","id":"h","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-11-01","valueQuantity":{"value":-0.0,"unit":"/min"}}},)"
+             R"({"resource":{"resourceType":"Observation","id":"i","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-11-01","valueQuantity":{"value":18446744073709551616,"unit":"/min"},"extension":[{"url":"x","valueInteger":-123456789012345678901234567890}]}}]})"},
+        {"a long name within the limit",
+         R"({"resourceType":"Patient","id":"p1","name":[{"family":")" + std::string(500000, 'N') + "\"}]}"},
+        {"many resources within the limit",
+         [&] {
              std::string s = R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":)" + p + "}";
              for (int i = 0; i < 5000; ++i)
-                 s += R"(,{"resource":{"resourceType":"Observation","id":"o)" + std::to_string(i) +
-                      R"(","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-11-01","valueQuantity":{"value":37,"unit":"Cel"}}})";
+                 s +=
+                     R"(,{"resource":{"resourceType":"Observation","id":"o)" + std::to_string(i) +
+                     R"(","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-11-01","valueQuantity":{"value":37,"unit":"Cel"}}})";
              return s + "]}";
          }()},
-        {"nesting at the depth limit", R"({"resourceType":"Patient","id":"p1","x":)" + repeat("[", 62) + repeat("]", 62) + "}"},
+        {"nesting at the depth limit",
+         R"({"resourceType":"Patient","id":"p1","x":)" + repeat("[", 62) + repeat("]", 62) + "}"},
     };
     const std::string xsd =
         sharedDir().empty() ? "" : sharedDir() + "/schemas/cda/schema/extensions/SDTC/infrastructure/cda/CDA_SDTC.xsd";

@@ -1,10 +1,10 @@
 // Vignettes for every rule of clinical-rules.md: each builds the smallest record that should
 // (or should not) fire a rule and checks the four outcomes the rules imply, as of 2025-11-15.
+#include "base/errors.hpp"
 #include "support/fhir_builder.hpp"
 #include "support/test_env.hpp"
-#include "errors.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 using namespace ppmg::test;
 
 namespace {
@@ -16,9 +16,7 @@ std::string daysBefore(int n) { return formatIsoDate(parseIsoDate(kAsOf)->plusDa
 std::string at(int daysBeforeAsOf, const char* time = "T08:00:00Z") { return daysBefore(daysBeforeAsOf) + time; }
 
 using Outcomes = std::map<std::string, std::string>;
-Outcomes all(const std::string& o) {
-    return {{"abdominal", o}, {"low-back", o}, {"breast", o}, {"shoulder-neck", o}};
-}
+Outcomes all(const std::string& o) { return {{"abdominal", o}, {"low-back", o}, {"breast", o}, {"shoulder-neck", o}}; }
 Outcomes with(Outcomes base, std::initializer_list<std::pair<const std::string, std::string>> changes) {
     for (const auto& c : changes) base[c.first] = c.second;
     return base;
@@ -47,9 +45,12 @@ TEST_CASE("PPM-APP-01: a man with no delivery is out of scope", "[rules][applica
     CHECK(hasFinding(a, "PPM-APP-01"));
 }
 
-TEST_CASE("PPM-APP-01: children under 10 and women over 60 with no delivery are out of scope", "[rules][applicability]") {
-    CHECK(outcomes(assessRecord(Bundle::withBackground("female", "2018-01-01").json(), kAsOf)) == all("not-applicable"));
-    CHECK(outcomes(assessRecord(Bundle::withBackground("female", "1960-01-01").json(), kAsOf)) == all("not-applicable"));
+TEST_CASE("PPM-APP-01: children under 10 and women over 60 with no delivery are out of scope",
+          "[rules][applicability]") {
+    CHECK(outcomes(assessRecord(Bundle::withBackground("female", "2018-01-01").json(), kAsOf)) ==
+          all("not-applicable"));
+    CHECK(outcomes(assessRecord(Bundle::withBackground("female", "1960-01-01").json(), kAsOf)) ==
+          all("not-applicable"));
     // Exactly 60 years old is not "older than 60".
     CHECK(outcomes(assessRecord(Bundle::withBackground("female", "1965-11-15").json(), kAsOf)) == all("review"));
 }
@@ -61,7 +62,8 @@ TEST_CASE("PPM-APP-01: a delivery over 365 days ago is out of scope", "[rules][a
     CHECK(*within.postpartumDay == 365);
 }
 
-TEST_CASE("A delivery on record puts a patient in scope whatever the recorded gender or age", "[rules][applicability]") {
+TEST_CASE("A delivery on record puts a patient in scope whatever the recorded gender or age",
+          "[rules][applicability]") {
     Bundle b = Bundle::withBackground("male", "1950-01-01");
     b.procedure(kSct, "177184002", at(20));
     auto a = assessRecord(b.json(), kAsOf);
@@ -161,7 +163,8 @@ TEST_CASE("PPM-TIME-02: from day 28 the caesarean wound status decides", "[rules
     }
 }
 
-TEST_CASE("PPM-TIME-02: a bad wound blocks abdominal massage before day 28 (block outranks defer)", "[rules][timing][precedence]") {
+TEST_CASE("PPM-TIME-02: a bad wound blocks abdominal massage before day 28 (block outranks defer)",
+          "[rules][timing][precedence]") {
     Bundle b = caesarean(20);
     b.woundStatus("infected", at(1));
     auto a = assessRecord(b.json(), kAsOf);
@@ -194,9 +197,9 @@ TEST_CASE("PPM-POS-01: no prone lying until day 42 after a caesarean", "[rules][
 // ---- Escalate --------------------------------------------------------------------------
 
 TEST_CASE("PPM-ESC-01: a DVT or PE escalates every type, suspected or confirmed", "[rules][escalate]") {
-    for (auto code : {std::make_pair(kSct, "128053003"), std::make_pair(kSct, "59282003"),
-                      std::make_pair(kIcd10cm, "O87.1"), std::make_pair(kIcd10cm, "I82.401"),
-                      std::make_pair(kIcd10cm, "I26.99"), std::make_pair(kIcd10, "I80.2")}) {
+    for (auto code :
+         {std::make_pair(kSct, "128053003"), std::make_pair(kSct, "59282003"), std::make_pair(kIcd10cm, "O87.1"),
+          std::make_pair(kIcd10cm, "I82.401"), std::make_pair(kIcd10cm, "I26.99"), std::make_pair(kIcd10, "I80.2")}) {
         Bundle b = vaginal(20);
         b.condition(code.first, code.second, "active", "provisional");
         INFO(code.second);
@@ -221,12 +224,11 @@ TEST_CASE("Data semantics: refuted, entered-in-error and resolved conditions do 
 }
 
 TEST_CASE("PPM-ESC-02/03/05: haemorrhage, sepsis and severe pre-eclampsia escalate", "[rules][escalate]") {
-    for (auto code : {std::make_pair(kSct, "47821001"), std::make_pair(kIcd10cm, "O72.1"),
-                      std::make_pair(kSct, "91302008"), std::make_pair(kIcd10cm, "O85"),
-                      std::make_pair(kIcd10cm, "O86.04"), std::make_pair(kIcd10cm, "O86.12"),
-                      std::make_pair(kIcd10cm, "O86.4"), std::make_pair(kSct, "95605009"),
-                      std::make_pair(kSct, "15938005"), std::make_pair(kIcd10cm, "O15.2"),
-                      std::make_pair(kSct, "46764007"), std::make_pair(kIcd10cm, "O14.15")}) {
+    for (auto code :
+         {std::make_pair(kSct, "47821001"), std::make_pair(kIcd10cm, "O72.1"), std::make_pair(kSct, "91302008"),
+          std::make_pair(kIcd10cm, "O85"), std::make_pair(kIcd10cm, "O86.04"), std::make_pair(kIcd10cm, "O86.12"),
+          std::make_pair(kIcd10cm, "O86.4"), std::make_pair(kSct, "95605009"), std::make_pair(kSct, "15938005"),
+          std::make_pair(kIcd10cm, "O15.2"), std::make_pair(kSct, "46764007"), std::make_pair(kIcd10cm, "O14.15")}) {
         Bundle b = vaginal(20);
         b.condition(code.first, code.second);
         INFO(code.second);
@@ -415,9 +417,9 @@ TEST_CASE("PPM-REV-05: no Condition at all means the problem list was not provid
 // ---- Modify ----------------------------------------------------------------------------
 
 TEST_CASE("PPM-PREC-01: an active anticoagulant means light pressure only", "[rules][modify]") {
-    for (auto med : {std::make_pair(kRxNorm, "67108"), std::make_pair(kRxNorm, "5224"),
-                     std::make_pair(kRxNorm, "1114195"), std::make_pair(kAtc, "B01AB05"),
-                     std::make_pair(kAtc, "B01AF01")}) {
+    for (auto med :
+         {std::make_pair(kRxNorm, "67108"), std::make_pair(kRxNorm, "5224"), std::make_pair(kRxNorm, "1114195"),
+          std::make_pair(kAtc, "B01AB05"), std::make_pair(kAtc, "B01AF01")}) {
         Bundle b = vaginal(20);
         b.medicationRequest(med.first, med.second, "on-hold");
         INFO(med.second);
@@ -555,7 +557,8 @@ TEST_CASE("Delivery: an episiotomy marks a vaginal birth, a not-done procedure i
     CHECK(outcomes(assessRecord(notDone.json(), kAsOf)) == all("review"));
 }
 
-TEST_CASE("Delivery: older Synthea marks a birth by an obstetric admission and a postnatal visit", "[rules][delivery]") {
+TEST_CASE("Delivery: older Synthea marks a birth by an obstetric admission and a postnatal visit",
+          "[rules][delivery]") {
     Bundle b = Bundle::withBackground();
     b.encounter("183460006", at(50)).encounter("169762003", at(8));
     auto a = assessRecord(b.json(), kAsOf);
@@ -595,13 +598,15 @@ TEST_CASE("Several patients and no delivery: refused, naming the candidates", "[
         FAIL("expected a refusal");
     } catch (const Error& e) {
         CHECK(e.status() == PPMG_E_AMBIGUOUS_PATIENT);
-        CHECK_THAT(e.what(), Catch::Contains("Ann Ames") && Catch::Contains("Bea Bell") && Catch::Contains("--patient"));
+        CHECK_THAT(e.what(),
+                   Catch::Contains("Ann Ames") && Catch::Contains("Bea Bell") && Catch::Contains("--patient"));
     }
     CHECK(assessRecord(json, kAsOf, "b").patient.source.id == "b");
     CHECK_THROWS_AS(assessRecord(json, kAsOf, "zzz"), Error);
 }
 
-TEST_CASE("Delivery: a procedure that does not state the mode (Synthea's Childbirth) is a delivery of unknown mode", "[rules][delivery]") {
+TEST_CASE("Delivery: a procedure that does not state the mode (Synthea's Childbirth) is a delivery of unknown mode",
+          "[rules][delivery]") {
     Bundle b = Bundle::withBackground();
     b.procedure(kSct, "66348005", at(12));
     auto a = assessRecord(b.json(), kAsOf);

@@ -3,7 +3,7 @@
 
 #include "support/test_env.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 using namespace ppmg::test;
 
 TEST_CASE("The shared example vignettes give their expected outcomes and earliest dates", "[examples][shared]") {

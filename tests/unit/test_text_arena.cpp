@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "assess/rule_engine.hpp"
+#include "base/text_arena.hpp"
 #include "content/content.hpp"
 #include "read/fhir_reader.hpp"
-#include "read/text_arena.hpp"
 #include "write/cda_writer.hpp"
 
-using namespace ppmg;
+using namespace ppmg::core;
 
 // A view of a std::string (a temporary, or one that dies first) must not compile.
 static_assert(!std::is_constructible_v<Text, std::string>, "Text from a std::string temporary");

@@ -13,7 +13,7 @@
 
 #include "write/xml_stream.hpp"
 
-using ppmg::XmlStream;
+using ppmg::core::XmlStream;
 
 namespace {
 
@@ -52,7 +52,8 @@ struct Both {
         REQUIRE(xmlTextWriterEndDocument(writer) >= 0);
         xmlFreeTextWriter(writer);
         writer = nullptr;
-        std::string ref(reinterpret_cast<const char*>(xmlBufferContent(buffer)), static_cast<size_t>(xmlBufferLength(buffer)));
+        std::string ref(reinterpret_cast<const char*>(xmlBufferContent(buffer)),
+                        static_cast<size_t>(xmlBufferLength(buffer)));
         return {ref, stream.finish()};
     }
 };
@@ -74,9 +75,28 @@ const std::vector<std::string> kSamples = {
 };
 
 std::string randomXmlText(std::mt19937& rng, size_t maxLength) {
-    static const std::vector<std::string> pieces = {
-        "a", "Z", "0", " ", "<", ">", "&", "\"", "'", "\t", "\n", "\r", ";", "#", "]]>",
-        "\xC3\xA9", "\xC2\xA0", "\xE2\x80\x93", "\xEF\xBF\xBD", "\xF0\x9F\x98\x80", "\xF4\x8F\xBF\xBD", "\x7F"};
+    static const std::vector<std::string> pieces = {"a",
+                                                    "Z",
+                                                    "0",
+                                                    " ",
+                                                    "<",
+                                                    ">",
+                                                    "&",
+                                                    "\"",
+                                                    "'",
+                                                    "\t",
+                                                    "\n",
+                                                    "\r",
+                                                    ";",
+                                                    "#",
+                                                    "]]>",
+                                                    "\xC3\xA9",
+                                                    "\xC2\xA0",
+                                                    "\xE2\x80\x93",
+                                                    "\xEF\xBF\xBD",
+                                                    "\xF0\x9F\x98\x80",
+                                                    "\xF4\x8F\xBF\xBD",
+                                                    "\x7F"};
     std::uniform_int_distribution<size_t> length(0, maxLength), piece(0, pieces.size() - 1);
     std::string s;
     for (size_t n = length(rng); n > 0; --n) s += pieces[piece(rng)];
@@ -103,10 +123,31 @@ std::string repaired(const std::string& s) {
 }
 
 std::string randomBytes(std::mt19937& rng, size_t maxLength) {
-    static const std::vector<std::string> pieces = {
-        "a", " ", "<", "&", "\"", "\t", "\n", "\r", std::string(1, '\0'), "\x01", "\x1F", "\x7F",
-        "\xC3\xA9", "\xC3", "\xA9", "\xC0\x80", "\xE2\x80", "\xED\xA0\x80", "\xEF\xBF\xBE", "\xEF\xBF\xBF",
-        "\xF0\x9F\x98\x80", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xFF", std::string(20, 'x')};
+    static const std::vector<std::string> pieces = {"a",
+                                                    " ",
+                                                    "<",
+                                                    "&",
+                                                    "\"",
+                                                    "\t",
+                                                    "\n",
+                                                    "\r",
+                                                    std::string(1, '\0'),
+                                                    "\x01",
+                                                    "\x1F",
+                                                    "\x7F",
+                                                    "\xC3\xA9",
+                                                    "\xC3",
+                                                    "\xA9",
+                                                    "\xC0\x80",
+                                                    "\xE2\x80",
+                                                    "\xED\xA0\x80",
+                                                    "\xEF\xBF\xBE",
+                                                    "\xEF\xBF\xBF",
+                                                    "\xF0\x9F\x98\x80",
+                                                    "\xF4\x90\x80\x80",
+                                                    "\xF5\x80\x80\x80",
+                                                    "\xFF",
+                                                    std::string(20, 'x')};
     std::uniform_int_distribution<size_t> length(0, maxLength), piece(0, pieces.size() - 1);
     std::string s;
     for (size_t n = length(rng); n > 0; --n) s += pieces[piece(rng)];

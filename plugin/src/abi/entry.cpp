@@ -8,12 +8,12 @@
 #include <type_traits>
 #include <unordered_set>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "guidance_engine.hpp"
 #include "ppmg/ppmg.h"
 
 struct ppmg_engine {
-    std::unique_ptr<ppmg::GuidanceEngine> impl;
+    std::unique_ptr<ppmg::core::GuidanceEngine> impl;
     std::string contentVersion, contentSha, pluginVersion;
 };
 
@@ -39,7 +39,8 @@ char* dup(const std::string& s) {
 }
 
 // One allocation would be tidier, but each field is freed separately by error_free.
-void setError(ppmg_error** out, ppmg_status status, const std::string& message, const ppmg::Location& where = {}) {
+void setError(ppmg_error** out, ppmg_status status, const std::string& message,
+              const ppmg::core::Location& where = {}) {
     if (!out) return;
     *out = nullptr;
     auto* e = static_cast<ppmg_error*>(std::calloc(1, sizeof(ppmg_error)));
@@ -60,7 +61,7 @@ ppmg_status guarded(ppmg_error** error, Fn&& fn) noexcept {
     if (error) *error = nullptr;
     try {
         return fn();
-    } catch (const ppmg::Error& e) {
+    } catch (const ppmg::core::Error& e) {
         setError(error, e.status(), e.what(), e.where());
         return e.status();
     } catch (const std::bad_alloc&) {
@@ -86,27 +87,28 @@ std::underlying_type_t<E> rawValue(const E& e) {
 
 ppmg_status checkRequest(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out) {
     if (out) *out = nullptr;
-    if (!engine) throw ppmg::Error(PPMG_E_BAD_HANDLE, "the engine handle is NULL");
-    if (!isLive(engine)) throw ppmg::Error(PPMG_E_BAD_HANDLE, "the engine handle is not a live engine (destroyed?)");
-    if (!request) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the request is NULL");
+    if (!engine) throw ppmg::core::Error(PPMG_E_BAD_HANDLE, "the engine handle is NULL");
+    if (!isLive(engine))
+        throw ppmg::core::Error(PPMG_E_BAD_HANDLE, "the engine handle is not a live engine (destroyed?)");
+    if (!request) throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "the request is NULL");
     if (request->struct_size < sizeof(ppmg_request))
-        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "ppmg_request.struct_size is " +
-                                                       std::to_string(request->struct_size) + ", expected " +
-                                                       std::to_string(sizeof(ppmg_request)));
-    if (!out) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the output pointer is NULL");
+        throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "ppmg_request.struct_size is " +
+                                                             std::to_string(request->struct_size) + ", expected " +
+                                                             std::to_string(sizeof(ppmg_request)));
+    if (!out) throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "the output pointer is NULL");
     if (!request->data && request->size)
-        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "request data is NULL but size is not 0");
+        throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "request data is NULL but size is not 0");
     const auto input = rawValue(request->input_format);
     if (input < PPMG_INPUT_AUTO || input > PPMG_INPUT_FHIR_XML)
-        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "unknown input_format " + std::to_string(input));
+        throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "unknown input_format " + std::to_string(input));
     const auto output = rawValue(request->output_format);
     if (output < PPMG_OUTPUT_DEFAULT || output > PPMG_OUTPUT_HTML)
-        throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "unknown output_format " + std::to_string(output));
+        throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "unknown output_format " + std::to_string(output));
     return PPMG_OK;
 }
 
-ppmg::RequestSpec toSpec(const ppmg_request* r) {
-    ppmg::RequestSpec s;
+ppmg::core::RequestSpec toSpec(const ppmg_request* r) {
+    ppmg::core::RequestSpec s;
     s.data = std::string_view(r->data ? r->data : "", r->size);
     s.inputFormat = r->input_format;
     s.outputFormat = r->output_format;
@@ -136,14 +138,14 @@ ppmg_status toBuffer(std::string&& text, ppmg_buffer** out) {
 
 ppmg_status engineCreate(const ppmg_engine_options* options, ppmg_engine** out, ppmg_error** error) {
     return guarded(error, [&]() -> ppmg_status {
-        if (!out) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the output pointer is NULL");
+        if (!out) throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "the output pointer is NULL");
         *out = nullptr;
-        ppmg::EngineConfig cfg;
+        ppmg::core::EngineConfig cfg;
         if (options) {
             if (options->struct_size < sizeof(ppmg_engine_options))
-                throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "ppmg_engine_options.struct_size is " +
-                                                               std::to_string(options->struct_size) + ", expected " +
-                                                               std::to_string(sizeof(ppmg_engine_options)));
+                throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT,
+                                        "ppmg_engine_options.struct_size is " + std::to_string(options->struct_size) +
+                                            ", expected " + std::to_string(sizeof(ppmg_engine_options)));
             if (options->content_dir) cfg.contentDir = options->content_dir;
             if (options->custodian_name) cfg.custodianName = options->custodian_name;
             if (options->custodian_oid) cfg.custodianOid = options->custodian_oid;
@@ -154,7 +156,7 @@ ppmg_status engineCreate(const ppmg_engine_options* options, ppmg_engine** out, 
             if (l.max_string_bytes) cfg.limits.maxStringBytes = l.max_string_bytes;
         }
         auto engine = std::make_unique<ppmg_engine>();
-        engine->impl = std::make_unique<ppmg::GuidanceEngine>(std::move(cfg));
+        engine->impl = std::make_unique<ppmg::core::GuidanceEngine>(std::move(cfg));
         engine->contentVersion = engine->impl->content().version;
         engine->contentSha = engine->impl->content().sha256;
         engine->pluginVersion = PPMG_VERSION;
@@ -198,10 +200,11 @@ ppmg_status assessAndRenderCall(const ppmg_engine* engine, const ppmg_request* r
     if (document) *document = nullptr;
     return guarded(error, [&]() -> ppmg_status {
         checkRequest(engine, request, assessment);
-        if (!document) throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the document output pointer is NULL");
+        if (!document) throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "the document output pointer is NULL");
         if (document == assessment)
-            throw ppmg::Error(PPMG_E_INVALID_ARGUMENT, "the assessment and document output pointers are the same");
-        ppmg::GuidanceEngine::Both both = engine->impl->assessAndRender(toSpec(request));
+            throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT,
+                                    "the assessment and document output pointers are the same");
+        ppmg::core::GuidanceEngine::Both both = engine->impl->assessAndRender(toSpec(request));
         ppmg_buffer* a = nullptr;
         toBuffer(std::move(both.assessment), &a);
         try {
@@ -261,8 +264,16 @@ const char* statusName(ppmg_status status) {
 }
 
 const ppmg_core_api_v1 kCoreApi = {
-    sizeof(ppmg_core_api_v1), engineCreate, engineDestroy, assessCall, renderCall,
-    contentInfo,              bufferFree,   errorFree,     statusName, assessAndRenderCall,
+    sizeof(ppmg_core_api_v1),
+    engineCreate,
+    engineDestroy,
+    assessCall,
+    renderCall,
+    contentInfo,
+    bufferFree,
+    errorFree,
+    statusName,
+    assessAndRenderCall,
 };
 
 ppmg_status negotiate(uint32_t host) {

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "base/clinical_date.hpp"
 #include "content/content.hpp"
-#include "read/clinical_date.hpp"
 #include "read/patient_record.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 enum class DeliveryMode { Vaginal, Caesarean, Unknown };
 const char* deliveryModeCode(DeliveryMode m);  // "vaginal", "caesarean", "unknown"
@@ -23,17 +23,17 @@ struct Evidence {
     Text id;
     std::string path;
     Text code;
-    Text codeSystem;         // FHIR system uri
+    Text codeSystem;  // FHIR system uri
     Text display;
-    std::string value;       // "38.9 Cel", "active", "healed"
-    Text date;               // as written in the record ("" when none)
+    std::string value;  // "38.9 Cel", "active", "healed"
+    Text date;          // as written in the record ("" when none)
 };
 
 struct Finding {
-    const Rule* rule = nullptr;           // content-owned
+    const Rule* rule = nullptr;  // content-owned
     Outcome outcome = Outcome::NoFlag;
-    std::vector<size_t> types;            // massage type indexes it affects
-    std::optional<Date> earliestDate;     // defer only
+    std::vector<size_t> types;         // massage type indexes it affects
+    std::optional<Date> earliestDate;  // defer only
     std::vector<Evidence> evidence;
 };
 
@@ -44,8 +44,8 @@ struct DataGap {
 
 struct MassageAssessment {
     Outcome outcome = Outcome::NoFlag;
-    std::optional<Date> earliestDate;     // defer only
-    std::vector<size_t> findings;         // indexes into Assessment::findings
+    std::optional<Date> earliestDate;  // defer only
+    std::vector<size_t> findings;      // indexes into Assessment::findings
 };
 
 struct DeliveryEpisode {
@@ -64,11 +64,11 @@ struct Assessment {
     std::vector<Finding> findings;
     std::vector<MassageAssessment> massages;  // by Content::massageTypes index
     std::vector<DataGap> dataGaps;
-    std::optional<Date> latestDataDate;       // newest datum the rules could read
+    std::optional<Date> latestDataDate;  // newest datum the rules could read
     std::optional<Date> earliestDataDate;
     Patient patient;
-    std::shared_ptr<const TextArena> text;    // holds the patient's strings (the record's arena)
+    std::shared_ptr<const TextArena> text;  // holds the patient's strings (the record's arena)
     bool escalated() const;
 };
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -8,7 +8,7 @@
 #include "assess/evidence.hpp"
 #include "assess/rule_engine.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 namespace {
 
 struct DeliveryRecord {
@@ -31,7 +31,10 @@ Evidence evidenceOf(const Source& s, const Codings& codes, const ValueSet* vs, s
     const Coding* pick = codes.empty() ? nullptr : &codes.front();
     if (vs)
         for (const auto& c : codes)
-            if (codingInValueSet(*vs, c.system, c.code)) { pick = &c; break; }
+            if (codingInValueSet(*vs, c.system, c.code)) {
+                pick = &c;
+                break;
+            }
     if (pick) {
         e.code = pick->code;
         e.codeSystem = pick->system;
@@ -89,7 +92,8 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
     std::vector<std::pair<int32_t, size_t>> visits;  // (date, index in rec.encounters), by date
     for (size_t i = 0; i < rec.encounters.size(); ++i) {
         const Encounter& v = rec.encounters[i];
-        if (v.start && v.start->date <= asOf && inValueSet(postnatal, v.types)) visits.push_back({v.start->date.days, i});
+        if (v.start && v.start->date <= asOf && inValueSet(postnatal, v.types))
+            visits.push_back({v.start->date.days, i});
     }
     std::sort(visits.begin(), visits.end());
     // firstIn[k][j]: the smallest record index among visits[j .. j + 2^k).
@@ -105,7 +109,8 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
         if (!adm.start || !inValueSet(admission, adm.types)) continue;
         const int32_t day = adm.start->date.days;
         auto byDate = [](const std::pair<int32_t, size_t>& v, int32_t d) { return v.first <= d; };
-        const size_t lo = static_cast<size_t>(std::lower_bound(visits.begin(), visits.end(), day, byDate) - visits.begin());
+        const size_t lo =
+            static_cast<size_t>(std::lower_bound(visits.begin(), visits.end(), day, byDate) - visits.begin());
         const size_t hi = static_cast<size_t>(
             std::lower_bound(visits.begin(), visits.end(), day + dc.postnatalWindowDays, byDate) - visits.begin());
         if (lo >= hi) continue;
@@ -114,12 +119,13 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
         const Encounter& visit = rec.encounters[std::min(firstIn[k][lo], firstIn[k][hi - (size_t{1} << k)])];
         records.push_back({adm.start->date, DeliveryMode::Unknown,
                            evidenceOf(adm.source, adm.types, &admission, "obstetric admission", adm.start),
-                           "obstetric admission " + std::string(adm.source.id) + " on " + formatIsoDate(adm.start->date) +
-                               " followed by postnatal visit " + std::string(visit.source.id) + " on " +
-                               formatIsoDate(visit.start->date)});
+                           "obstetric admission " + std::string(adm.source.id) + " on " +
+                               formatIsoDate(adm.start->date) + " followed by postnatal visit " +
+                               std::string(visit.source.id) + " on " + formatIsoDate(visit.start->date)});
     }
     anyDelivery = !records.empty();
-    futureDelivery = std::any_of(records.begin(), records.end(), [&](const DeliveryRecord& r) { return r.date > asOf; });
+    futureDelivery =
+        std::any_of(records.begin(), records.end(), [&](const DeliveryRecord& r) { return r.date > asOf; });
 
     const DeliveryRecord* latest = nullptr;
     for (const auto& r : records)
@@ -140,4 +146,4 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
     return ep;
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

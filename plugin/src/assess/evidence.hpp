@@ -8,10 +8,10 @@
 
 #include "assess/assessment.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 // The coding shown is the first one in the value set (vs may be null: the first coding).
 Evidence evidenceOf(const Source& s, const Codings& codes, const ValueSet* vs, std::string_view value,
                     const std::optional<DateTime>& when);
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -10,7 +10,7 @@
 
 #include "assess/evidence.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 bool Assessment::escalated() const {
     return std::any_of(massages.begin(), massages.end(),
@@ -29,7 +29,8 @@ bool conditionCounts(const Condition& c) {
 
 bool medicationCounts(const Medication& m) {
     const std::string_view status = m.status;
-    if (std::string_view(m.source.resourceType) == "MedicationRequest") return status == "active" || status == "on-hold";
+    if (std::string_view(m.source.resourceType) == "MedicationRequest")
+        return status == "active" || status == "on-hold";
     return status == "active" || status == "intended" || status == "on-hold";
 }
 
@@ -224,7 +225,8 @@ private:
 
     void indexMeasures() {
         readings_.reserve(c_.measures.size());
-        for (const auto& kv : c_.measures) readings_.push_back({&kv.first, &kv.second, &c_.valueSets.at(kv.second.valueSet), {}});
+        for (const auto& kv : c_.measures)
+            readings_.push_back({&kv.first, &kv.second, &c_.valueSets.at(kv.second.valueSet), {}});
         std::vector<CodeIndex::Mask> componentMasks;
         for (const auto& o : r_.observations) {
             if (!observationCounts(o) || !o.effective || o.effective->date > asOf_) continue;
@@ -258,7 +260,10 @@ private:
         if (!q.present) return;
         const UnitConversion* conv = nullptr;
         for (const auto& u : m.units)
-            if (u.code == q.unit) { conv = &u; break; }
+            if (u.code == q.unit) {
+                conv = &u;
+                break;
+            }
         if (!conv) {
             unitGaps_.emplace_back("unit-" + m.id, m.display + " in " + std::string(o.source.resourceType) + "/" +
                                                        std::string(o.source.id) + " has unit \"" + std::string(q.unit) +
@@ -287,7 +292,10 @@ private:
     const Reading* latestReading(const std::string& measure, int within) const {
         const MeasureReadings* found = nullptr;
         for (const auto& mr : readings_)
-            if (*mr.id == measure) { found = &mr; break; }
+            if (*mr.id == measure) {
+                found = &mr;
+                break;
+            }
         if (found == nullptr) throw std::out_of_range("no measure \"" + measure + "\" in the content");
         for (const auto& rd : found->readings)
             if (withinDays(*rd.when, within)) return &rd;  // newest first
@@ -348,7 +356,8 @@ private:
                     const Allergy& x = r_.allergies[i];
                     if (!in(vs, allergyMasks_[i], x.codes) || !allergyCounts(x)) continue;
                     ev.push_back(evidenceOf(x.source, x.codes, &vs,
-                                            x.clinicalStatus.empty() ? Text("recorded") : x.clinicalStatus, x.recorded));
+                                            x.clinicalStatus.empty() ? Text("recorded") : x.clinicalStatus,
+                                            x.recorded));
                     hit = true;
                 }
                 return hit;
@@ -380,7 +389,10 @@ private:
                 std::string status = "missing";
                 if (latestWound_ && withinDays(*latestWound_->effective, cl.withinDays))
                     for (const auto& v : latestWound_->valueCodes)
-                        if (c_.woundStatusValues.count(std::string(v.code))) { status = v.code; break; }
+                        if (c_.woundStatusValues.count(std::string(v.code))) {
+                            status = v.code;
+                            break;
+                        }
                 if (std::find(cl.values.begin(), cl.values.end(), status) == cl.values.end()) return false;
                 if (status != "missing")
                     ev.push_back(evidenceOf(latestWound_->source, latestWound_->codes, nullptr, status,
@@ -396,7 +408,8 @@ private:
                     if (!in(vs, procedureMasks_[i], p.codes) || !p.performed ||
                         !(p.status.empty() || std::string_view(p.status) == "completed"))
                         continue;
-                    if (std::abs(p.performed->date.days - episode_->date.days) > c_.delivery.episodeWindowDays) continue;
+                    if (std::abs(p.performed->date.days - episode_->date.days) > c_.delivery.episodeWindowDays)
+                        continue;
                     ev.push_back(evidenceOf(p.source, p.codes, &vs, p.status.empty() ? Text("recorded") : p.status,
                                             p.performed));
                     hit = true;
@@ -420,8 +433,8 @@ private:
                 if (!r_.patient.birthDate) return false;
                 int age = ageInYears(*r_.patient.birthDate, asOf_);
                 if (!meetsBounds(cl, age)) return false;
-                ev.push_back(patientEvidence("age", std::to_string(age) + " years (born " +
-                                                        formatIsoDate(*r_.patient.birthDate) + ")"));
+                ev.push_back(patientEvidence(
+                    "age", std::to_string(age) + " years (born " + formatIsoDate(*r_.patient.birthDate) + ")"));
                 return true;
             }
         }
@@ -446,8 +459,9 @@ private:
         if (type == "AllergyIntolerance") return r_.allergies.size();
         if (type == "Encounter") return r_.encounters.size();
         if (type == "MedicationRequest" || type == "MedicationStatement")
-            return static_cast<size_t>(std::count_if(r_.medications.begin(), r_.medications.end(),
-                                                     [&](const Medication& m) { return m.source.resourceType == type; }));
+            return static_cast<size_t>(
+                std::count_if(r_.medications.begin(), r_.medications.end(),
+                              [&](const Medication& m) { return m.source.resourceType == type; }));
         return 0;
     }
 
@@ -470,4 +484,4 @@ Assessment assess(const Content& content, const PatientRecord& record, Date asOf
     return Evaluation(content, record, asOf).run();
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -5,7 +5,7 @@
 #include "content/content.hpp"
 #include "read/patient_record.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 // Pure function of (content, record, as-of date): no state, safe from many threads.
 Assessment assess(const Content& content, const PatientRecord& record, Date asOf);
@@ -16,4 +16,4 @@ Assessment assess(const Content& content, const PatientRecord& record, Date asOf
 std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const PatientRecord& record, Date asOf,
                                                    bool& anyDelivery, bool& futureDelivery);
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -12,9 +12,9 @@
 #include <unordered_set>
 #include <vector>
 
-#include "read/text_arena.hpp"
+#include "base/text_arena.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 enum class Outcome : uint8_t { Escalate, Block, Defer, Review, Modify, NoFlag, NotApplicable };
 
@@ -24,10 +24,10 @@ const char* outcomeCode(Outcome o);  // "escalate", ..., "not-applicable"
 bool parseOutcome(const std::string& s, Outcome& out);
 
 struct CodeSystem {
-    std::string id;       // short id used in content, e.g. "sct"
-    std::string uri;      // FHIR system, e.g. "http://snomed.info/sct"
-    std::string oid;      // CDA codeSystem OID
-    std::string name;     // "SNOMED CT"
+    std::string id;            // short id used in content, e.g. "sct"
+    std::string uri;           // FHIR system, e.g. "http://snomed.info/sct"
+    std::string oid;           // CDA codeSystem OID
+    std::string name;          // "SNOMED CT"
     bool prefixMatch = false;  // ICD-10(-CM), ATC: match by prefix, dots removed
 };
 
@@ -102,39 +102,41 @@ private:
 };
 
 struct UnitConversion {
-    std::string code;     // UCUM code as found in valueQuantity.code (or unit)
-    double offset = 0;    // canonical = (value + offset) * scale
+    std::string code;   // UCUM code as found in valueQuantity.code (or unit)
+    double offset = 0;  // canonical = (value + offset) * scale
     double scale = 1;
 };
 
 // An observation measure: which codes, which canonical unit, which units convert.
 struct Measure {
-    std::string id;          // "temperature"
-    std::string display;     // "Body temperature"
-    std::string unit;        // canonical UCUM unit, "Cel"
-    std::string valueSet;    // value set id of the observation / component codes
+    std::string id;        // "temperature"
+    std::string display;   // "Body temperature"
+    std::string unit;      // canonical UCUM unit, "Cel"
+    std::string valueSet;  // value set id of the observation / component codes
     std::vector<UnitConversion> units;
 };
 
 // One clause of a rule's condition. Leaves read the record; allOf/anyOf/noneOf combine.
 struct Clause {
     enum class Kind {
-        AllOf, AnyOf, NoneOf,
-        Condition,        // valueSet: an active Condition with a code in it
-        Medication,       // valueSet: an active MedicationRequest/Statement
-        Allergy,          // valueSet: an active AllergyIntolerance
-        Observation,      // measure, withinDays, bounds: the latest value meets them
-        NoObservation,    // measure, withinDays: no usable value in the window
-        NoResource,       // resourceTypes: none of these resources in the input at all
-        DeliveryMode,     // values: caesarean | vaginal | unknown
-        PostpartumDay,    // bounds on the postpartum day
-        WoundStatus,      // values (plus "missing"), withinDays: the latest status
-        EpisodeProcedure, // valueSet: a procedure in the delivery episode
-        NoDelivery,       // no delivery on record at all
-        FutureDelivery,   // a delivery dated after the as-of date
+        AllOf,
+        AnyOf,
+        NoneOf,
+        Condition,              // valueSet: an active Condition with a code in it
+        Medication,             // valueSet: an active MedicationRequest/Statement
+        Allergy,                // valueSet: an active AllergyIntolerance
+        Observation,            // measure, withinDays, bounds: the latest value meets them
+        NoObservation,          // measure, withinDays: no usable value in the window
+        NoResource,             // resourceTypes: none of these resources in the input at all
+        DeliveryMode,           // values: caesarean | vaginal | unknown
+        PostpartumDay,          // bounds on the postpartum day
+        WoundStatus,            // values (plus "missing"), withinDays: the latest status
+        EpisodeProcedure,       // valueSet: a procedure in the delivery episode
+        NoDelivery,             // no delivery on record at all
+        FutureDelivery,         // a delivery dated after the as-of date
         LastDeliveryOlderThan,  // days
-        PatientGender,    // values
-        PatientAge        // bounds on completed years
+        PatientGender,          // values
+        PatientAge              // bounds on completed years
     };
     Kind kind = Kind::AllOf;
     std::vector<Clause> children;
@@ -151,28 +153,28 @@ struct Clause {
 };
 
 struct Rule {
-    std::string id;              // "PPM-TIME-01"; several rows may share an id
+    std::string id;  // "PPM-TIME-01"; several rows may share an id
     std::string title;
     Outcome outcome = Outcome::NoFlag;
-    std::vector<size_t> types;   // indexes into Content::massageTypes
-    int earliestDay = -1;        // defer: earliest date = delivery + earliestDay
-    std::string reason;          // why, in plain words
-    std::string action;          // what to do: modification, or what the reviewer checks
-    std::string gap;             // when the rule reads missing data: the data gap it names
+    std::vector<size_t> types;  // indexes into Content::massageTypes
+    int earliestDay = -1;       // defer: earliest date = delivery + earliestDay
+    std::string reason;         // why, in plain words
+    std::string action;         // what to do: modification, or what the reviewer checks
+    std::string gap;            // when the rule reads missing data: the data gap it names
     std::vector<std::string> references;
     Clause when;
 };
 
 struct Benefit {
     std::string text;
-    std::string grade;           // "Low", "Very low", ...
+    std::string grade;  // "Low", "Very low", ...
     std::vector<std::string> references;
 };
 
 struct MassageType {
-    std::string code;            // "abdominal"
-    std::string display;         // "Abdominal massage"
-    std::string bodySiteCode;    // SNOMED body site
+    std::string code;          // "abdominal"
+    std::string display;       // "Abdominal massage"
+    std::string bodySiteCode;  // SNOMED body site
     std::string bodySiteDisplay;
     std::string timing;
     std::vector<std::string> technique;
@@ -200,8 +202,8 @@ struct DataGapDef {
 };
 
 struct OutcomeText {
-    std::string label;   // "Not yet"
-    std::string text;    // "Not yet: ..." ({asOf} is replaced)
+    std::string label;  // "Not yet"
+    std::string text;   // "Not yet: ..." ({asOf} is replaced)
 };
 
 struct DeliveryConfig {
@@ -225,8 +227,8 @@ struct Content {
     std::string version;
     std::string sha256;
     std::string title;
-    std::string signOff;          // the record of clinical sign-off, as text
-    std::string directory;        // where it was loaded from
+    std::string signOff;    // the record of clinical sign-off, as text
+    std::string directory;  // where it was loaded from
     std::vector<CodeSystem> codeSystems;
     std::unordered_map<std::string, ValueSet> valueSets;
     CodeIndex codeIndex;  // over valueSets
@@ -258,6 +260,6 @@ bool inValueSet(const ValueSet& vs, const Codings& codes);
 // checks its references. Throws ContentError with the file and a message.
 std::shared_ptr<const Content> loadContent(const std::string& dir);
 
-}  // namespace ppmg
+}  // namespace ppmg::core
 
 #include "content/value_set_match.hpp"

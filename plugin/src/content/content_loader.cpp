@@ -20,15 +20,14 @@
 #include <sstream>
 #include <unordered_set>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 // ---------------------------------------------------------------- outcomes, Clause, Content
 
 namespace {
-const char* const kOutcomeCodes[] = {"escalate", "block",   "defer",         "review",
-                                     "modify",   "no-flag", "not-applicable"};
+const char* const kOutcomeCodes[] = {"escalate", "block", "defer", "review", "modify", "no-flag", "not-applicable"};
 constexpr size_t kOutcomeCount = sizeof(kOutcomeCodes) / sizeof(kOutcomeCodes[0]);
 }  // namespace
 
@@ -81,7 +80,7 @@ const std::string& Content::text(const std::string& id) const {
 
 namespace {
 
-constexpr const char* kNamespace = "urn:oid:2.25.318214975805081609918790724903688664766.3";
+constexpr const char* kNamespace = PPMG_CONTENT_NAMESPACE;
 constexpr const char* kContentFile = "ppmg-content.xml";
 constexpr const char* kSchemaFile = "schema/ppmg-content.xsd";
 
@@ -199,16 +198,15 @@ std::string sha256Hex(const std::string& bytes) {
 }
 
 DocPtr parseXml(const std::string& path, const std::string& bytes) {
-    if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
-        fail(path, 0, "content file too large");
+    if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) fail(path, 0, "content file too large");
     std::unique_ptr<xmlParserCtxt, ParserCtxtFree> ctxt(xmlNewParserCtxt());
     if (!ctxt) fail(path, 0, "cannot create an XML parser");
     ErrorSink sink;
     ctxt->_private = &sink;
     ctxt->sax->serror = onParseError;
     // Network, entity substitution and DTD loading stay off; blanks between elements are dropped.
-    DocPtr doc(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()), path.c_str(),
-                                 nullptr, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_BIG_LINES));
+    DocPtr doc(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()), path.c_str(), nullptr,
+                                 XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_BIG_LINES));
     if (!doc || !ctxt->wellFormed) fail(path, sink.line, "not well-formed XML: " + sink.describe());
     if (doc->intSubset != nullptr || doc->extSubset != nullptr)
         fail(path, 1, "a DOCTYPE is not allowed in the content (no DTDs, no entities)");
@@ -239,8 +237,7 @@ void validate(const std::string& contentPath, const std::string& schemaPath, xml
 
 bool isElement(const xmlNode* n, const char* name) {
     return n != nullptr && n->type == XML_ELEMENT_NODE && n->ns != nullptr &&
-           xmlStrEqual(n->ns->href, BAD_CAST kNamespace) &&
-           (name == nullptr || xmlStrEqual(n->name, BAD_CAST name));
+           xmlStrEqual(n->ns->href, BAD_CAST kNamespace) && (name == nullptr || xmlStrEqual(n->name, BAD_CAST name));
 }
 
 std::vector<xmlNodePtr> elements(const xmlNode* parent, const char* name = nullptr) {
@@ -384,8 +381,7 @@ private:
             for (xmlNodePtr code : elements(n, "code")) {
                 std::string systemId = attr(code, "system");
                 const CodeSystem* system = c_.systemById(systemId);
-                if (system == nullptr)
-                    error(code, "value set " + vs.id + ": unknown code system '" + systemId + "'");
+                if (system == nullptr) error(code, "value set " + vs.id + ": unknown code system '" + systemId + "'");
                 std::string value = trimmed(attr(code, "code"));
                 if (system->prefixMatch) {
                     std::string prefix = withoutDots(value);
@@ -443,8 +439,7 @@ private:
         d.postnatalWindowDays = integer(n, "postnatalWindowDays");
         d.episodeWindowDays = integer(n, "episodeWindowDays");
         for (const std::string* id : {&d.caesareanValueSet, &d.vaginalValueSet, &d.dateObservationValueSet,
-                                      &d.obstetricAdmissionValueSet, &d.postnatalVisitValueSet,
-                                      &d.woundStatusValueSet})
+                                      &d.obstetricAdmissionValueSet, &d.postnatalVisitValueSet, &d.woundStatusValueSet})
             checkValueSet(n, *id, "delivery");
         if (!d.unspecifiedValueSet.empty()) checkValueSet(n, d.unspecifiedValueSet, "delivery");
     }
@@ -548,7 +543,9 @@ private:
         Clause c;
         const std::string name = elementName(n);
         if (name == "allOf" || name == "anyOf" || name == "noneOf") {
-            c.kind = name == "allOf" ? Clause::Kind::AllOf : name == "anyOf" ? Clause::Kind::AnyOf : Clause::Kind::NoneOf;
+            c.kind = name == "allOf"   ? Clause::Kind::AllOf
+                     : name == "anyOf" ? Clause::Kind::AnyOf
+                                       : Clause::Kind::NoneOf;
             c.children = readClauses(n, who);
         } else if (name == "condition" || name == "medication" || name == "allergy" || name == "episodeProcedure") {
             c.kind = name == "condition"    ? Clause::Kind::Condition
@@ -714,4 +711,4 @@ CodeIndex::Mask CodeIndex::mask(std::string_view system, std::string_view code) 
     return m;
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

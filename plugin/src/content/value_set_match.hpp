@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace ppmg {
+namespace ppmg::core {
 
 inline std::string withoutDots(std::string_view code) {
     std::string out;
@@ -34,4 +34,4 @@ bool inValueSet(const ValueSet& vs, const Codings& codes) {
     return false;
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

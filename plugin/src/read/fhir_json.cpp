@@ -7,10 +7,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "read/fhir_reader.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 namespace {
 
 using simdjson::dom::array;
@@ -137,14 +137,22 @@ private:
             element type;
             std::string_view t;
             if (entry["resource"]["resourceType"].get(type) || type.get(t)) continue;
-            if (t == "Observation") ++observations;
-            else if (t == "Condition") ++conditions;
-            else if (t == "MedicationRequest" || t == "MedicationStatement") ++medications;
-            else if (t == "Procedure") ++procedures;
-            else if (t == "Encounter") ++encounters;
-            else if (t == "AllergyIntolerance") ++allergies;
-            else if (t == "Patient") ++patients;
-            else if (t == "Medication") ++definitions;
+            if (t == "Observation")
+                ++observations;
+            else if (t == "Condition")
+                ++conditions;
+            else if (t == "MedicationRequest" || t == "MedicationStatement")
+                ++medications;
+            else if (t == "Procedure")
+                ++procedures;
+            else if (t == "Encounter")
+                ++encounters;
+            else if (t == "AllergyIntolerance")
+                ++allergies;
+            else if (t == "Patient")
+                ++patients;
+            else if (t == "Medication")
+                ++definitions;
         }
         // Never more than the resource limit lets the reading pass fill.
         auto cap = [&](size_t n) { return std::min<size_t>(n, limits_.maxResources); };
@@ -272,7 +280,8 @@ private:
         Members<3> m(vq, kQuantityKeys);
         if (m[0] == nullptr) return q;
         double d;
-        if (m[0]->get(d)) fail(PPMG_E_NOT_FHIR, "valueQuantity.value is not a number", Path(path, ".valueQuantity.value"));
+        if (m[0]->get(d))
+            fail(PPMG_E_NOT_FHIR, "valueQuantity.value is not a number", Path(path, ".valueQuantity.value"));
         q.value = d;
         q.present = true;
         q.unit = keep(str(m[1], "code", Path(path, ".valueQuantity.code")));
@@ -286,8 +295,10 @@ private:
         s.resourceType = type;  // a literal
         s.id = keep(str(id, "id", Path(path, ".id")));
         if (s.id.empty()) s.id = keep(fullUrl);
-        if (pathText.entry == Source::kNoEntry) s.path = keep(pathText.text);
-        else s.entry = pathText.entry;  // the path is spelled out only when shown (Source::pathText)
+        if (pathText.entry == Source::kNoEntry)
+            s.path = keep(pathText.text);
+        else
+            s.entry = pathText.entry;  // the path is spelled out only when shown (Source::pathText)
         return s;
     }
 
@@ -295,19 +306,26 @@ private:
 
     void readResource(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         if (++out_.resourceCount > limits_.maxResources)
-            fail(PPMG_E_LIMIT, "the record holds more resources than the limit of " +
-                                   std::to_string(limits_.maxResources), path);
+            fail(PPMG_E_LIMIT,
+                 "the record holds more resources than the limit of " + std::to_string(limits_.maxResources), path);
         std::string_view type = resourceType(r, path);
-        if (type == "Patient") readPatient(r, path, pathText, fullUrl);
-        else if (type == "Observation") readObservation(r, path, pathText, fullUrl);
-        else if (type == "Condition") readCondition(r, path, pathText, fullUrl);
-        else if (type == "Procedure") readProcedure(r, path, pathText, fullUrl);
+        if (type == "Patient")
+            readPatient(r, path, pathText, fullUrl);
+        else if (type == "Observation")
+            readObservation(r, path, pathText, fullUrl);
+        else if (type == "Condition")
+            readCondition(r, path, pathText, fullUrl);
+        else if (type == "Procedure")
+            readProcedure(r, path, pathText, fullUrl);
         else if (type == "MedicationRequest" || type == "MedicationStatement")
-            readMedication(type == "MedicationRequest" ? "MedicationRequest" : "MedicationStatement", r, path,
-                           pathText, fullUrl);  // a literal: Source::resourceType outlives the document
-        else if (type == "Medication") readMedicationDefinition(r, path, fullUrl);
-        else if (type == "AllergyIntolerance") readAllergy(r, path, pathText, fullUrl);
-        else if (type == "Encounter") readEncounter(r, path, pathText, fullUrl);
+            readMedication(type == "MedicationRequest" ? "MedicationRequest" : "MedicationStatement", r, path, pathText,
+                           fullUrl);  // a literal: Source::resourceType outlives the document
+        else if (type == "Medication")
+            readMedicationDefinition(r, path, fullUrl);
+        else if (type == "AllergyIntolerance")
+            readAllergy(r, path, pathText, fullUrl);
+        else if (type == "Encounter")
+            readEncounter(r, path, pathText, fullUrl);
     }
 
     void readPatient(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
@@ -366,13 +384,33 @@ private:
 
     void readObservation(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum {
-            kId, kSubject, kStatus, kCode, kEffectiveDateTime, kEffectivePeriod, kEffectiveInstant, kIssued,
-            kValueQuantity, kValueCodeableConcept, kValueDateTime, kValueString, kComponent
+            kId,
+            kSubject,
+            kStatus,
+            kCode,
+            kEffectiveDateTime,
+            kEffectivePeriod,
+            kEffectiveInstant,
+            kIssued,
+            kValueQuantity,
+            kValueCodeableConcept,
+            kValueDateTime,
+            kValueString,
+            kComponent
         };
-        static constexpr std::string_view kKeys[] = {
-            "id",     "subject",       "status",        "code",
-            "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued",
-            "valueQuantity", "valueCodeableConcept", "valueDateTime", "valueString", "component"};
+        static constexpr std::string_view kKeys[] = {"id",
+                                                     "subject",
+                                                     "status",
+                                                     "code",
+                                                     "effectiveDateTime",
+                                                     "effectivePeriod",
+                                                     "effectiveInstant",
+                                                     "issued",
+                                                     "valueQuantity",
+                                                     "valueCodeableConcept",
+                                                     "valueDateTime",
+                                                     "valueString",
+                                                     "component"};
         const Members<13> m(r, kKeys);
         Observation& o = out_.observations.emplace_back();  // filled in place
         o.source = source("Observation", m[kId], path, pathText, fullUrl);
@@ -436,12 +474,27 @@ private:
     void readMedication(std::string_view type, object r, const Path& path, const SourceAt& pathText,
                         std::string_view fullUrl) {
         enum {
-            kId, kSubject, kStatus, kMedicationCodeableConcept, kMedicationReference, kAuthoredOn,
-            kEffectiveDateTime, kEffectivePeriod, kDateAsserted, kContained
+            kId,
+            kSubject,
+            kStatus,
+            kMedicationCodeableConcept,
+            kMedicationReference,
+            kAuthoredOn,
+            kEffectiveDateTime,
+            kEffectivePeriod,
+            kDateAsserted,
+            kContained
         };
-        static constexpr std::string_view kKeys[] = {
-            "id",         "subject",           "status",          "medicationCodeableConcept", "medicationReference",
-            "authoredOn", "effectiveDateTime", "effectivePeriod", "dateAsserted",              "contained"};
+        static constexpr std::string_view kKeys[] = {"id",
+                                                     "subject",
+                                                     "status",
+                                                     "medicationCodeableConcept",
+                                                     "medicationReference",
+                                                     "authoredOn",
+                                                     "effectiveDateTime",
+                                                     "effectivePeriod",
+                                                     "dateAsserted",
+                                                     "contained"};
         const Members<10> m(r, kKeys);
         Medication& med = out_.medications.emplace_back();  // filled in place
         med.source = source(type, m[kId], path, pathText, fullUrl);
@@ -615,7 +668,7 @@ void checkStringLimit(element root, const ReadLimits& limits, const std::string&
 }  // namespace
 
 size_t jsonSyntaxErrorAt(std::string_view s, std::string& what);  // read/json_syntax.cpp
-std::string widenBigIntegers(std::string_view s);                  // read/json_syntax.cpp
+std::string widenBigIntegers(std::string_view s);                 // read/json_syntax.cpp
 
 RawRecord readFhirJson(std::string_view data, const ReadLimits& limits, const std::string& sourceName) {
     // A parser per thread: simdjson parsers are not shareable, but reusable. A parser costs about
@@ -661,12 +714,14 @@ RawRecord readFhirJson(std::string_view data, const ReadLimits& limits, const st
         // Where, found by a plain scan: simdjson does not say.
         std::string why;
         const size_t at = jsonSyntaxErrorAt(data, why);
-        if (at == std::string_view::npos) throw Error(s, "not well-formed JSON (" + what + ")", Location{sourceName, "", "", 0});
+        if (at == std::string_view::npos)
+            throw Error(s, "not well-formed JSON (" + what + ")", Location{sourceName, "", "", 0});
         const size_t lineStart = at == 0 ? std::string_view::npos : data.rfind('\n', at - 1);
         const long line = 1 + static_cast<long>(std::count(data.begin(), data.begin() + static_cast<long>(at), '\n'));
         const size_t column = at - (lineStart == std::string_view::npos ? 0 : lineStart + 1) + 1;
-        throw Error(s, "not well-formed JSON: " + why + " (line " + std::to_string(line) + ", column " +
-                           std::to_string(column) + ")",
+        throw Error(s,
+                    "not well-formed JSON: " + why + " (line " + std::to_string(line) + ", column " +
+                        std::to_string(column) + ")",
                     Location{sourceName, "", "", line});
     }
     // No string decodes longer than the input that holds it, so a small input needs no walk.
@@ -674,4 +729,4 @@ RawRecord readFhirJson(std::string_view data, const ReadLimits& limits, const st
     return JsonReader(limits, sourceName).read(root);
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

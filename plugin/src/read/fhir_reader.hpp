@@ -33,7 +33,7 @@
 #include "ppmg/ppmg.h"
 #include "read/patient_record.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 struct Content;
 
@@ -60,4 +60,4 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
 // True when the reference ("Patient/x", "urn:uuid:x", "http://.../Patient/x") names the patient.
 bool referencesPatient(std::string_view reference, const Patient& p);
 
-}  // namespace ppmg
+}  // namespace ppmg::core

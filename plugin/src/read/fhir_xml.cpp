@@ -25,12 +25,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "errors.hpp"
-#include "read/clinical_date.hpp"
+#include "base/clinical_date.hpp"
+#include "base/errors.hpp"
 #include "read/fhir_reader.hpp"
 #include "read/patient_record.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 namespace {
 
 constexpr std::string_view kFhirNs = "http://hl7.org/fhir";
@@ -41,9 +41,7 @@ std::string_view sv(const xmlChar* s) {
 
 bool isElement(const xmlNode* n) { return n && n->type == XML_ELEMENT_NODE; }
 bool inFhirNs(const xmlNode* n) { return n->ns && sv(n->ns->href) == kFhirNs; }
-bool isFhir(const xmlNode* n, std::string_view name) {
-    return isElement(n) && inFhirNs(n) && sv(n->name) == name;
-}
+bool isFhir(const xmlNode* n, std::string_view name) { return isElement(n) && inFhirNs(n) && sv(n->name) == name; }
 
 // The first FHIR child element with this name, or null.
 const xmlNode* child(const xmlNode* parent, std::string_view name) {
@@ -85,9 +83,7 @@ std::string attrText(const xmlAttr* a) {
 }
 
 // A FHIR primitive: the value attribute of the named child; "" when absent.
-std::string primitive(const xmlNode* parent, std::string_view name) {
-    return attrText(valueAttr(child(parent, name)));
-}
+std::string primitive(const xmlNode* parent, std::string_view name) { return attrText(valueAttr(child(parent, name))); }
 
 bool xmlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -169,9 +165,8 @@ void onReference(void* ctx, const xmlChar*) {
 }
 
 // Depth is counted while parsing, so a deeply nested document is refused before its tree is built.
-void onStartElement(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri,
-                    int nbNamespaces, const xmlChar** namespaces, int nbAttributes, int nbDefaulted,
-                    const xmlChar** attributes) {
+void onStartElement(void* ctx, const xmlChar* localname, const xmlChar* prefix, const xmlChar* uri, int nbNamespaces,
+                    const xmlChar** namespaces, int nbAttributes, int nbDefaulted, const xmlChar** attributes) {
     ParseState* st = stateOf(ctx);
     if (++st->depth > st->maxDepth) {
         st->tooDeep = true;
@@ -249,9 +244,18 @@ size_t crowdedTagAt(std::string_view d) {
         const char* lt = static_cast<const char*>(std::memchr(p, '<', static_cast<size_t>(end - p)));
         if (lt == nullptr) break;
         const std::string_view rest(lt, static_cast<size_t>(end - lt));
-        if (rest.substr(0, 4) == "<!--") { p = skipPast(lt + 4, "-->"); continue; }
-        if (rest.substr(0, 9) == "<![CDATA[") { p = skipPast(lt + 9, "]]>"); continue; }
-        if (rest.substr(0, 2) == "<?") { p = skipPast(lt + 2, "?>"); continue; }
+        if (rest.substr(0, 4) == "<!--") {
+            p = skipPast(lt + 4, "-->");
+            continue;
+        }
+        if (rest.substr(0, 9) == "<![CDATA[") {
+            p = skipPast(lt + 9, "]]>");
+            continue;
+        }
+        if (rest.substr(0, 2) == "<?") {
+            p = skipPast(lt + 2, "?>");
+            continue;
+        }
         if (rest.substr(0, 2) == "<!") return std::string_view::npos;
         size_t count = 0;
         const char* q = lt + 1;
@@ -283,13 +287,11 @@ DocPtr parseDocument(std::string_view data, const ReadLimits& limits, const std:
 
     if (data.size() > static_cast<size_t>(INT_MAX))
         throw Error(PPMG_E_LIMIT, "the XML input is too large for the parser", Location{file, "", "", 0});
-    if (trim(data).empty())
-        throw Error(PPMG_E_PARSE, "the XML input is empty", Location{file, "", "", 0});
+    if (trim(data).empty()) throw Error(PPMG_E_PARSE, "the XML input is empty", Location{file, "", "", 0});
 
     if (size_t at = crowdedTagAt(data); at != std::string_view::npos) {
         const long line = 1 + static_cast<long>(std::count(data.begin(), data.begin() + static_cast<long>(at), '\n'));
-        throw Error(PPMG_E_LIMIT,
-                    "an XML tag has more than " + std::to_string(kMaxAttributesPerTag) + " attributes",
+        throw Error(PPMG_E_LIMIT, "an XML tag has more than " + std::to_string(kMaxAttributesPerTag) + " attributes",
                     Location{file, "", "", line});
     }
 
@@ -299,9 +301,8 @@ DocPtr parseDocument(std::string_view data, const ReadLimits& limits, const std:
 
     // No NOENT (entities stay unsubstituted), no DTDLOAD/DTDATTR/DTDVALID, no HUGE (libxml2's
     // own depth and text caps stay on). The input was checked as UTF-8; ignore declared encodings.
-    xmlCtxtUseOptions(ctxt.get(), XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                      XML_PARSE_IGNORE_ENC | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA |
-                                      XML_PARSE_COMPACT);
+    xmlCtxtUseOptions(ctxt.get(), XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC |
+                                      XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
     ParseState st;
     st.maxDepth = limits.maxDepth;
     ctxt->_private = &st;
@@ -328,7 +329,8 @@ DocPtr parseDocument(std::string_view data, const ReadLimits& limits, const std:
     if (st.sawDtd) throw Error(PPMG_E_NOT_FHIR, kNoDtd, Location{file, "", "", st.line});
     if (st.sawEntity) throw Error(PPMG_E_NOT_FHIR, kNoEntity, Location{file, "", "", st.line});
     if (st.tooDeep)
-        throw Error(PPMG_E_LIMIT, "the XML nests deeper than the limit of " + std::to_string(limits.maxDepth) + " levels",
+        throw Error(PPMG_E_LIMIT,
+                    "the XML nests deeper than the limit of " + std::to_string(limits.maxDepth) + " levels",
                     Location{file, "", "", st.line});
     if (!ctxt->wellFormed || !doc || st.haveError) {
         long line = st.line;
@@ -343,7 +345,8 @@ DocPtr parseDocument(std::string_view data, const ReadLimits& limits, const std:
             }
         }
         // libxml2's own caps (256 levels, 10 MB text nodes) are limits, not syntax errors.
-        const bool cap = msg.find("Excessive depth") != std::string::npos || msg.find("XML_PARSE_HUGE") != std::string::npos;
+        const bool cap =
+            msg.find("Excessive depth") != std::string::npos || msg.find("XML_PARSE_HUGE") != std::string::npos;
         if (cap) throw Error(PPMG_E_LIMIT, "the XML is over a parser limit: " + msg, Location{file, "", "", line});
         throw Error(PPMG_E_PARSE, "the XML is not well-formed: " + msg, Location{file, "", "", line});
     }
@@ -368,8 +371,7 @@ public:
             if (n->type == XML_DTD_NODE || n->type == XML_ENTITY_DECL || n->type == XML_ENTITY_REF_NODE)
                 throw Error(PPMG_E_NOT_FHIR, kNoDtd, loc(n, nullptr));
         }
-        if (doc->intSubset || doc->extSubset)
-            throw Error(PPMG_E_NOT_FHIR, kNoDtd, Location{file_, "", "", 1});
+        if (doc->intSubset || doc->extSubset) throw Error(PPMG_E_NOT_FHIR, kNoDtd, Location{file_, "", "", 1});
         const xmlNode* root = xmlDocGetRootElement(const_cast<xmlDoc*>(doc));
         if (!root) throw Error(PPMG_E_PARSE, "the XML document has no root element", Location{file_, "", "", 0});
         checkLimits(root);
@@ -378,9 +380,8 @@ public:
             std::string ns = root->ns ? std::string(sv(root->ns->href)) : std::string();
             throw Error(PPMG_E_NOT_FHIR,
                         "the root element <" + std::string(sv(root->name)) + "> is " +
-                            (ns.empty() ? std::string("in no namespace")
-                                        : "in the namespace " + ns) +
-                            ", not FHIR (" + std::string(kFhirNs) + ")",
+                            (ns.empty() ? std::string("in no namespace") : "in the namespace " + ns) + ", not FHIR (" +
+                            std::string(kFhirNs) + ")",
                         loc(root, nullptr));
         }
         std::string rootName(sv(root->name));
@@ -388,8 +389,7 @@ public:
             readBundle(root);
         } else {
             if (rootName.empty() || rootName[0] < 'A' || rootName[0] > 'Z')
-                throw Error(PPMG_E_NOT_FHIR,
-                            "the root element <" + rootName + "> is not a FHIR resource",
+                throw Error(PPMG_E_NOT_FHIR, "the root element <" + rootName + "> is not a FHIR resource",
                             loc(root, nullptr));
             rec_.resourceCount = 1;
             if (rootName != "Patient")
@@ -401,9 +401,9 @@ public:
         }
         if (rec_.patients.empty())
             throw Error(PPMG_E_NO_PATIENT,
-                        "the record holds no Patient resource (the Bundle holds " +
-                            std::to_string(rec_.resourceCount) + " resource" +
-                            (rec_.resourceCount == 1 ? "" : "s") + ", none of them a Patient); ppmg needs the patient's record",
+                        "the record holds no Patient resource (the Bundle holds " + std::to_string(rec_.resourceCount) +
+                            " resource" + (rec_.resourceCount == 1 ? "" : "s") +
+                            ", none of them a Patient); ppmg needs the patient's record",
                         loc(root, nullptr, "Bundle"));
         resolveMedications();
         return std::move(rec_);
@@ -433,7 +433,8 @@ private:
         return l;
     }
 
-    [[noreturn]] void notFhir(const xmlNode* n, const Ctx& ctx, const std::string& field, const std::string& why) const {
+    [[noreturn]] void notFhir(const xmlNode* n, const Ctx& ctx, const std::string& field,
+                              const std::string& why) const {
         Location l = loc(n, &ctx, field);
         throw Error(PPMG_E_NOT_FHIR, *ctx.type + "." + field + " " + why, std::move(l));
     }
@@ -455,16 +456,15 @@ private:
                 case XML_ELEMENT_NODE:
                     if (depth > limits_.maxDepth) {
                         Location l = loc(n, nullptr);
-                        throw Error(PPMG_E_LIMIT,
-                                    "the XML nests deeper than the limit of " +
-                                        std::to_string(limits_.maxDepth) + " levels",
-                                    std::move(l));
+                        throw Error(
+                            PPMG_E_LIMIT,
+                            "the XML nests deeper than the limit of " + std::to_string(limits_.maxDepth) + " levels",
+                            std::move(l));
                     }
                     for (const xmlAttr* a = n->properties; a; a = a->next) {
                         size_t len = 0;
                         for (const xmlNode* t = a->children; t; t = t->next) {
-                            if (t->type != XML_TEXT_NODE)
-                                throw Error(PPMG_E_NOT_FHIR, kNoEntity, loc(n, nullptr));
+                            if (t->type != XML_TEXT_NODE) throw Error(PPMG_E_NOT_FHIR, kNoEntity, loc(n, nullptr));
                             len += sv(t->content).size();
                         }
                         if (len > maxString) tooLong(n, len, "an attribute value");
@@ -481,10 +481,8 @@ private:
                 case XML_ENTITY_REF_NODE:
                 case XML_ENTITY_NODE:
                 case XML_ENTITY_DECL:
-                case XML_DTD_NODE:
-                    throw Error(PPMG_E_NOT_FHIR, kNoEntity, loc(n, nullptr));
-                default:
-                    break;
+                case XML_DTD_NODE: throw Error(PPMG_E_NOT_FHIR, kNoEntity, loc(n, nullptr));
+                default: break;
             }
             if (n->type == XML_ELEMENT_NODE && n->children) {
                 n = n->children;
@@ -651,8 +649,10 @@ private:
         // The official name, else the first.
         const xmlNode* name = nullptr;
         forEachChild(res, "name", [&](const xmlNode* n) {
-            if (!name) name = n;
-            else if (primitive(n, "use") == "official" && primitive(name, "use") != "official") name = n;
+            if (!name)
+                name = n;
+            else if (primitive(n, "use") == "official" && primitive(name, "use") != "official")
+                name = n;
         });
         if (name) {
             p.family = kept(primitive(name, "family"));
@@ -806,4 +806,4 @@ RawRecord readFhirXml(std::string_view data, const ReadLimits& limits, const std
     return reader.read(doc.get());
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

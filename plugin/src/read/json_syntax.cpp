@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ppmg {
+namespace ppmg::core {
 
 // The byte offset of the first error and what it is, or npos when the grammar holds (simdjson
 // then refused something finer, such as a number out of range).
@@ -45,8 +45,10 @@ size_t jsonSyntaxErrorAt(std::string_view s, std::string& what) {
     auto number = [&]() -> const char* {
         if (s[i] == '-') ++i;
         if (i >= n || !digit(s[i])) return "a number needs a digit";
-        if (s[i] == '0') ++i;
-        else while (i < n && digit(s[i])) ++i;
+        if (s[i] == '0')
+            ++i;
+        else
+            while (i < n && digit(s[i])) ++i;
         if (i < n && s[i] == '.') {
             if (++i >= n || !digit(s[i])) return "a number needs a digit after the point";
             while (i < n && digit(s[i])) ++i;
@@ -110,7 +112,8 @@ size_t jsonSyntaxErrorAt(std::string_view s, std::string& what) {
                             literal = true;
                             break;
                         }
-                    if (!literal) return fail("expected a value (an object, array, string, number, true, false or null)");
+                    if (!literal)
+                        return fail("expected a value (an object, array, string, number, true, false or null)");
                 }
                 break;
             }
@@ -127,7 +130,7 @@ size_t jsonSyntaxErrorAt(std::string_view s, std::string& what) {
                     open.pop_back();
                 } else {
                     return fail(open.back() == '{' ? "expected ',' or '}' after a member"
-                                                    : "expected ',' or ']' after an element");
+                                                   : "expected ',' or ']' after an element");
                 }
                 break;
         }
@@ -143,8 +146,10 @@ std::string widenBigIntegers(std::string_view s) {
     for (size_t i = 0; i < s.size(); ++i) {
         const char c = s[i];
         if (inString) {
-            if (c == '\\') ++i;
-            else if (c == '"') inString = false;
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                inString = false;
             continue;
         }
         if (c == '"') {
@@ -169,4 +174,4 @@ std::string widenBigIntegers(std::string_view s) {
     return out;
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -14,11 +14,11 @@
 #include <string_view>
 #include <vector>
 
-#include "read/clinical_date.hpp"
-#include "read/text.hpp"
-#include "read/text_arena.hpp"
+#include "base/clinical_date.hpp"
+#include "base/text.hpp"
+#include "base/text_arena.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 struct Coding {
     Text system;
@@ -48,10 +48,10 @@ private:
 };
 
 struct Source {
-    Text resourceType;  // "Observation"
-    Text id;            // resource id, or fullUrl when the resource has none
-    Text path;          // "Bundle.entry[3].resource", or "" when entry says where
-    size_t entry = kNoEntry;        // a Bundle entry's index, its path spelled out only when shown
+    Text resourceType;        // "Observation"
+    Text id;                  // resource id, or fullUrl when the resource has none
+    Text path;                // "Bundle.entry[3].resource", or "" when entry says where
+    size_t entry = kNoEntry;  // a Bundle entry's index, its path spelled out only when shown
 
     static constexpr size_t kNoEntry = static_cast<size_t>(-1);
     // The FHIR path of the resource: path, or "Bundle.entry[<entry>].resource".
@@ -74,9 +74,9 @@ struct Observation {
     Codings codes;
     std::optional<DateTime> effective;
     Quantity quantity;
-    Codings valueCodes;      // valueCodeableConcept
+    Codings valueCodes;  // valueCodeableConcept
     std::optional<DateTime> valueDateTime;
-    Text valueText;               // valueString, for display
+    Text valueText;  // valueString, for display
     struct Component {
         Codings codes;
         Quantity quantity;
@@ -87,8 +87,8 @@ struct Observation {
 struct Condition {
     Source source;
     Text subject;
-    Text clinicalStatus;       // "" when absent
-    Text verificationStatus;   // "" when absent
+    Text clinicalStatus;      // "" when absent
+    Text verificationStatus;  // "" when absent
     Codings codes;
     std::optional<DateTime> onset;
     std::optional<DateTime> recorded;
@@ -106,9 +106,9 @@ struct Medication {  // a MedicationRequest or MedicationStatement
     Source source;
     Text subject;
     Text status;
-    Codings codes;         // medicationCodeableConcept, or the referenced Medication's code
-    Text medicationReference;   // resolved after reading
-    std::optional<DateTime> date;      // authoredOn / effective[x]
+    Codings codes;                 // medicationCodeableConcept, or the referenced Medication's code
+    Text medicationReference;      // resolved after reading
+    std::optional<DateTime> date;  // authoredOn / effective[x]
 };
 
 struct Allergy {
@@ -176,4 +176,4 @@ struct PatientRecord {
     std::shared_ptr<TextArena> text;  // the RawRecord's, which holds every string above
 };
 
-}  // namespace ppmg
+}  // namespace ppmg::core

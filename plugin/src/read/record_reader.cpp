@@ -8,11 +8,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/errors.hpp"
 #include "content/content.hpp"
-#include "errors.hpp"
 #include "read/fhir_reader.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 namespace {
 
 // Returns the offset of the first invalid UTF-8 sequence, or npos.
@@ -21,13 +21,23 @@ size_t invalidUtf8At(std::string_view s) {
     size_t i = 0, n = s.size();
     while (i < n) {
         unsigned char c = p[i];
-        if (c < 0x80) { ++i; continue; }
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
         size_t len;
         uint32_t cp;
-        if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-        else return i;
+        if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else
+            return i;
         if (i + len > n) return i;
         for (size_t k = 1; k < len; ++k) {
             if ((p[i + k] & 0xC0) != 0x80) return i;
@@ -50,8 +60,10 @@ long lineOf(std::string_view s, size_t offset) {
 RawRecord readRecord(std::string_view data, ppmg_input_format format, const ReadLimits& limits,
                      const std::string& sourceName) {
     if (data.size() > limits.maxInputBytes)
-        throw Error(PPMG_E_LIMIT, "the input is " + std::to_string(data.size()) + " bytes, over the limit of " +
-                                      std::to_string(limits.maxInputBytes), Location{sourceName, "", "", 0});
+        throw Error(PPMG_E_LIMIT,
+                    "the input is " + std::to_string(data.size()) + " bytes, over the limit of " +
+                        std::to_string(limits.maxInputBytes),
+                    Location{sourceName, "", "", 0});
     if (data.substr(0, 2) == "\xFF\xFE" || data.substr(0, 2) == "\xFE\xFF")
         throw Error(PPMG_E_ENCODING, "the input is UTF-16 (it starts with a UTF-16 byte order mark); ppmg reads UTF-8",
                     Location{sourceName, "", "", 1});
@@ -70,8 +82,10 @@ RawRecord readRecord(std::string_view data, ppmg_input_format format, const Read
         size_t first = body.find_first_not_of(" \t\r\n");
         if (first == std::string_view::npos)
             throw Error(PPMG_E_PARSE, "the input is empty", Location{sourceName, "", "", 0});
-        if (body[first] == '{' || body[first] == '[') format = PPMG_INPUT_FHIR_JSON;
-        else if (body[first] == '<') format = PPMG_INPUT_FHIR_XML;
+        if (body[first] == '{' || body[first] == '[')
+            format = PPMG_INPUT_FHIR_JSON;
+        else if (body[first] == '<')
+            format = PPMG_INPUT_FHIR_XML;
         else
             throw Error(PPMG_E_PARSE, "the input is neither JSON nor XML (it starts with neither '{' nor '<')",
                         Location{sourceName, "", "", lineOf(body, first)});
@@ -229,7 +243,8 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
             if (isDelivery(pr)) note(pr.subject);
         for (const auto& o : raw.observations)
             if (inValueSet(vsets.at(dc.dateObservationValueSet), o.codes)) note(o.subject);
-        if (subjects.size() == 1) chosen = *subjects.begin();
+        if (subjects.size() == 1)
+            chosen = *subjects.begin();
         else
             throw Error(PPMG_E_AMBIGUOUS_PATIENT,
                         "the record holds " + std::to_string(raw.patients.size()) +
@@ -248,4 +263,4 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
     return rec;
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

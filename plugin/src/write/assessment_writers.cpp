@@ -8,7 +8,7 @@
 #include <emmintrin.h>
 #endif
 
-namespace ppmg {
+namespace ppmg::core {
 
 namespace {
 
@@ -80,8 +80,14 @@ public:
         out.push_back(':');
         fresh_ = true;
     }
-    void str(std::string_view s) { comma(); appendJsonStringTo(out, s); }
-    void raw(std::string_view s) { comma(); out.append(s); }
+    void str(std::string_view s) {
+        comma();
+        appendJsonStringTo(out, s);
+    }
+    void raw(std::string_view s) {
+        comma();
+        out.append(s);
+    }
     // Where the next value starts (its comma, if one is due, already written).
     size_t mark() {
         comma();
@@ -89,11 +95,24 @@ public:
         return out.size();
     }
     // A copy of the value written at [from, from + n).
-    void again(size_t from, size_t n) { comma(); out.appendWritten(from, n); }
-    void open(char c) { comma(); out.push_back(c); fresh_ = true; }
-    void close(char c) { out.push_back(c); fresh_ = false; }
+    void again(size_t from, size_t n) {
+        comma();
+        out.appendWritten(from, n);
+    }
+    void open(char c) {
+        comma();
+        out.push_back(c);
+        fresh_ = true;
+    }
+    void close(char c) {
+        out.push_back(c);
+        fresh_ = false;
+    }
     template <class V>
-    void field(const char* k, const V& v) { key(k); value(v); }
+    void field(const char* k, const V& v) {
+        key(k);
+        value(v);
+    }
 
 private:
     void value(const std::string& s) { str(s); }
@@ -167,11 +186,20 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
     j.field("applicable", a.applicable);
     j.field("asOf", formatIsoDate(a.asOf));
     j.key("postpartumDay");
-    if (a.postpartumDay && a.applicable) j.raw(std::to_string(*a.postpartumDay)); else j.raw("null");
+    if (a.postpartumDay && a.applicable)
+        j.raw(std::to_string(*a.postpartumDay));
+    else
+        j.raw("null");
     j.key("deliveryMode");
-    if (a.episode && a.applicable) j.str(deliveryModeCode(a.episode->mode)); else j.raw("null");
+    if (a.episode && a.applicable)
+        j.str(deliveryModeCode(a.episode->mode));
+    else
+        j.raw("null");
     j.key("deliveryDate");
-    if (a.episode) j.str(formatIsoDate(a.episode->date)); else j.raw("null");
+    if (a.episode)
+        j.str(formatIsoDate(a.episode->date));
+    else
+        j.raw("null");
     j.field("escalate", a.escalated());
     j.key("patient");
     j.open('{');
@@ -237,7 +265,10 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
 
 std::string writeAssessmentText(const Assessment& a, const Content& c, const std::string& pluginVersion) {
     std::string out;
-    auto line = [&](const std::string& s) { out += s; out += '\n'; };
+    auto line = [&](const std::string& s) {
+        out += s;
+        out += '\n';
+    };
     std::string who(a.patient.source.id);
     line("Postpartum massage guidance for patient " + who + ", as of " + formatIsoDate(a.asOf));
     if (!a.applicable) {
@@ -282,4 +313,4 @@ std::string writeAssessmentText(const Assessment& a, const Content& c, const std
     return out;
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -7,7 +7,7 @@
 #include "assess/assessment.hpp"
 #include "content/content.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 std::string writeAssessmentJson(const Assessment& a, const Content& c, const std::string& pluginVersion);
 std::string writeAssessmentText(const Assessment& a, const Content& c, const std::string& pluginVersion);
@@ -18,4 +18,4 @@ void appendJsonString(std::string& out, std::string_view s);
 // The outcome's sentence for a type, with {asOf} filled in.
 std::string outcomeSentence(const Content& c, Outcome o, Date asOf);
 
-}  // namespace ppmg
+}  // namespace ppmg::core

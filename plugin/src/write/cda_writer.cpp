@@ -12,23 +12,20 @@
 #include <string_view>
 #include <vector>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "write/xml_stream.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 namespace {
 
-// Identifiers owned by the product (clinical-rules.md); .3 and .4 are defined in cda-contract.md.
-// Macros only so that constant markup can be spelled as one string literal.
-#define PPMG_OID "2.25.318214975805081609918790724903688664766"
-#define PPMG_LOCAL_SYSTEM PPMG_OID ".1"
-#define PPMG_LOCAL_CODE(code, display)                                                                 \
-    "<code code=\"" code "\" codeSystem=\"" PPMG_LOCAL_SYSTEM "\" codeSystemName=\"ppmg\" displayName=\"" \
-    display "\"/>"
+// Identifiers owned by the product: ppmg.h (macros, so constant markup is one string literal).
+#define PPMG_LOCAL_CODE(code, display)                                                                               \
+    "<code code=\"" code "\" codeSystem=\"" PPMG_OID_CODE_SYSTEM "\" codeSystemName=\"ppmg\" displayName=\"" display \
+    "\"/>"
 
-constexpr const char* kLocalSystem = PPMG_LOCAL_SYSTEM;
-constexpr const char* kIdentifierRoot = PPMG_OID ".3";  // FHIR Identifier whose system is no OID/UUID
-constexpr const char* kResourceIdRoot = PPMG_OID ".4";  // FHIR Patient logical id
+constexpr const char* kLocalSystem = PPMG_OID_CODE_SYSTEM;
+constexpr const char* kIdentifierRoot = PPMG_OID_IDENTIFIER;  // FHIR Identifier whose system is no OID/UUID
+constexpr const char* kResourceIdRoot = PPMG_OID_RECORD_ID;   // FHIR Patient logical id
 constexpr const char* kSnomed = "2.16.840.1.113883.6.96";
 constexpr const char* kAdministrativeGender = "2.16.840.1.113883.5.1";
 
@@ -41,9 +38,7 @@ struct Code {
     const char* display;
 };
 
-constexpr Code local(const char* code, const char* display) {
-    return {code, kLocalSystem, "ppmg", display};
-}
+constexpr Code local(const char* code, const char* display) { return {code, kLocalSystem, "ppmg", display}; }
 
 std::string& appendNumber(std::string& out, long long n) {
     char digits[24];
@@ -64,9 +59,7 @@ std::string& appendCdaDate(std::string& out, Date d) {
     return out;
 }
 
-bool startsWith(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
+bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 // The schema's oid type: [0-2](\.(0|[1-9][0-9]*))*
 bool isOid(std::string_view s) {
@@ -193,7 +186,11 @@ private:
 class CdaRenderer {
 public:
     CdaRenderer(const Assessment& a, const Content& c, const RenderContext& ctx, const CdaFragments* fragments)
-        : a_(a), c_(c), ctx_(ctx), fragments_(fragments), usedReferences_(c.references.size(), 0),
+        : a_(a),
+          c_(c),
+          ctx_(ctx),
+          fragments_(fragments),
+          usedReferences_(c.references.size(), 0),
           asOfIso_(formatIsoDate(a.asOf)) {
         if (fragments_ != nullptr && (fragments_->content != &c || fragments_->types.size() != c.massageTypes.size()))
             throw Error(PPMG_E_INTERNAL, "CDA writer: the prepared fragments are not of this content");
@@ -277,19 +274,22 @@ private:
     }
 
     void header() {
-        x_.markup("<realmCode code=\"US\"/>"
-                  "<typeId root=\"2.16.840.1.113883.1.3\" extension=\"POCD_HD000040\"/>"
-                  "<templateId root=\"" PPMG_OID ".2.1\"/>");
+        x_.markup(
+            "<realmCode code=\"US\"/>"
+            "<typeId root=\"2.16.840.1.113883.1.3\" extension=\"POCD_HD000040\"/>"
+            "<templateId root=\"" PPMG_OID_TEMPLATE_GUIDANCE "\"/>");
         x_.open("id");
         x_.attr("root", ctx_.documentId);
         x_.close();
-        x_.markup("<code code=\"34895-3\" codeSystem=\"2.16.840.1.113883.6.1\" codeSystemName=\"LOINC\" "
-                  "displayName=\"Education note\"/>"
-                  "<title>Postpartum massage guidance</title>");
+        x_.markup(
+            "<code code=\"34895-3\" codeSystem=\"2.16.840.1.113883.6.1\" codeSystemName=\"LOINC\" "
+            "displayName=\"Education note\"/>"
+            "<title>Postpartum massage guidance</title>");
         timestamp("effectiveTime", ctx_.effectiveTime);
-        x_.markup("<confidentialityCode code=\"N\" codeSystem=\"2.16.840.1.113883.5.25\" "
-                  "codeSystemName=\"HL7 Confidentiality\" displayName=\"normal\"/>"
-                  "<languageCode code=\"en-US\"/>");
+        x_.markup(
+            "<confidentialityCode code=\"N\" codeSystem=\"2.16.840.1.113883.5.25\" "
+            "codeSystemName=\"HL7 Confidentiality\" displayName=\"normal\"/>"
+            "<languageCode code=\"en-US\"/>");
         recordTarget();
         author();
         custodian();
@@ -309,7 +309,8 @@ private:
     bool patientIdentifier(const Identifier& id) {
         if (id.value.empty()) return false;
         const std::string_view systemRoot = rootFromUri(id.system);
-        const std::string_view valueRoot = id.system == "urn:ietf:rfc:3986" ? rootFromUri(id.value) : std::string_view();
+        const std::string_view valueRoot =
+            id.system == "urn:ietf:rfc:3986" ? rootFromUri(id.value) : std::string_view();
         if (!systemRoot.empty()) {
             instanceId(systemRoot, id.value);
         } else if (!valueRoot.empty()) {
@@ -374,7 +375,7 @@ private:
     void author() {
         x_.markup("<author>");
         timestamp("time", ctx_.effectiveTime);
-        x_.markup("<assignedAuthor><id root=\"" PPMG_OID "\" extension=\"ppmg\"/><assignedAuthoringDevice>");
+        x_.markup("<assignedAuthor><id root=\"" PPMG_OID_ROOT "\" extension=\"ppmg\"/><assignedAuthoringDevice>");
         line_.assign("ppmg ").append(ctx_.pluginVersion);
         x_.element("manufacturerModelName", line_);
         line_.assign("ppmg postpartum massage guidance ").append(ctx_.pluginVersion);
@@ -592,8 +593,10 @@ private:
             urgentParagraph();
             escalateFindings();
         }
-        if (fragments_ != nullptr) x_.markup(fragments_->warningSigns);
-        else warningSigns();
+        if (fragments_ != nullptr)
+            x_.markup(fragments_->warningSigns);
+        else
+            warningSigns();
         x_.markup("</text>");
         closeSection();
     }
@@ -601,11 +604,12 @@ private:
     // ---- 2. instructions: one subsection per massage type -------------------------------------
 
     void instructionsSection() {
-        openSection("<templateId root=\"2.16.840.1.113883.10.20.22.2.45\"/>"
-                    "<templateId root=\"2.16.840.1.113883.10.20.22.2.45\" extension=\"2014-06-09\"/>"
-                    "<code code=\"69730-0\" codeSystem=\"2.16.840.1.113883.6.1\" codeSystemName=\"LOINC\" "
-                    "displayName=\"Instructions\"/>",
-                    "Massage guidance");
+        openSection(
+            "<templateId root=\"2.16.840.1.113883.10.20.22.2.45\"/>"
+            "<templateId root=\"2.16.840.1.113883.10.20.22.2.45\" extension=\"2014-06-09\"/>"
+            "<code code=\"69730-0\" codeSystem=\"2.16.840.1.113883.6.1\" codeSystemName=\"LOINC\" "
+            "displayName=\"Instructions\"/>",
+            "Massage guidance");
         x_.markup("<text>");
         outcomeSummary();
         x_.markup("</text>");
@@ -620,8 +624,9 @@ private:
         }
         x_.markup("<table><caption>Summary (data as of ");
         x_.markup(asOfIso_);
-        x_.markup(")</caption><thead><tr><th>Massage type</th><th>Outcome</th><th>Earliest date</th></tr></thead>"
-                  "<tbody>");
+        x_.markup(
+            ")</caption><thead><tr><th>Massage type</th><th>Outcome</th><th>Earliest date</th></tr></thead>"
+            "<tbody>");
         for (size_t i = 0; i < c_.massageTypes.size(); ++i) {
             const MassageAssessment& m = a_.massages[i];
             x_.markup("<tr>");
@@ -656,9 +661,7 @@ private:
                 urgentParagraph();
                 escalateFindings();
                 break;
-            case Outcome::NotApplicable:
-                reasons(m);
-                break;
+            case Outcome::NotApplicable: reasons(m); break;
             default:
                 if (!type.timing.empty()) {
                     x_.markup("<paragraph>");
@@ -812,9 +815,10 @@ private:
     }
 
     void findingsTable() {
-        x_.markup("<table><caption>Findings</caption><thead><tr><th>Rule</th><th>Outcome</th>"
-                  "<th>Massage types</th><th>Reason</th><th>Triggering data</th><th>References</th></tr></thead>"
-                  "<tbody>");
+        x_.markup(
+            "<table><caption>Findings</caption><thead><tr><th>Rule</th><th>Outcome</th>"
+            "<th>Massage types</th><th>Reason</th><th>Triggering data</th><th>References</th></tr></thead>"
+            "<tbody>");
         for (const Finding& f : a_.findings) {
             const Rule& rule = ruleOf(f);
             x_.markup("<tr>");
@@ -977,7 +981,7 @@ private:
     const Assessment& a_;
     const Content& c_;
     const RenderContext& ctx_;
-    const CdaFragments* fragments_;     // nullptr: write the content's parts from the content
+    const CdaFragments* fragments_;  // nullptr: write the content's parts from the content
     XmlOut x_;
     std::string line_;                  // scratch for composed narrative lines (escaped when written)
     std::string tag_;                   // scratch for composed markup (generated ids and dates only)
@@ -986,8 +990,6 @@ private:
 };
 
 #undef PPMG_LOCAL_CODE
-#undef PPMG_LOCAL_SYSTEM
-#undef PPMG_OID
 
 }  // namespace
 
@@ -1015,4 +1017,4 @@ std::unique_ptr<const CdaFragments> prepareCdaFragments(const Content& c) {
     return f;
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -11,7 +11,7 @@
 #include "content/content.hpp"
 #include "write/render_context.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 // The parts of the narrative that depend on the content alone (warning signs, each massage type's
 // technique, benefits and sources), written once, as the bytes writeCda would write for them, so
@@ -20,17 +20,17 @@ struct CdaFragments {
     const Content* content = nullptr;  // the content these were written from
     std::string warningSigns;          // the intro paragraph and the list of signs
     struct Type {
-        std::string technique;         // technique and precautions lists
-        std::string tail;              // benefits, not supported, sources
+        std::string technique;           // technique and precautions lists
+        std::string tail;                // benefits, not supported, sources
         std::vector<size_t> references;  // Content::references indices the tail cites
     };
-    std::vector<Type> types;           // by massage type
+    std::vector<Type> types;  // by massage type
     struct RuleText {
-        std::string head;              // a finding's item: bold id, " (label): reason ", reference links
-        std::string links;             // the reference links alone (the findings table's last cell)
+        std::string head;                // a finding's item: bold id, " (label): reason ", reference links
+        std::string links;               // the reference links alone (the findings table's last cell)
         std::vector<size_t> references;  // Content::references indices they cite
     };
-    std::vector<RuleText> rules;       // by Content::rules index, for a finding of the rule's outcome
+    std::vector<RuleText> rules;  // by Content::rules index, for a finding of the rule's outcome
 };
 
 std::unique_ptr<const CdaFragments> prepareCdaFragments(const Content& c);
@@ -40,4 +40,4 @@ std::unique_ptr<const CdaFragments> prepareCdaFragments(const Content& c);
 std::string writeCda(const Assessment& a, const Content& c, const RenderContext& ctx,
                      const CdaFragments* fragments = nullptr);
 
-}  // namespace ppmg
+}  // namespace ppmg::core

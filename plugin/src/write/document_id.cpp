@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-namespace ppmg {
+namespace ppmg::core {
 
 std::string newDocumentId() {
     thread_local unsigned char pool[4096];
@@ -30,4 +30,4 @@ std::string newDocumentId() {
     return id.toString();
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

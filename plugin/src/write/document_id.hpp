@@ -3,7 +3,7 @@
 
 #include <string>
 
-namespace ppmg {
+namespace ppmg::core {
 
 // The bytes come from Poco's RandomInputStream (the system's entropy source), as with
 // Poco::UUIDGenerator::createRandom, but drawn 4 KiB at a time per thread: createRandom opens,
@@ -11,4 +11,4 @@ namespace ppmg {
 // never shared between threads, nor with a forked child. Threads: any.
 std::string newDocumentId();
 
-}  // namespace ppmg
+}  // namespace ppmg::core

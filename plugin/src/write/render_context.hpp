@@ -3,14 +3,14 @@
 
 #include <string>
 
-namespace ppmg {
+namespace ppmg::core {
 
 struct RenderContext {
-    std::string pluginVersion;    // "1.0.0"
-    std::string custodianName;    // the configurable custodian organisation
-    std::string custodianOid;     // root of its identifiers
-    std::string documentId;       // a UUID, lowercase, for ClinicalDocument/id/@root
-    std::string effectiveTime;    // "20251115123000+0000": when the document was made
+    std::string pluginVersion;  // "1.0.0"
+    std::string custodianName;  // the configurable custodian organisation
+    std::string custodianOid;   // root of its identifiers
+    std::string documentId;     // a UUID, lowercase, for ClinicalDocument/id/@root
+    std::string effectiveTime;  // "20251115123000+0000": when the document was made
 };
 
-}  // namespace ppmg
+}  // namespace ppmg::core

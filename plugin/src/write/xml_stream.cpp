@@ -8,7 +8,7 @@
 #include <emmintrin.h>
 #endif
 
-namespace ppmg {
+namespace ppmg::core {
 namespace {
 
 // Bytes written as they are in both text and attribute values, whatever the mode: printable
@@ -23,8 +23,8 @@ constexpr std::array<bool, 256> kPlain = plainTable();
 // The index of the first byte at or after i that is not plain, or n.
 size_t skipPlain(const unsigned char* p, size_t i, size_t n) {
 #if defined(__SSE2__)
-    const __m128i lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'), amp = _mm_set1_epi8('&'),
-                  quot = _mm_set1_epi8('"'), space = _mm_set1_epi8(0x20);
+    const __m128i lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'), amp = _mm_set1_epi8('&'), quot = _mm_set1_epi8('"'),
+                  space = _mm_set1_epi8(0x20);
     for (; i + 16 <= n; i += 16) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
         __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt)),
@@ -70,19 +70,26 @@ void appendEscaped(XmlStream::Buffer& out, std::string_view s, bool repair) {
             case '\t': out.append(Attribute ? "&#9;" : "\t"); break;
             default:
                 if (c < 0x80) {  // another control character
-                    if (repair) out.append(Attribute ? "&#xFFFD;" : "\xEF\xBF\xBD");
-                    else out.push_back(static_cast<char>(c));
+                    if (repair)
+                        out.append(Attribute ? "&#xFFFD;" : "\xEF\xBF\xBD");
+                    else
+                        out.push_back(static_cast<char>(c));
                     break;
                 }
                 size_t len = repair ? XmlStream::xmlCharLength(p + i, p + n)
-                                    : (c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1);
+                                    : (c >= 0xF0   ? 4
+                                       : c >= 0xE0 ? 3
+                                       : c >= 0xC0 ? 2
+                                                   : 1);
                 if (len == 0) {
                     out.append(Attribute ? "&#xFFFD;" : "\xEF\xBF\xBD");
                     len = 1;
                 } else if (i + len > n) {
                     len = 1;
-                    if (Attribute) appendHexReference(out, c);
-                    else out.push_back(static_cast<char>(c));
+                    if (Attribute)
+                        appendHexReference(out, c);
+                    else
+                        out.push_back(static_cast<char>(c));
                 } else if (Attribute) {
                     // A UTF-8 sequence becomes one character reference; a stray byte, a reference to itself.
                     uint32_t v = len == 1 ? c : c & (0x7Fu >> len);
@@ -121,8 +128,10 @@ size_t XmlStream::xmlCharLength(const unsigned char* p, const unsigned char* end
 }
 
 void XmlStream::escape(std::string_view s, bool attribute, bool repair) {
-    if (attribute) appendEscaped<true>(out_, s, repair);
-    else appendEscaped<false>(out_, s, repair);
+    if (attribute)
+        appendEscaped<true>(out_, s, repair);
+    else
+        appendEscaped<false>(out_, s, repair);
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ppmg {
+namespace ppmg::core {
 
 class XmlStream {
 public:
@@ -166,4 +166,4 @@ private:
     bool startTagOpen_ = false;
 };
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -63,9 +63,12 @@ int main(int argc, char** argv) {
 
     for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
         if (i + 1 >= argc) break;
-        if (strcmp(argv[i], "--plugin") == 0) plugin_path = argv[i + 1];
-        else if (strcmp(argv[i], "--as-of") == 0) as_of = argv[i + 1];
-        else break;
+        if (strcmp(argv[i], "--plugin") == 0)
+            plugin_path = argv[i + 1];
+        else if (strcmp(argv[i], "--as-of") == 0)
+            as_of = argv[i + 1];
+        else
+            break;
     }
     if (i >= argc) {
         fprintf(stderr, "usage: %s [--plugin PATH] [--as-of YYYY-MM-DD] RECORD.json...\n", argv[0]);

@@ -44,6 +44,24 @@ extern "C" {
 /** Id of the core function table (ppmg_core_api_v1). */
 #define PPMG_CORE_API_ID "ppmg.core/1"
 
+/* ---- The product's identifiers (clinical-rules.md, "Identifiers owned by the product") ---- */
+
+/** The product's OID root (a UUID-derived OID, ITU-T X.667). Every other OID is an arc of it. */
+#define PPMG_OID_ROOT "2.25.318214975805081609918790724903688664766"
+/** .1: the local code system (massage types, outcomes, wound status); as a FHIR system:
+ *  PPMG_CODE_SYSTEM_URI. */
+#define PPMG_OID_CODE_SYSTEM PPMG_OID_ROOT ".1"
+#define PPMG_CODE_SYSTEM_URI "urn:oid:" PPMG_OID_CODE_SYSTEM
+/** .2.N: template ids; .2.1 is the guidance document, version 1. */
+#define PPMG_OID_TEMPLATES PPMG_OID_ROOT ".2"
+#define PPMG_OID_TEMPLATE_GUIDANCE PPMG_OID_TEMPLATES ".1"
+/** .3: root of a patient identifier whose FHIR system is not an OID or UUID. */
+#define PPMG_OID_IDENTIFIER PPMG_OID_ROOT ".3"
+/** .4: root of the FHIR Patient logical id. */
+#define PPMG_OID_RECORD_ID PPMG_OID_ROOT ".4"
+/** .5: the XML namespace of the content files, as urn:oid:. */
+#define PPMG_CONTENT_NAMESPACE "urn:oid:" PPMG_OID_ROOT ".5"
+
 #if defined(_WIN32)
 #define PPMG_EXPORT __declspec(dllexport)
 #else
@@ -106,15 +124,15 @@ typedef struct ppmg_engine ppmg_engine;
 
 /** Input limits; 0 in a field means "use the default". */
 typedef struct ppmg_limits {
-    uint64_t max_input_bytes;   /**< default 64 MiB */
-    uint32_t max_depth;         /**< JSON/XML nesting, default 64 */
-    uint32_t max_resources;     /**< resources in one record, default 100000 */
-    uint32_t max_string_bytes;  /**< one string value, default 1 MiB */
+    uint64_t max_input_bytes;  /**< default 64 MiB */
+    uint32_t max_depth;        /**< JSON/XML nesting, default 64 */
+    uint32_t max_resources;    /**< resources in one record, default 100000 */
+    uint32_t max_string_bytes; /**< one string value, default 1 MiB */
 } ppmg_limits;
 
 /** Options for engine_create. Zero-initialise, then set struct_size. */
 typedef struct ppmg_engine_options {
-    uint32_t struct_size;       /**< sizeof(ppmg_engine_options) */
+    uint32_t struct_size; /**< sizeof(ppmg_engine_options) */
     /** Directory holding the content (ppmg-content.xml, schema/, xsl/); NULL = the
      *  content installed beside the plugin. */
     const char* content_dir;
@@ -128,24 +146,24 @@ typedef struct ppmg_engine_options {
 /* ---- Requests ---------------------------------------------------------- */
 
 typedef enum ppmg_input_format {
-    PPMG_INPUT_AUTO = 0,      /**< sniff: '{' is JSON, '<' is XML */
+    PPMG_INPUT_AUTO = 0, /**< sniff: '{' is JSON, '<' is XML */
     PPMG_INPUT_FHIR_JSON = 1,
     PPMG_INPUT_FHIR_XML = 2
 } ppmg_input_format;
 
 typedef enum ppmg_output_format {
-    PPMG_OUTPUT_DEFAULT = 0,   /**< JSON for assess, CDA for render */
-    PPMG_OUTPUT_JSON = 1,      /**< assess only */
-    PPMG_OUTPUT_TEXT = 2,      /**< assess only: plain words for people */
-    PPMG_OUTPUT_CDA = 3,       /**< render only */
-    PPMG_OUTPUT_HTML = 4       /**< render only: CDA through content/xsl */
+    PPMG_OUTPUT_DEFAULT = 0, /**< JSON for assess, CDA for render */
+    PPMG_OUTPUT_JSON = 1,    /**< assess only */
+    PPMG_OUTPUT_TEXT = 2,    /**< assess only: plain words for people */
+    PPMG_OUTPUT_CDA = 3,     /**< render only */
+    PPMG_OUTPUT_HTML = 4     /**< render only: CDA through content/xsl */
 } ppmg_output_format;
 
 /** One request. Zero-initialise, then set struct_size and the fields you need. */
 typedef struct ppmg_request {
-    uint32_t struct_size;      /**< sizeof(ppmg_request) */
-    const char* data;          /**< the record's bytes; borrowed for the call only */
-    size_t size;               /**< number of bytes at data */
+    uint32_t struct_size; /**< sizeof(ppmg_request) */
+    const char* data;     /**< the record's bytes; borrowed for the call only */
+    size_t size;          /**< number of bytes at data */
     ppmg_input_format input_format;
     ppmg_output_format output_format;
     /** "YYYY-MM-DD" the rules evaluate as of; NULL = today (host clock, UTC). */
@@ -186,8 +204,7 @@ typedef struct ppmg_core_api_v1 {
     /** Loads and validates the content; *out is NULL on failure.
      *  Threads: any; the new engine may then be shared by all threads.
      *  *out is owned by the caller after return; free it with engine_destroy. */
-    ppmg_status (*engine_create)(const ppmg_engine_options* options, ppmg_engine** out,
-                                 ppmg_error** error);
+    ppmg_status (*engine_create)(const ppmg_engine_options* options, ppmg_engine** out, ppmg_error** error);
 
     /** Frees the engine. NULL is ignored.
      *  Threads: any, once no other call on this engine is running. */
@@ -196,15 +213,15 @@ typedef struct ppmg_core_api_v1 {
     /** Assesses the record; *out holds JSON (or text) on success, NULL otherwise.
      *  Threads: any, concurrently on one engine.
      *  *out is owned by the caller after return; free it with buffer_free. */
-    ppmg_status (*assess)(const ppmg_engine* engine, const ppmg_request* request,
-                          ppmg_buffer** out, ppmg_error** error);
+    ppmg_status (*assess)(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out,
+                          ppmg_error** error);
 
     /** Renders the CDA R2 guidance document (or its HTML view); *out is NULL on
      *  failure, never a partial document.
      *  Threads: any, concurrently on one engine.
      *  *out is owned by the caller after return; free it with buffer_free. */
-    ppmg_status (*render)(const ppmg_engine* engine, const ppmg_request* request,
-                          ppmg_buffer** out, ppmg_error** error);
+    ppmg_status (*render)(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out,
+                          ppmg_error** error);
 
     /** Describes the engine's content. Threads: any.
      *  The strings are owned by the plugin, valid until engine_destroy. */
@@ -230,16 +247,14 @@ typedef struct ppmg_core_api_v1 {
      *  refused). On failure both are NULL, never one without the other.
      *  Threads: any, concurrently on one engine.
      *  Both buffers are owned by the caller after return; free each with buffer_free. */
-    ppmg_status (*assess_and_render)(const ppmg_engine* engine, const ppmg_request* request,
-                                     ppmg_buffer** assessment, ppmg_buffer** document,
-                                     ppmg_error** error);
+    ppmg_status (*assess_and_render)(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** assessment,
+                                     ppmg_buffer** document, ppmg_error** error);
 } ppmg_core_api_v1;
 
 /** True when the table (a ppmg_core_api_v1*) has the member: a plugin of an older
  *  ABI minor serves a shorter table. */
-#define PPMG_CORE_API_HAS(api, member)                                              \
-    ((api)->struct_size >= offsetof(ppmg_core_api_v1, member) + sizeof((api)->member) && \
-     (api)->member != NULL)
+#define PPMG_CORE_API_HAS(api, member) \
+    ((api)->struct_size >= offsetof(ppmg_core_api_v1, member) + sizeof((api)->member) && (api)->member != NULL)
 
 /* ---- The entry point --------------------------------------------------- */
 

@@ -15,10 +15,14 @@ namespace ppmg {
 
 class Exception : public std::runtime_error {
 public:
-    Exception(ppmg_status status, const std::string& message, std::string file = {},
-              std::string fhirPath = {}, std::string resourceId = {}, int64_t line = 0)
-        : std::runtime_error(message), status_(status), file_(std::move(file)),
-          fhirPath_(std::move(fhirPath)), resourceId_(std::move(resourceId)), line_(line) {}
+    Exception(ppmg_status status, const std::string& message, std::string file = {}, std::string fhirPath = {},
+              std::string resourceId = {}, int64_t line = 0)
+        : std::runtime_error(message),
+          status_(status),
+          file_(std::move(file)),
+          fhirPath_(std::move(fhirPath)),
+          resourceId_(std::move(resourceId)),
+          line_(line) {}
     ppmg_status status() const noexcept { return status_; }
     const std::string& file() const noexcept { return file_; }
     const std::string& fhirPath() const noexcept { return fhirPath_; }
@@ -85,7 +89,12 @@ public:
     ~Engine() { reset(); }
     Engine(Engine&& o) noexcept : api_(o.api_), engine_(o.engine_) { o.engine_ = nullptr; }
     Engine& operator=(Engine&& o) noexcept {
-        if (this != &o) { reset(); api_ = o.api_; engine_ = o.engine_; o.engine_ = nullptr; }
+        if (this != &o) {
+            reset();
+            api_ = o.api_;
+            engine_ = o.engine_;
+            o.engine_ = nullptr;
+        }
         return *this;
     }
     Engine(const Engine&) = delete;

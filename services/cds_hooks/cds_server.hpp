@@ -18,20 +18,20 @@ namespace ppmg::cds {
 
 struct ServerConfig {
     std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
-    std::string publicUrl;       // base URL clients call (for aud and links); "" = as invoked
-    std::string tlsCert, tlsKey; // PEM files; both or neither
-    bool insecureNoAuth = false; // no JWT checks at all (local demos only)
-    int threads = 32;            // worker threads (each serves one connection at a time)
-    int maxQueued = 64;          // accepted connections waiting for a worker
+    std::string publicUrl;                  // base URL clients call (for aud and links); "" = as invoked
+    std::string tlsCert, tlsKey;            // PEM files; both or neither
+    bool insecureNoAuth = false;            // no JWT checks at all (local demos only)
+    int threads = 32;                       // worker threads (each serves one connection at a time)
+    int maxQueued = 64;                     // accepted connections waiting for a worker
     size_t maxBodyBytes = 8u << 20;
     int requestTimeoutSeconds = 30;   // to receive one request
     int keepAliveSeconds = 5;         // idle time before a kept-alive connection is closed
     int maxKeepAliveRequests = 1000;  // requests per connection
     int shutdownTimeoutSeconds = 30;  // to finish the requests in progress on SIGTERM/SIGINT
-    std::string asOf;            // fixed evaluation date, "" = today (UTC)
-    std::string sourceUrl;       // card source.url; "" = {base}/about
-    std::string guidanceUrl;     // card links; "" = none
-    std::string accessLog = "-"; // "-" stderr, "off", or a file (appended)
+    std::string asOf;                 // fixed evaluation date, "" = today (UTC)
+    std::string sourceUrl;            // card source.url; "" = {base}/about
+    std::string guidanceUrl;          // card links; "" = none
+    std::string accessLog = "-";      // "-" stderr, "off", or a file (appended)
     AuthOptions auth;
 };
 

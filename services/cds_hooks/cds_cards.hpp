@@ -8,11 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "ppmg/ppmg.h"
+
 namespace ppmg::cds {
 
 inline constexpr const char* kServiceId = "postpartum-massage-guidance";
 // The ppmg local code system (also used in the CDA): rule ids and outcome codes.
-inline constexpr const char* kLocalSystem = "urn:oid:2.25.318214975805081609918790724903688664766.1";
+inline constexpr const char* kLocalSystem = PPMG_CODE_SYSTEM_URI;
 // The extension key carrying the content version in responses.
 inline constexpr const char* kContentExtension = "ppmg.content";
 
@@ -27,13 +29,13 @@ std::string discoveryJson(const ContentFacts& facts);
 
 // A hook call, read and checked; its prefetch merged into one FHIR R4 collection Bundle.
 struct HookRequest {
-    int status = 0;            // 0 = usable; otherwise the HTTP status to answer (400 or 412)
-    std::string problem;       // why, for the OperationOutcome, when status != 0
+    int status = 0;       // 0 = usable; otherwise the HTTP status to answer (400 or 412)
+    std::string problem;  // why, for the OperationOutcome, when status != 0
     std::string hook;
     std::string hookInstance;
-    std::string patientId;     // the prefetched Patient's id ("" if it has none)
-    std::string bundle;        // the merged Bundle
-    size_t resources = 0;      // resources in it
+    std::string patientId;                 // the prefetched Patient's id ("" if it has none)
+    std::string bundle;                    // the merged Bundle
+    size_t resources = 0;                  // resources in it
     std::vector<std::string> skippedKeys;  // prefetch keys that held no data (null, OperationOutcome)
 };
 HookRequest readHookRequest(std::string_view body);
@@ -41,14 +43,14 @@ HookRequest readHookRequest(std::string_view body);
 struct CardOptions {
     ContentFacts facts;
     std::string sourceLabel = "ppmg postpartum massage guidance";
-    std::string sourceUrl;     // absolute URL of the source (required by the cards)
-    std::string guidanceUrl;   // absolute URL of the full guidance; "" = no links
+    std::string sourceUrl;    // absolute URL of the source (required by the cards)
+    std::string guidanceUrl;  // absolute URL of the full guidance; "" = no links
 };
 
 struct Cards {
-    std::string json;          // {"cards":[...],"extension":{...}}
+    std::string json;  // {"cards":[...],"extension":{...}}
     size_t count = 0;
-    std::string indicator;     // the most severe indicator among the cards
+    std::string indicator;  // the most severe indicator among the cards
 };
 // Builds the cards from the plugin's assessment JSON. Throws std::runtime_error when the JSON
 // is not an assessment.

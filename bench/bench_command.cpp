@@ -30,7 +30,9 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_command.hpp"
 #include "cli_common.hpp"
+#include "json_writer.hpp"
 
 namespace ppmg::cli {
 namespace {
@@ -124,8 +126,8 @@ bool failed(const ppmg_core_api_v1& api, const Input& in, ppmg_status s, ppmg_er
 
 // One unit through the ABI; returns false (and fills failure) on an error. assessNs and renderNs
 // are the two calls' times (TwoCalls); otherwise assessNs is 0 and renderNs the one call's time.
-bool document(const ppmg_core_api_v1& api, const ppmg_engine* engine, const Input& in, Unit unit,
-              uint64_t& assessNs, uint64_t& renderNs, size_t& bytesOut, Failure& failure) {
+bool document(const ppmg_core_api_v1& api, const ppmg_engine* engine, const Input& in, Unit unit, uint64_t& assessNs,
+              uint64_t& renderNs, size_t& bytesOut, Failure& failure) {
     const bool renderOnly = unit != Unit::TwoCalls;
     ppmg_buffer* out = nullptr;
     ppmg_error* err = nullptr;
@@ -201,8 +203,8 @@ public:
             if (got == 0 || in.cdaBytes == 0) break;
             const double ratio = static_cast<double>(in.cdaBytes) / static_cast<double>(got);
             if (std::fabs(ratio - 1) < 0.01) break;
-            const double extra = (static_cast<double>(in.cdaBytes) - static_cast<double>(got)) /
-                                 static_cast<double>(elements_);
+            const double extra =
+                (static_cast<double>(in.cdaBytes) - static_cast<double>(got)) / static_cast<double>(elements_);
             const double perElement = static_cast<double>(textPerElement_) + extra * 0.7;
             textPerElement_ = static_cast<size_t>(std::max(0.0, perElement));
             if (attrsPerElement_ > 0) {
@@ -214,8 +216,8 @@ public:
 
     // Writes the document; returns its size in bytes (0 on a libxml2 failure).
     size_t write() const {
-        static const char* kNames[] = {"component", "section", "entry", "observation", "code",
-                                       "value",     "paragraph", "content", "td",        "item"};
+        static const char* kNames[] = {"component", "section",   "entry",   "observation", "code",
+                                       "value",     "paragraph", "content", "td",          "item"};
         static const char* kAttrs[] = {"code", "codeSystem", "displayName", "root", "extension", "value"};
         static const std::string kText(4096, 'x');
         static const std::string kValue = [] {
@@ -270,8 +272,8 @@ public:
             simdjson::dom::element root;
             return !parser_.parse(in.data.data(), in.data.size()).get(root);
         }
-        xmlDocPtr doc = xmlReadMemory(in.data.data(), static_cast<int>(in.data.size()), "input.xml", nullptr,
-                                      XML_PARSE_NONET);
+        xmlDocPtr doc =
+            xmlReadMemory(in.data.data(), static_cast<int>(in.data.size()), "input.xml", nullptr, XML_PARSE_NONET);
         if (!doc) return false;
         xmlFreeDoc(doc);
         return true;
@@ -321,20 +323,9 @@ std::string num(double v, int decimals = 1) {
 }
 
 std::string jsonString(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
+    std::string out;
+    tools::appendJsonString(out, s);
+    return out;
 }
 
 const char* kBenchUsage =
@@ -351,7 +342,8 @@ const char* kBenchUsage =
 
 int runBench(int argc, char** argv) {
     std::vector<std::string> valued = engineOptions();
-    for (const char* o : {"--as-of", "--iterations", "--threads", "--warmup-ms", "--patient", "--input-format", "--unit"})
+    for (const char* o :
+         {"--as-of", "--iterations", "--threads", "--warmup-ms", "--patient", "--input-format", "--unit"})
         valued.push_back(o);
     Args args;
     try {
@@ -398,8 +390,10 @@ int runBench(int argc, char** argv) {
     const std::string patient = args.get("--patient");
     const std::string inputFormat = args.get("--input-format", "auto");
     ppmg_input_format format = PPMG_INPUT_AUTO;
-    if (inputFormat == "json") format = PPMG_INPUT_FHIR_JSON;
-    else if (inputFormat == "xml") format = PPMG_INPUT_FHIR_XML;
+    if (inputFormat == "json")
+        format = PPMG_INPUT_FHIR_JSON;
+    else if (inputFormat == "xml")
+        format = PPMG_INPUT_FHIR_XML;
     else if (inputFormat != "auto") {
         printError("", "--input-format must be auto, json or xml");
         return kBadInput;
@@ -407,9 +401,12 @@ int runBench(int argc, char** argv) {
     const bool json = args.has("--json");
     const std::string unitArg = args.get("--unit", "document");
     Unit unit;
-    if (unitArg == "render") unit = Unit::Render;
-    else if (unitArg == "document") unit = Unit::Both;
-    else if (unitArg == "two-calls") unit = Unit::TwoCalls;
+    if (unitArg == "render")
+        unit = Unit::Render;
+    else if (unitArg == "document")
+        unit = Unit::Both;
+    else if (unitArg == "two-calls")
+        unit = Unit::TwoCalls;
     else {
         printError("", "--unit must be document, render or two-calls, got \"" + unitArg + "\"");
         return kBadInput;
@@ -607,8 +604,8 @@ int runBench(int argc, char** argv) {
     if (json) {
         std::ostringstream o;
         o << "{\"p50_us\":" << num(doc.p50, 2) << ",\"p99_us\":" << num(doc.p99, 2)
-          << ",\"docs_per_s\":" << num(docsPerSecond, 0) << ",\"peak_rss_kb\":" << num(peakRss, 0)
-          << ",\"unit\":\"" << unitName(unit) << "\",\"as_of\":" << jsonString(asOfShown) << ",\"files\":" << inputs.size()
+          << ",\"docs_per_s\":" << num(docsPerSecond, 0) << ",\"peak_rss_kb\":" << num(peakRss, 0) << ",\"unit\":\""
+          << unitName(unit) << "\",\"as_of\":" << jsonString(asOfShown) << ",\"files\":" << inputs.size()
           << ",\"applicable_files\":" << applicable << ",\"input_bytes_mean\":" << num(inputMean, 0)
           << ",\"iterations\":" << total << ",\"threads\":" << nThreads << ",\"p90_us\":" << num(doc.p90, 2)
           << ",\"p999_us\":" << num(doc.p999, 2) << ",\"max_us\":" << num(doc.max, 2)
@@ -642,18 +639,22 @@ int runBench(int argc, char** argv) {
         std::cout << "ppmg bench: " << inputs.size() << " file(s), " << num(inputMean / 1024, 1)
                   << " KiB mean input, as of " << asOfShown << ", " << nThreads << " thread(s), " << total
                   << " documents measured (warm-up excluded)\n"
-                  << (unit == Unit::Render   ? "  one document = a render call on one file through the C ABI (parse, rules, CDA)\n"
-                      : unit == Unit::Both   ? "  one document = an assess_and_render call on one file through the C ABI (parse, rules, JSON and CDA)\n"
-                                             : "  one document = an assess call and a render call on one file through the C ABI (--unit two-calls)\n")
+                  << (unit == Unit::Render
+                          ? "  one document = a render call on one file through the C ABI (parse, rules, CDA)\n"
+                      : unit == Unit::Both ? "  one document = an assess_and_render call on one file through the C ABI "
+                                             "(parse, rules, JSON and CDA)\n"
+                                           : "  one document = an assess call and a render call on one file through "
+                                             "the C ABI (--unit two-calls)\n")
                   << row(std::string("document (") + unitName(unit) + ")", doc)
                   << (unit == Unit::TwoCalls ? row("  assess (JSON)", as) + row("  render (CDA)", rs) : std::string())
                   << "  throughput                     " << num(docsPerSecond, 0) << " documents/s ("
                   << num(docsPerSecond / static_cast<double>(nThreads), 0) << " per thread)\n"
-                  << "  bytes out                      " << num(static_cast<double>(bytesOut) / static_cast<double>(total), 0)
-                  << " per document (CDA " << num(cdaMean, 0) << ", JSON " << num(jsonMean, 0) << ")\n"
+                  << "  bytes out                      "
+                  << num(static_cast<double>(bytesOut) / static_cast<double>(total), 0) << " per document (CDA "
+                  << num(cdaMean, 0) << ", JSON " << num(jsonMean, 0) << ")\n"
                   << "  memory                         peak RSS " << num(peakRss / 1024, 1) << " MiB; RSS "
-                  << num(static_cast<double>(rssStart) / 1024, 1) << " -> " << num(static_cast<double>(rssEnd) / 1024, 1)
-                  << " MiB over the measured run\n"
+                  << num(static_cast<double>(rssStart) / 1024, 1) << " -> "
+                  << num(static_cast<double>(rssEnd) / 1024, 1) << " MiB over the measured run\n"
                   << "  start-up                       plugin load " << num(loadMs, 2) << " ms, engine create "
                   << num(createMs, 2) << " ms, first document " << num(firstDocUs, 0) << " us\n";
         if (withFloor) {

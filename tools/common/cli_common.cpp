@@ -1,12 +1,12 @@
 #include "cli_common.hpp"
 
+#include <unistd.h>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
 #include <stdexcept>
-#include <unistd.h>
 #include <vector>
 
 namespace ppmg::cli {
@@ -98,8 +98,7 @@ Session openSession(const Args& args) {
     s.plugin = host::Plugin::find(args.get("--plugin"));
     ppmg_engine_options opts{};
     opts.struct_size = sizeof opts;
-    std::string content = args.get("--content"), custodian = args.get("--custodian"),
-                oid = args.get("--custodian-oid");
+    std::string content = args.get("--content"), custodian = args.get("--custodian"), oid = args.get("--custodian-oid");
     if (!content.empty()) opts.content_dir = content.c_str();
     if (!custodian.empty()) opts.custodian_name = custodian.c_str();
     if (!oid.empty()) opts.custodian_oid = oid.c_str();

@@ -13,9 +13,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "read/text.hpp"
+#include "base/text.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 class TextArena {
 public:
@@ -75,4 +75,4 @@ private:
     std::vector<std::unique_ptr<char[]>> extra_;
 };
 
-}  // namespace ppmg
+}  // namespace ppmg::core

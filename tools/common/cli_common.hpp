@@ -1,4 +1,5 @@
-// Shared by the `ppmg` subcommands: argument parsing, file reading, plugin loading, messages.
+// Shared by every host program (the `ppmg` subcommands, the services, the benchmark): argument
+// parsing, file reading and writing, plugin loading, messages.
 #pragma once
 
 #include <cstddef>
@@ -56,11 +57,5 @@ const std::vector<std::string>& engineOptions();
 void printError(const std::string& file, const std::string& message);
 void printException(const std::string& file, const ppmg::Exception& e);
 bool isInputError(ppmg_status s);
-
-int runAssess(int argc, char** argv);
-int runRender(int argc, char** argv);
-int runValidate(int argc, char** argv);
-int runServe(int argc, char** argv);  // cmd_serve.cpp: the CDS Hooks service
-int runBench(int argc, char** argv);  // cmd_bench.cpp: the benchmark
 
 }  // namespace ppmg::cli

@@ -7,13 +7,16 @@
 #include <stdexcept>
 #include <unordered_set>
 
-#include "cds_json.hpp"
+#include "cds_text.hpp"
+#include "json_writer.hpp"
 
 namespace ppmg::cds {
 
 using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
+using tools::appendJsonString;
+using tools::JsonWriter;
 
 namespace {
 
@@ -60,11 +63,12 @@ std::string discoveryJson(const ContentFacts& facts) {
         j.open('{');
         j.field("hook", hook[0]);
         j.field("title", "Postpartum massage guidance");
-        j.field("description",
-                std::string("Whether abdominal, low-back, breast, and shoulder and neck massage may be done now, later, "
-                            "with changes, not at all, or only after a clinician's review, and why, from the patient's "
-                            "record; ") +
-                    hook[1] + ". Urgent findings (such as a venous thromboembolism) give one critical card.");
+        j.field(
+            "description",
+            std::string("Whether abdominal, low-back, breast, and shoulder and neck massage may be done now, later, "
+                        "with changes, not at all, or only after a clinician's review, and why, from the patient's "
+                        "record; ") +
+                hook[1] + ". Urgent findings (such as a venous thromboembolism) give one critical card.");
         j.field("id", kServiceId);
         j.key("prefetch").open('{');
         for (const auto& p : kPrefetch) j.field(p[0], p[1]);
@@ -153,8 +157,9 @@ HookRequest readHookRequest(std::string_view body) {
     r.hookInstance = std::string(str(root, "hookInstance")).substr(0, 128);
     if (r.hook.empty()) return refuse(r, 400, "The request has no \"hook\".");
     if (r.hook != "patient-view" && r.hook != "encounter-discharge")
-        return refuse(r, 400, "This service answers the hooks patient-view and encounter-discharge, not \"" +
-                                  r.hook.substr(0, 64) + "\".");
+        return refuse(r, 400,
+                      "This service answers the hooks patient-view and encounter-discharge, not \"" +
+                          r.hook.substr(0, 64) + "\".");
     object context;
     std::string contextPatient;
     if (obj(root, "context", context)) contextPatient = std::string(str(context, "patientId"));
@@ -199,13 +204,15 @@ HookRequest readHookRequest(std::string_view body) {
         if (field.key == "patient") continue;
         element v = field.value;
         object o;
-        if (v.is_null() || (v.get_object().get(o) == simdjson::SUCCESS && str(o, "resourceType") == "OperationOutcome")) {
+        if (v.is_null() ||
+            (v.get_object().get(o) == simdjson::SUCCESS && str(o, "resourceType") == "OperationOutcome")) {
             r.skippedKeys.emplace_back(field.key.substr(0, 64));
             continue;
         }
         if (!m.addValue(v))
-            return refuse(r, 400, "Prefetch \"" + std::string(field.key.substr(0, 64)) +
-                                      "\" is neither a FHIR Bundle nor a resource.");
+            return refuse(
+                r, 400,
+                "Prefetch \"" + std::string(field.key.substr(0, 64)) + "\" is neither a FHIR Bundle nor a resource.");
     }
     r.resources = m.count;
     r.bundle = m.finish();
@@ -415,7 +422,8 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
         }
         // The phrase "urgent clinical assessment" is what a reader (and a client test) looks for.
         c.summary = "Seek urgent clinical assessment before any postpartum massage: " + joinTitles(titles);
-        c.detail = "**" + markdownEscape(action.empty() ? "Seek urgent clinical assessment before any massage." : action) +
+        c.detail = "**" +
+                   markdownEscape(action.empty() ? "Seek urgent clinical assessment before any massage." : action) +
                    "**\n" + body;
         footer(c.detail, a, options.facts);
         cards.push_back(std::move(c));
@@ -496,7 +504,8 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
             for (auto m : massages) {
                 object mo;
                 if (m.value.get_object().get(mo) != simdjson::SUCCESS) continue;
-                c.detail += "- " + markdownEscape(massageDisplay(m.key, mo)) + ": " + markdownEscape(str(mo, "label")) + "\n";
+                c.detail +=
+                    "- " + markdownEscape(massageDisplay(m.key, mo)) + ": " + markdownEscape(str(mo, "label")) + "\n";
             }
             c.detail += body;
             footer(c.detail, a, options.facts);

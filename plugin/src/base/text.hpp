@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace ppmg {
+namespace ppmg::core {
 
 // A std::string_view that cannot be made from a std::string directly: assigning a temporary (or
 // any std::string) to a Text is a compile error, not a dangling view. It still converts from any
@@ -19,4 +19,4 @@ public:
     Text(std::string&&) = delete;
 };
 
-}  // namespace ppmg
+}  // namespace ppmg::core

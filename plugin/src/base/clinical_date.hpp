@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "read/text.hpp"
+#include "base/text.hpp"
 
-namespace ppmg {
+namespace ppmg::core {
 
 // A calendar date as days since 1970-01-01.
 struct Date {
@@ -41,9 +41,9 @@ std::optional<DateTime> parseFhirDateTime(std::string&& text) = delete;  // its 
 inline std::optional<DateTime> parseFhirDateTime(const char* text) { return parseFhirDateTime(std::string_view(text)); }
 // Strict "YYYY-MM-DD".
 std::optional<Date> parseIsoDate(std::string_view text);
-std::string formatIsoDate(Date d);          // "2025-11-15"
-std::string formatCdaDate(Date d);          // "20251115"
+std::string formatIsoDate(Date d);  // "2025-11-15"
+std::string formatCdaDate(Date d);  // "20251115"
 // Completed years between birth and the date.
 int ageInYears(Date birth, Date at);
 
-}  // namespace ppmg
+}  // namespace ppmg::core

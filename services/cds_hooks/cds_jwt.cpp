@@ -9,11 +9,11 @@
 
 #include <simdjson.h>
 
+#include <strings.h>
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <stdexcept>
-#include <strings.h>
 
 namespace ppmg::cds {
 
@@ -53,12 +53,18 @@ bool base64UrlDecode(std::string_view text, std::string& out) {
     int bits = 0;
     for (char c : text) {
         int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '-') v = 62;
-        else if (c == '_') v = 63;
-        else return false;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '-')
+            v = 62;
+        else if (c == '_')
+            v = 63;
+        else
+            return false;
         acc = (acc << 6) | uint32_t(v);
         bits += 6;
         if (bits >= 8) {
@@ -248,8 +254,10 @@ ReplayCache::Result ReplayCache::use(const std::string& issuer, const std::strin
 
 void ReplayCache::purge(int64_t now) {
     for (auto it = seen_.begin(); it != seen_.end();) {
-        if (it->second <= now) it = seen_.erase(it);
-        else ++it;
+        if (it->second <= now)
+            it = seen_.erase(it);
+        else
+            ++it;
     }
     nextPurge_ = now + 30;
 }
@@ -323,8 +331,15 @@ bool numericDate(object o, const char* name, int64_t& out) {
     int64_t i;
     uint64_t u;
     double d;
-    if (e.get_int64().get(i) == simdjson::SUCCESS) { out = i; return true; }
-    if (e.get_uint64().get(u) == simdjson::SUCCESS) { out = INT64_MAX; (void)u; return true; }
+    if (e.get_int64().get(i) == simdjson::SUCCESS) {
+        out = i;
+        return true;
+    }
+    if (e.get_uint64().get(u) == simdjson::SUCCESS) {
+        out = INT64_MAX;
+        (void)u;
+        return true;
+    }
     if (e.get_double().get(d) == simdjson::SUCCESS && std::isfinite(d) && std::fabs(d) < 9e15) {
         out = static_cast<int64_t>(std::floor(d));
         return true;
@@ -404,15 +419,14 @@ AuthResult JwtVerifier::verify(std::string_view header, const std::vector<std::s
     const std::string typ = stringField(h, "typ");
     const bool hasCrit = h["crit"].error() == simdjson::SUCCESS;
     if (r.alg != "ES384" && r.alg != "RS384")
-        return fail(r, AuthFailure::Algorithm,
-                    "alg \"" + r.alg.substr(0, 16) + "\" refused (only ES384 and RS384)");
-    if (!typ.empty() && strcasecmp(typ.c_str(), "JWT") != 0)
-        return fail(r, AuthFailure::Malformed, "typ is not JWT");
+        return fail(r, AuthFailure::Algorithm, "alg \"" + r.alg.substr(0, 16) + "\" refused (only ES384 and RS384)");
+    if (!typ.empty() && strcasecmp(typ.c_str(), "JWT") != 0) return fail(r, AuthFailure::Malformed, "typ is not JWT");
     if (hasCrit) return fail(r, AuthFailure::Algorithm, "crit header parameters are not supported");
     if (signature.empty()) return fail(r, AuthFailure::Signature, "no signature");
 
     object p;
-    if (!parseObject(parser, payloadJson, p)) return fail(r, AuthFailure::Malformed, "the payload is not a JSON object");
+    if (!parseObject(parser, payloadJson, p))
+        return fail(r, AuthFailure::Malformed, "the payload is not a JSON object");
     r.issuer = stringField(p, "iss");
     r.jti = stringField(p, "jti");
     r.tenant = stringField(p, "tenant");
@@ -469,12 +483,15 @@ AuthResult JwtVerifier::verify(std::string_view header, const std::vector<std::s
         for (const auto& a : auds)
             if (normalizeUrl(a) == normalizeUrl(want)) audOk = true;
     if (!audOk)
-        return fail(r, AuthFailure::Audience, "aud is not " + (audiences.empty() ? std::string("?") : audiences.front()));
+        return fail(r, AuthFailure::Audience,
+                    "aud is not " + (audiences.empty() ? std::string("?") : audiences.front()));
     const int64_t skew = options_.clockSkewSeconds;
     if (exp <= now - skew) return fail(r, AuthFailure::Expired, "expired " + std::to_string(now - exp) + " s ago");
-    if (iat > now + skew) return fail(r, AuthFailure::NotYetValid, "issued " + std::to_string(iat - now) + " s in the future");
+    if (iat > now + skew)
+        return fail(r, AuthFailure::NotYetValid, "issued " + std::to_string(iat - now) + " s in the future");
     if (exp > now + options_.maxLifetimeSeconds + skew)
-        return fail(r, AuthFailure::TooLong, "exp more than " + std::to_string(options_.maxLifetimeSeconds) + " s ahead");
+        return fail(r, AuthFailure::TooLong,
+                    "exp more than " + std::to_string(options_.maxLifetimeSeconds) + " s ahead");
     switch (replay_.use(r.issuer, r.jti, exp + skew + 1, now)) {
         case ReplayCache::Result::Fresh: break;
         case ReplayCache::Result::Replayed: return fail(r, AuthFailure::Replayed, "jti already used");

@@ -1,8 +1,8 @@
-#include "read/clinical_date.hpp"
+#include "base/clinical_date.hpp"
 
 #include <cstdio>
 
-namespace ppmg {
+namespace ppmg::core {
 
 // Howard Hinnant's days_from_civil / civil_from_days.
 int32_t daysFromCivil(int y, unsigned m, unsigned d) {
@@ -153,4 +153,4 @@ int ageInYears(Date birth, Date at) {
     return age;
 }
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -16,6 +16,7 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
+#include <pthread.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -25,11 +26,11 @@
 #include <ctime>
 #include <iostream>
 #include <mutex>
-#include <pthread.h>
 #include <thread>
 #include <vector>
 
-#include "cds_json.hpp"
+#include "cds_text.hpp"
+#include "json_writer.hpp"
 #include "ppmg/ppmg.hpp"
 
 namespace ppmg::cds {
@@ -39,6 +40,8 @@ using Poco::Net::HTTPResponse;
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 using Clock = std::chrono::steady_clock;
+using tools::appendJsonString;
+using tools::JsonWriter;
 
 void blockShutdownSignals() {
     sigset_t set;
@@ -64,8 +67,8 @@ std::string isoNow() {
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms));
     return buf;
 }
 
@@ -139,8 +142,7 @@ public:
         if (!impl_) return;
         try {
             impl_->socket().setReceiveTimeout(Poco::Timespan(seconds_, 0));
-        } catch (...) {
-        }
+        } catch (...) {}
     }
     ReceiveTimeoutGuard(const ReceiveTimeoutGuard&) = delete;
     ReceiveTimeoutGuard& operator=(const ReceiveTimeoutGuard&) = delete;
@@ -168,8 +170,7 @@ Body readBody(HTTPServerRequest& request, size_t maxBytes, Clock::time_point dea
         if (impl) {
             try {
                 impl->socket().setReceiveTimeout(Poco::Timespan(Poco::Timespan::TimeDiff(remaining)));
-            } catch (const Poco::Exception&) {
-            }
+            } catch (const Poco::Exception&) {}
         }
         in.read(buf, sizeof buf);
         const size_t n = size_t(in.gcount());
@@ -204,7 +205,8 @@ public:
             return;
         }
         if (s_.config.insecureNoAuth) {
-            const std::string line = std::string(kWarnInsecure) + " (" + x_.method + " " + x_.path.substr(0, 200) + ")\n";
+            const std::string line =
+                std::string(kWarnInsecure) + " (" + x_.method + " " + x_.path.substr(0, 200) + ")\n";
             std::fwrite(line.data(), 1, line.size(), stderr);  // one write: lines from threads never mix
         }
         try {
@@ -233,7 +235,7 @@ private:
             const std::string path;
             const char* method;
         };
-        static const Route routes[] = {{"/healthz", "GET"},   {"/cds-services", "GET"}, {kServicePath, "POST"},
+        static const Route routes[] = {{"/healthz", "GET"},     {"/cds-services", "GET"}, {kServicePath, "POST"},
                                        {kFeedbackPath, "POST"}, {"/render", "POST"},      {"/about", "GET"}};
         const Route* found = nullptr;
         for (const Route& r : routes)
@@ -255,7 +257,8 @@ private:
             drainAfterRefusal(request, response);
             response.set("Allow", std::string(found->method) + ", OPTIONS");
             send(response, 405, "application/fhir+json",
-                 operationOutcome("error", "not-supported", "Method not allowed; use " + std::string(found->method) + "."));
+                 operationOutcome("error", "not-supported",
+                                  "Method not allowed; use " + std::string(found->method) + "."));
             return;
         }
         if (path == "/healthz") return health(response);
@@ -294,9 +297,9 @@ private:
             return true;
         }
         const std::string header = request.get("Authorization", "");
-        const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
+        const int64_t now =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
         AuthResult r = s_.verifier->verify(header, invokedUrls(request, routePath), now);
         x_.auth = authFailureCode(r.failure);
         x_.issuer = r.issuer.substr(0, 200);
@@ -310,7 +313,8 @@ private:
         const bool busy = r.failure == AuthFailure::Busy;
         std::string description = busy ? "try again later" : authFailureCode(r.failure);
         if (!busy)
-            response.set("WWW-Authenticate", "Bearer error=\"invalid_token\", error_description=\"" + description + "\"");
+            response.set("WWW-Authenticate",
+                         "Bearer error=\"invalid_token\", error_description=\"" + description + "\"");
         send(response, busy ? 503 : 401, "application/fhir+json",
              operationOutcome("error", busy ? "transient" : "security",
                               busy ? "The service is busy; try again later."
@@ -368,8 +372,7 @@ private:
         JsonWriter j;
         j.open('{');
         j.field("status", "ok");
-        j.key("uptimeSeconds")
-            .num(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - s_.started).count());
+        j.key("uptimeSeconds").num(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - s_.started).count());
         j.field("pluginVersion", s_.facts.pluginVersion);
         j.key("content").raw(contentExtensionJson(s_.facts));
         j.key("authentication").str(s_.config.insecureNoAuth ? "disabled (--insecure-no-auth)" : "jwt");
@@ -451,18 +454,24 @@ private:
         req.asOf = s_.config.asOf;
         std::string format = "cda";
         for (const auto& kv : query_) {
-            if (kv.first == "format") format = kv.second;
-            else if (kv.first == "patient") req.patientId = kv.second;
-            else if (kv.first == "asOf" || kv.first == "as-of") req.asOf = kv.second;
+            if (kv.first == "format")
+                format = kv.second;
+            else if (kv.first == "patient")
+                req.patientId = kv.second;
+            else if (kv.first == "asOf" || kv.first == "as-of")
+                req.asOf = kv.second;
         }
         if (format != "cda" && format != "html") {
-            send(response, 400, "application/fhir+json", operationOutcome("error", "invalid", "format must be cda or html."));
+            send(response, 400, "application/fhir+json",
+                 operationOutcome("error", "invalid", "format must be cda or html."));
             return;
         }
         req.outputFormat = format == "html" ? PPMG_OUTPUT_HTML : PPMG_OUTPUT_CDA;
         const std::string type = request.getContentType();
-        if (type.find("xml") != std::string::npos) req.inputFormat = PPMG_INPUT_FHIR_XML;
-        else if (type.find("json") != std::string::npos) req.inputFormat = PPMG_INPUT_FHIR_JSON;
+        if (type.find("xml") != std::string::npos)
+            req.inputFormat = PPMG_INPUT_FHIR_XML;
+        else if (type.find("json") != std::string::npos)
+            req.inputFormat = PPMG_INPUT_FHIR_JSON;
         std::string out;
         try {
             out = s_.engine->render(req);
@@ -477,19 +486,29 @@ private:
         const char* code = "exception";
         switch (e.status()) {
             case PPMG_E_NO_PATIENT:
-            case PPMG_E_AMBIGUOUS_PATIENT: status = 412; code = "required"; break;
-            case PPMG_E_LIMIT: status = 413; code = "too-costly"; break;
+            case PPMG_E_AMBIGUOUS_PATIENT:
+                status = 412;
+                code = "required";
+                break;
+            case PPMG_E_LIMIT:
+                status = 413;
+                code = "too-costly";
+                break;
             case PPMG_E_INVALID_ARGUMENT:
             case PPMG_E_PARSE:
             case PPMG_E_NOT_FHIR:
             case PPMG_E_ENCODING:
-            case PPMG_E_UNSUPPORTED: status = 400; code = "invalid"; break;
+            case PPMG_E_UNSUPPORTED:
+                status = 400;
+                code = "invalid";
+                break;
             default: break;
         }
         x_.error = std::string("plugin: ") + (status == 500 ? e.what() : "input refused");
         std::string text = status == 500 ? "The service failed; the error is logged." : std::string(e.what());
         if (status != 500 && !e.fhirPath().empty()) text += " (at " + e.fhirPath() + ")";
-        send(response, status, "application/fhir+json", operationOutcome(status == 500 ? "fatal" : "error", code, text));
+        send(response, status, "application/fhir+json",
+             operationOutcome(status == 500 ? "fatal" : "error", code, text));
     }
 
     // ---- responses and the log ---------------------------------------------------------

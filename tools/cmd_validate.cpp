@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "commands.hpp"
 
 namespace ppmg::cli {
 namespace {

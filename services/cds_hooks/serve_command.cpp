@@ -7,6 +7,7 @@
 
 #include "cds_server.hpp"
 #include "cli_common.hpp"
+#include "serve_command.hpp"
 
 namespace ppmg::cli {
 namespace {
@@ -62,10 +63,10 @@ long number(const Args& a, const char* key, long dflt, long min, long max) {
 
 int runServe(int argc, char** argv) {
     std::vector<std::string> valued = engineOptions();
-    for (const char* o : {"--listen", "--jwks", "--public-url", "--tls-cert", "--tls-key", "--source-url",
-                          "--guidance-url", "--as-of", "--access-log", "--threads", "--max-queued",
-                          "--max-body-bytes", "--request-timeout", "--keep-alive-timeout", "--max-keep-alive-requests",
-                          "--shutdown-timeout", "--clock-skew", "--max-token-lifetime"})
+    for (const char* o :
+         {"--listen", "--jwks", "--public-url", "--tls-cert", "--tls-key", "--source-url", "--guidance-url", "--as-of",
+          "--access-log", "--threads", "--max-queued", "--max-body-bytes", "--request-timeout", "--keep-alive-timeout",
+          "--max-keep-alive-requests", "--shutdown-timeout", "--clock-skew", "--max-token-lifetime"})
         valued.push_back(o);
     Args args;
     cds::ServerConfig config;

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "commands.hpp"
 
 namespace ppmg::cli {
 namespace {
@@ -33,18 +34,33 @@ int runGuidance(int argc, char** argv, bool render) {
     job.request.patientId = args.get("--patient");
     const std::string format = args.get("--format", render ? "cda" : "json");
     if (render) {
-        if (format == "cda" || format == "xml") job.request.outputFormat = PPMG_OUTPUT_CDA;
-        else if (format == "html") job.request.outputFormat = PPMG_OUTPUT_HTML;
-        else { printError("", "--format must be cda or html"); return kBadInput; }
+        if (format == "cda" || format == "xml")
+            job.request.outputFormat = PPMG_OUTPUT_CDA;
+        else if (format == "html")
+            job.request.outputFormat = PPMG_OUTPUT_HTML;
+        else {
+            printError("", "--format must be cda or html");
+            return kBadInput;
+        }
     } else {
-        if (format == "json") job.request.outputFormat = PPMG_OUTPUT_JSON;
-        else if (format == "text") job.request.outputFormat = PPMG_OUTPUT_TEXT;
-        else { printError("", "--format must be json or text"); return kBadInput; }
+        if (format == "json")
+            job.request.outputFormat = PPMG_OUTPUT_JSON;
+        else if (format == "text")
+            job.request.outputFormat = PPMG_OUTPUT_TEXT;
+        else {
+            printError("", "--format must be json or text");
+            return kBadInput;
+        }
     }
     const std::string inputFormat = args.get("--input-format", "auto");
-    if (inputFormat == "json") job.request.inputFormat = PPMG_INPUT_FHIR_JSON;
-    else if (inputFormat == "xml") job.request.inputFormat = PPMG_INPUT_FHIR_XML;
-    else if (inputFormat != "auto") { printError("", "--input-format must be auto, json or xml"); return kBadInput; }
+    if (inputFormat == "json")
+        job.request.inputFormat = PPMG_INPUT_FHIR_JSON;
+    else if (inputFormat == "xml")
+        job.request.inputFormat = PPMG_INPUT_FHIR_XML;
+    else if (inputFormat != "auto") {
+        printError("", "--input-format must be auto, json or xml");
+        return kBadInput;
+    }
     if (!job.request.asOf.empty() && (job.request.asOf.size() != 10 || job.request.asOf[4] != '-')) {
         printError("", "--as-of must be YYYY-MM-DD, got \"" + job.request.asOf + "\"");
         return kBadInput;

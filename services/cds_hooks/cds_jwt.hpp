@@ -24,9 +24,9 @@ bool base64UrlDecode(std::string_view text, std::string& out);
 
 // One public verification key from a JWK Set.
 struct VerificationKey {
-    std::string kid;   // "" when the JWK has none
-    std::string kty;   // "EC" or "RSA"
-    std::string alg;   // the algorithm it verifies: "ES384" or "RS384"
+    std::string kid;  // "" when the JWK has none
+    std::string kty;  // "EC" or "RSA"
+    std::string alg;  // the algorithm it verifies: "ES384" or "RS384"
     std::shared_ptr<EVP_PKEY> key;
 };
 

@@ -7,7 +7,7 @@
 
 #include "ppmg/ppmg.h"
 
-namespace ppmg {
+namespace ppmg::core {
 
 struct Location {
     std::string file;
@@ -43,4 +43,4 @@ private:
     Location where_;
 };
 
-}  // namespace ppmg
+}  // namespace ppmg::core

@@ -1,0 +1,53 @@
+// `ppmg`: the reference host. It loads the plugin built or installed beside it.
+#include <cstring>
+#include <iostream>
+
+#include "bench_command.hpp"
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "serve_command.hpp"
+
+namespace {
+
+const char* kUsage = "ppmg " PPMG_VERSION
+                     " - postpartum massage guidance from a FHIR R4 record\n"
+                     "\n"
+                     "usage:\n"
+                     "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
+                     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--patient ID] [-o OUT] FILE\n"
+                     "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
+                     "  ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
+                     "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
+                     "  ppmg version\n"
+                     "\n"
+                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient); '-' reads stdin.\n"
+                     "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
+                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml.\n"
+                     "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace ppmg::cli;
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+        std::cout << kUsage;
+        return argc < 2 ? kBadInput : kOk;
+    }
+    const std::string cmd = argv[1];
+    try {
+        if (cmd == "assess") return runAssess(argc, argv);
+        if (cmd == "render") return runRender(argc, argv);
+        if (cmd == "validate") return runValidate(argc, argv);
+        if (cmd == "serve") return runServe(argc, argv);
+        if (cmd == "bench") return runBench(argc, argv);
+        if (cmd == "version" || cmd == "--version") {
+            std::cout << "ppmg " PPMG_VERSION << std::endl;
+            return kOk;
+        }
+    } catch (const std::exception& e) {
+        printError("", std::string("unexpected error: ") + e.what());
+        return kFailure;
+    }
+    printError("", "unknown command \"" + cmd + "\" (see ppmg --help)");
+    return kBadInput;
+}
