@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-scripts/build.sh
+scripts/build.sh -DPPMG_WERROR=ON  # CI: every warning is an error
 echo "test: running the test suite"
 (cd "${PPMG_BUILD_DIR:-build}" && ctest --output-on-failure -j "$(nproc)")
 if [[ "${1:-}" != "--quick" ]]; then
