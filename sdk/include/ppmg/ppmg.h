@@ -146,9 +146,12 @@ typedef struct ppmg_engine_options {
 /* ---- Requests ---------------------------------------------------------- */
 
 typedef enum ppmg_input_format {
-    PPMG_INPUT_AUTO = 0, /**< sniff: '{' is JSON, '<' is XML */
+    PPMG_INPUT_AUTO = 0, /**< sniff by content: FHIR JSON, FHIR XML, C-CDA or HL7 v2 */
     PPMG_INPUT_FHIR_JSON = 1,
-    PPMG_INPUT_FHIR_XML = 2
+    PPMG_INPUT_FHIR_XML = 2,
+    /* ABI 1.2 */
+    PPMG_INPUT_CCDA = 3, /**< a C-CDA R2.1 or R1.1 document (ClinicalDocument in urn:hl7-org:v3) */
+    PPMG_INPUT_HL7V2 = 4 /**< one or more HL7 v2.3-2.8 messages in ER7 (pipe) encoding */
 } ppmg_input_format;
 
 typedef enum ppmg_output_format {
@@ -156,8 +159,16 @@ typedef enum ppmg_output_format {
     PPMG_OUTPUT_JSON = 1,    /**< assess only */
     PPMG_OUTPUT_TEXT = 2,    /**< assess only: plain words for people */
     PPMG_OUTPUT_CDA = 3,     /**< render only */
-    PPMG_OUTPUT_HTML = 4     /**< render only: CDA through content/xsl */
+    PPMG_OUTPUT_HTML = 4,    /**< render only: CDA through content/xsl */
+    /* ABI 1.2 */
+    PPMG_OUTPUT_MDM = 5 /**< render only: an HL7 v2 MDM^T02 message carrying the CDA (Base64, OBX-5 ED) */
 } ppmg_output_format;
+
+/** Who reads the document (ABI 1.2). */
+typedef enum ppmg_audience {
+    PPMG_AUDIENCE_CLINICIAN = 0, /**< the clinician's guidance (the default) */
+    PPMG_AUDIENCE_PATIENT = 1    /**< the handout for the mother, in plain language */
+} ppmg_audience;
 
 /** One request. Zero-initialise, then set struct_size and the fields you need. */
 typedef struct ppmg_request {
@@ -172,6 +183,13 @@ typedef struct ppmg_request {
     const char* patient_id;
     /** Name of the input for error messages (e.g. a file path); may be NULL. */
     const char* source_name;
+
+    /* ---- ABI 1.2: a host built against 1.1 passes a shorter struct_size ---- */
+
+    /** Who reads the document: clinician (default) or patient (render only). */
+    ppmg_audience audience;
+    /** BCP 47 language of the document: "en" (NULL = "en") or "zh-CN". */
+    const char* language;
 } ppmg_request;
 
 /**
