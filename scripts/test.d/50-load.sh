@@ -42,7 +42,8 @@ patient_id=$(tr -d '\n' < samples/sample-patient.json | grep -o '"resourceType":
 # Under ThreadSanitizer (scripts/test.d/20-sanitizers.sh), the suppressions for uninstrumented Poco.
 case ${TSAN_OPTIONS:-} in *suppressions=*) ;; *) export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$PWD/tests/server/tsan.supp" ;; esac
 
-"$bin/ppmg" serve --listen 127.0.0.1:0 --jwks "$issuer=$work/jwks.json" --as-of 2025-11-15 \
+public_url=https://cds.load-test.example
+"$bin/ppmg" serve --listen 127.0.0.1:0 --public-url "$public_url" --jwks "$issuer=$work/jwks.json" --as-of 2025-11-15 \
   --threads 32 --access-log "$work/access.log" 2> "$work/server.err" &
 server_pid=$!
 port=
@@ -60,7 +61,7 @@ fi
 
 echo "load: $requests calls over $connections connections to 127.0.0.1:$port (bounded to ${max_seconds}s)"
 status=0
-result=$(timeout $((max_seconds + 120)) "$bin/ppmg_cds_client" load --url "http://127.0.0.1:$port" \
+result=$(timeout $((max_seconds + 120)) "$bin/ppmg_cds_client" load --url "http://127.0.0.1:$port" --aud-base "$public_url" \
   --key "$work/key.pem" --kid load-key --iss "$issuer" --body "$work/call.json" \
   --requests "$requests" --connections "$connections" --max-seconds "$max_seconds") || status=$?
 echo "load: $result"

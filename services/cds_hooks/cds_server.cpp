@@ -1,21 +1,8 @@
 #include "cds_server.hpp"
 
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/SSLManager.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
-#include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
+#include <malloc.h>
 #include <pthread.h>
 #include <algorithm>
 #include <atomic>
@@ -24,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <exception>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -35,12 +23,6 @@
 
 namespace ppmg::cds {
 
-using Poco::Net::HTTPRequest;
-using Poco::Net::HTTPResponse;
-using Poco::Net::HTTPServerRequest;
-using Poco::Net::HTTPServerResponse;
-using Clock = std::chrono::steady_clock;
-using tools::appendJsonString;
 using tools::JsonWriter;
 
 void blockShutdownSignals() {
@@ -59,6 +41,10 @@ const std::string kFeedbackPath = kServicePath + "/feedback";
 constexpr const char* kWarnInsecure =
     "ppmg serve: WARNING: --insecure-no-auth: requests are NOT authenticated; for local demos only, never with "
     "real patient data";
+// A request whose body is larger is worked on a thread of its own, which ends with it: the
+// per-thread parsers (the plugin's and the service's) grow to the largest input a thread has
+// read, and a worker would keep that memory for good.
+constexpr size_t kOwnThreadBytes = 1u << 20;
 
 std::string isoNow() {
     auto now = std::chrono::system_clock::now();
@@ -70,6 +56,24 @@ std::string isoNow() {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                   tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms));
     return buf;
+}
+
+// Runs fn on a thread of its own when `own`, else here; its exceptions pass through.
+template <class Fn>
+auto runOn(bool own, Fn&& fn) -> decltype(fn()) {
+    if (!own) return fn();
+    decltype(fn()) result{};
+    std::exception_ptr error;
+    std::thread t([&] {
+        try {
+            result = fn();
+        } catch (...) {
+            error = std::current_exception();
+        }
+    });
+    t.join();
+    if (error) std::rethrow_exception(error);
+    return result;
 }
 
 // One JSON line per request: what happened, never who the patient is.
@@ -103,27 +107,10 @@ private:
     std::mutex mutex_;
 };
 
-// What the server shares between its worker threads; immutable but for the verifier's replay
-// cache, the counters and the log (each thread-safe).
-struct Service {
-    ServerConfig config;
-    const ppmg::Engine* engine = nullptr;
-    ContentFacts facts;
-    std::string discovery;
-    std::string publicBase;  // publicUrl without a trailing slash
-    std::string publicPath;  // its path ("" or "/prefix")
-    bool tls = false;
-    std::string listenAuthority;
-    std::vector<std::string> authorities;  // host:port names of this server, for aud
-    std::unique_ptr<JwtVerifier> verifier;
-    std::unique_ptr<AccessLog> log;
-    std::atomic<uint64_t> requestCounter{0};
-    Clock::time_point started = Clock::now();
-};
-
+// What is logged of one request.
 struct Exchange {
     uint64_t id = 0;
-    std::string method, path;
+    std::string remote, method, path;
     int status = 0;
     size_t bytesIn = 0, bytesOut = 0;
     std::string auth = "none", issuer, kid, jti, authDetail;
@@ -131,106 +118,100 @@ struct Exchange {
     long cards = -1;
 };
 
-enum class Body { Ok, TooLarge, Timeout, Broken };
+}  // namespace
 
-// Puts the socket's receive timeout back to the configured one when the body has been read, so
-// the next request on a kept-alive connection gets the whole of it.
-class ReceiveTimeoutGuard {
-public:
-    ReceiveTimeoutGuard(Poco::Net::HTTPServerRequestImpl* impl, int seconds) : impl_(impl), seconds_(seconds) {}
-    ~ReceiveTimeoutGuard() {
-        if (!impl_) return;
-        try {
-            impl_->socket().setReceiveTimeout(Poco::Timespan(seconds_, 0));
-        } catch (...) {}
-    }
-    ReceiveTimeoutGuard(const ReceiveTimeoutGuard&) = delete;
-    ReceiveTimeoutGuard& operator=(const ReceiveTimeoutGuard&) = delete;
-
-private:
-    Poco::Net::HTTPServerRequestImpl* impl_;
-    int seconds_;
+// What the service shares between its threads; immutable once serving, but for the verifier's
+// replay cache, the counter and the log (each thread-safe).
+struct CdsService::State {
+    ServerConfig config;
+    const ppmg::Engine* engine = nullptr;
+    ContentFacts facts;
+    std::string discovery;
+    std::string publicBase;  // --public-url without a trailing slash
+    std::string publicPath;  // its path ("" or "/prefix")
+    std::string base;        // publicBase, else the URL the server listens on
+    std::unique_ptr<JwtVerifier> verifier;
+    std::unique_ptr<AccessLog> log;
+    std::atomic<uint64_t> requestCounter{0};
+    Clock::time_point started = Clock::now();
 };
 
-// Reads the request body (keep = false discards it), bounded in size and time: the socket's
-// receive timeout is set to what is left until the deadline before each read.
-Body readBody(HTTPServerRequest& request, size_t maxBytes, Clock::time_point deadline, std::string& out, bool keep,
-              size_t& received, int restoreTimeoutSeconds) {
-    received = 0;
-    const bool hasLength = request.hasContentLength();
-    const Poco::Int64 length = hasLength ? request.getContentLength64() : -1;
-    if (hasLength && length > Poco::Int64(maxBytes)) return Body::TooLarge;
-    auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
-    ReceiveTimeoutGuard restore(impl, restoreTimeoutSeconds);
-    std::istream& in = request.stream();
-    char buf[65536];
-    for (;;) {
-        auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
-        if (remaining <= 0) return Body::Timeout;
-        if (impl) {
-            try {
-                impl->socket().setReceiveTimeout(Poco::Timespan(Poco::Timespan::TimeDiff(remaining)));
-            } catch (const Poco::Exception&) {}
-        }
-        in.read(buf, sizeof buf);
-        const size_t n = size_t(in.gcount());
-        received += n;
-        if (received > maxBytes) return Body::TooLarge;
-        if (keep) out.append(buf, n);
-        if (in.eof()) break;
-        if (!in) return Clock::now() + std::chrono::milliseconds(20) >= deadline ? Body::Timeout : Body::Broken;
-    }
-    if (hasLength && Poco::Int64(received) != length) return Body::Broken;
-    return Body::Ok;
-}
+namespace {
 
-class Handler : public Poco::Net::HTTPRequestHandler {
+using State = CdsService::State;
+
+// One request: routing, authentication, the endpoints, the log line.
+class Handler {
 public:
-    explicit Handler(Service& s) : s_(s) {}
-
-    void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-        const auto t0 = Clock::now();
-        deadline_ = t0 + std::chrono::seconds(s_.config.requestTimeoutSeconds);
+    Handler(State& s, const HttpRequest& request, HttpResponse& response, HttpExchange* exchange)
+        : s_(s), request_(request), response_(response), exchange_(exchange) {
+        t0_ = Clock::now();
         x_.id = ++s_.requestCounter;
-        x_.method = request.getMethod();
-        try {
-            Poco::URI uri(request.getURI());
-            x_.path = uri.getPath();
-            query_ = uri.getQueryParameters();
-        } catch (const Poco::Exception&) {
-            x_.path = "?";
-            send(response, 400, "application/fhir+json",
-                 operationOutcome("error", "invalid", "The request URI is not valid."));
-            finish(request, t0);
-            return;
-        }
+        x_.method = request.method;
+        x_.path = request.path;
+        x_.remote = request.remote;
         if (s_.config.insecureNoAuth) {
             const std::string line =
                 std::string(kWarnInsecure) + " (" + x_.method + " " + x_.path.substr(0, 200) + ")\n";
             std::fwrite(line.data(), 1, line.size(), stderr);  // one write: lines from threads never mix
         }
+    }
+
+    void run() {
         try {
-            route(request, response);
+            route();
         } catch (const std::exception& e) {
             x_.error = std::string("internal: ") + e.what();
-            if (!response.sent())
-                send(response, 500, "application/fhir+json",
-                     operationOutcome("fatal", "exception", "The service failed; the error is logged."));
+            response_ = HttpResponse{};
+            send(500, "application/fhir+json",
+                 operationOutcome("fatal", "exception", "The service failed; the error is logged."));
         }
-        finish(request, t0);
+        finish();
+    }
+
+    // GET /healthz on the I/O thread; false for any other request.
+    bool answerHealth() {
+        if (routePath() != "/healthz" || (x_.method != "GET" && x_.method != "HEAD")) return false;
+        health();
+        finish();
+        return true;
+    }
+
+    // A refusal of the HTTP layer, as an OperationOutcome.
+    void refusal(const std::string& reason) {
+        const int status = response_.status;
+        const char* code = "invalid";
+        switch (status) {
+            case 408: code = "timeout"; break;
+            case 413:
+            case 414:
+            case 431: code = "too-costly"; break;
+            case 501:
+            case 505: code = "not-supported"; break;
+            case 503: code = "transient"; break;
+            default: break;
+        }
+        x_.error = "http: " + reason;
+        send(status, "application/fhir+json",
+             operationOutcome("error", code, std::string(reasonPhrase(status)) + ": " + reason + "."));
+        finish();
     }
 
 private:
     // ---- routing -----------------------------------------------------------------------
 
-    void route(HTTPServerRequest& request, HTTPServerResponse& response) {
+    std::string routePath() const {
         std::string path = x_.path;
         if (!s_.publicPath.empty() && path.compare(0, s_.publicPath.size(), s_.publicPath) == 0 &&
             (path.size() == s_.publicPath.size() || path[s_.publicPath.size()] == '/'))
             path.erase(0, s_.publicPath.size());
         while (path.size() > 1 && path.back() == '/') path.pop_back();
-        const std::string& m = x_.method;
+        return path;
+    }
 
+    void route() {
+        const std::string path = routePath();
+        const std::string& m = x_.method;
         struct Route {
             const std::string path;
             const char* method;
@@ -240,82 +221,60 @@ private:
         const Route* found = nullptr;
         for (const Route& r : routes)
             if (r.path == path) found = &r;
-        if (!found) {
-            drainAfterRefusal(request, response);
-            send(response, 404, "application/fhir+json", operationOutcome("error", "not-found", "No such endpoint."));
-            return;
-        }
+        if (!found)
+            return send(404, "application/fhir+json", operationOutcome("error", "not-found", "No such endpoint."));
         if (m == "OPTIONS") {  // CORS preflight
-            response.set("Access-Control-Allow-Methods", std::string(found->method) + ", OPTIONS");
-            response.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
-            response.set("Access-Control-Max-Age", "600");
-            send(response, 204, "", "");
-            return;
+            response_.set("Access-Control-Allow-Methods", std::string(found->method) + ", OPTIONS");
+            response_.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            response_.set("Access-Control-Max-Age", "600");
+            return send(204, "", "");
         }
         const bool head = m == "HEAD" && std::string(found->method) == "GET";
         if (m != found->method && !head) {
-            drainAfterRefusal(request, response);
-            response.set("Allow", std::string(found->method) + ", OPTIONS");
-            send(response, 405, "application/fhir+json",
-                 operationOutcome("error", "not-supported",
-                                  "Method not allowed; use " + std::string(found->method) + "."));
-            return;
+            response_.set("Allow", std::string(found->method) + ", OPTIONS");
+            return send(405, "application/fhir+json",
+                        operationOutcome("error", "not-supported",
+                                         "Method not allowed; use " + std::string(found->method) + "."));
         }
-        if (path == "/healthz") return health(response);
-        if (path == "/cds-services") return send(response, 200, "application/json", s_.discovery);
-        if (path == "/about") return about(response);
-        // The rest needs the caller's JWT, checked before the body is read.
-        if (!authenticate(request, response, path)) return;
-        if (path == kServicePath) return service(request, response);
-        if (path == kFeedbackPath) return feedback(request, response);
-        return render(request, response);
+        if (path == "/healthz") return health();
+        if (path == "/cds-services") return send(200, "application/json", s_.discovery);
+        if (path == "/about") return about();
+        // The rest needs the caller's JWT, checked before the body is read (an unread body is
+        // read and dropped by the HTTP layer, off the worker).
+        if (!authenticate(path)) return;
+        if (path == kServicePath) return service();
+        if (path == kFeedbackPath) return feedback();
+        return render();
     }
 
     // ---- authentication ----------------------------------------------------------------
 
-    std::string baseUrl(const HTTPServerRequest& request) const {
-        if (!s_.publicBase.empty()) return s_.publicBase;
-        std::string host = request.has("Host") ? request.get("Host") : s_.listenAuthority;
-        return std::string(s_.tls ? "https" : "http") + "://" + host;
-    }
-
-    // The URLs the client may have invoked, one of which its JWT's aud must name: with
-    // --public-url that one only; otherwise the URL by the Host header, and by the address the
-    // server listens on (with localhost, 127.0.0.1 and [::1] alike when that is a loopback one).
-    std::vector<std::string> invokedUrls(const HTTPServerRequest& request, const std::string& routePath) const {
-        if (!s_.publicBase.empty()) return {s_.publicBase + routePath};
-        std::vector<std::string> out;
-        const std::string scheme = s_.tls ? "https://" : "http://";
-        if (request.has("Host")) out.push_back(scheme + request.get("Host") + x_.path);
-        for (const std::string& authority : s_.authorities) out.push_back(scheme + authority + x_.path);
-        return out;
-    }
-
-    bool authenticate(HTTPServerRequest& request, HTTPServerResponse& response, const std::string& routePath) {
+    bool authenticate(const std::string& routePath) {
         if (s_.config.insecureNoAuth) {
             x_.auth = "insecure-no-auth";
             return true;
         }
-        const std::string header = request.get("Authorization", "");
+        const std::string header = request_.get("authorization");
         const int64_t now =
             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                 .count();
-        AuthResult r = s_.verifier->verify(header, invokedUrls(request, routePath), now);
+        // The one audience: the configured public URL of the endpoint (never the client's Host).
+        std::vector<std::string> audiences;
+        if (!s_.publicBase.empty()) audiences.push_back(s_.publicBase + routePath);
+        AuthResult r = s_.verifier->verify(header, audiences, now);
         x_.auth = authFailureCode(r.failure);
         x_.issuer = r.issuer.substr(0, 200);
         x_.kid = r.kid.substr(0, 100);
         x_.jti = r.jti.substr(0, 100);
         x_.authDetail = r.detail;
         if (r.ok()) return true;
-        // Refused: the body is read and thrown away unread (so the connection stays usable) and
-        // the answer says nothing about the request's content.
-        drainAfterRefusal(request, response);
+        // Refused: the answer says nothing about the request's content.
         const bool busy = r.failure == AuthFailure::Busy;
         std::string description = busy ? "try again later" : authFailureCode(r.failure);
         if (!busy)
-            response.set("WWW-Authenticate",
-                         "Bearer error=\"invalid_token\", error_description=\"" + description + "\"");
-        send(response, busy ? 503 : 401, "application/fhir+json",
+            response_.set("WWW-Authenticate",
+                          "Bearer error=\"invalid_token\", error_description=\"" + description + "\"");
+        send(busy ? 503 : 401, "application/fhir+json",
              operationOutcome("error", busy ? "transient" : "security",
                               busy ? "The service is busy; try again later."
                                    : "Authentication failed (" + description +
@@ -324,43 +283,24 @@ private:
         return false;
     }
 
-    void drainAfterRefusal(HTTPServerRequest& request, HTTPServerResponse& response) {
-        if (x_.method == "GET" || x_.method == "HEAD" || x_.method == "OPTIONS") return;
-        std::string none;
-        size_t n = 0;
-        // Bounded: a body over the limit, or too slow, closes the connection instead.
-        const auto deadline = std::min(deadline_, Clock::now() + std::chrono::seconds(5));
-        if (readBody(request, s_.config.maxBodyBytes, deadline, none, false, n, s_.config.requestTimeoutSeconds) !=
-            Body::Ok)
-            response.setKeepAlive(false);
-        x_.bytesIn = n;
-    }
-
     // Reads the body or answers the failure (413, 408, 400); false when it answered.
-    bool body(HTTPServerRequest& request, HTTPServerResponse& response, std::string& out) {
-        size_t n = 0;
-        Body b = readBody(request, s_.config.maxBodyBytes, deadline_, out, true, n, s_.config.requestTimeoutSeconds);
-        x_.bytesIn = n;
-        if (b == Body::Ok) return true;
-        response.setKeepAlive(false);
-        if (b == Body::TooLarge) {
+    bool body(std::string& out) {
+        const BodyStatus b = exchange_->readBody(out, s_.config.maxBodyBytes);
+        x_.bytesIn = size_t(exchange_->bodyBytes());
+        if (b == BodyStatus::Ok) return true;
+        response_.close = true;
+        if (b == BodyStatus::TooLarge) {
             x_.error = "body-too-large";
-            send(response, 413, "application/fhir+json",
+            send(413, "application/fhir+json",
                  operationOutcome("error", "too-costly",
                                   "The request body exceeds " + std::to_string(s_.config.maxBodyBytes) + " bytes."));
-            // Read (a bounded amount of) what is still coming, so that closing the connection does
-            // not reset it before the client has read the answer.
-            std::string none;
-            size_t more = 0;
-            readBody(request, std::max<size_t>(64u << 20, 4 * s_.config.maxBodyBytes),
-                     Clock::now() + std::chrono::seconds(2), none, false, more, s_.config.requestTimeoutSeconds);
-        } else if (b == Body::Timeout) {
+        } else if (b == BodyStatus::Timeout) {
             x_.error = "body-timeout";
-            send(response, 408, "application/fhir+json",
-                 operationOutcome("error", "timeout", "The request body did not arrive in time."));
+            send(408, "application/fhir+json",
+                 operationOutcome("error", "timeout", "The request did not arrive in time."));
         } else {
             x_.error = "body-unreadable";
-            send(response, 400, "application/fhir+json",
+            send(400, "application/fhir+json",
                  operationOutcome("error", "incomplete", "The request body is incomplete."));
         }
         return false;
@@ -368,7 +308,7 @@ private:
 
     // ---- endpoints ---------------------------------------------------------------------
 
-    void health(HTTPServerResponse& response) {
+    void health() {
         JsonWriter j;
         j.open('{');
         j.field("status", "ok");
@@ -377,10 +317,10 @@ private:
         j.key("content").raw(contentExtensionJson(s_.facts));
         j.key("authentication").str(s_.config.insecureNoAuth ? "disabled (--insecure-no-auth)" : "jwt");
         j.close('}');
-        send(response, 200, "application/json", j.out);
+        send(200, "application/json", j.out);
     }
 
-    void about(HTTPServerResponse& response) {
+    void about() {
         std::string v = s_.facts.contentVersion, sha = s_.facts.contentSha256, pv = s_.facts.pluginVersion;
         for (std::string* s : {&v, &sha, &pv})
             for (char& c : *s)
@@ -393,67 +333,72 @@ private:
             "that triggered it.</p><ul><li>ppmg " +
             pv + "</li><li>Content " + v + "</li><li>Content SHA-256 " + sha +
             "</li></ul><p>Discovery: <a href=\"cds-services\">cds-services</a>.</p></body></html>";
-        send(response, 200, "text/html; charset=utf-8", html);
+        send(200, "text/html; charset=utf-8", html);
     }
 
-    CardOptions cardOptions(const HTTPServerRequest& request) const {
+    CardOptions cardOptions() const {
         CardOptions o;
         o.facts = s_.facts;
-        o.sourceUrl = s_.config.sourceUrl.empty() ? baseUrl(request) + "/about" : s_.config.sourceUrl;
+        o.sourceUrl = s_.config.sourceUrl.empty() ? s_.base + "/about" : s_.config.sourceUrl;
         o.guidanceUrl = s_.config.guidanceUrl;
         return o;
     }
 
-    void service(HTTPServerRequest& request, HTTPServerResponse& response) {
+    void service() {
         std::string data;
-        if (!body(request, response, data)) return;
-        HookRequest hook = readHookRequest(data);
+        if (!body(data)) return;
+        HookRequest hook;
+        Cards cards;
+        try {
+            // Reading the call, the assessment and the cards; on a thread of its own for a large body.
+            cards = runOn(data.size() > kOwnThreadBytes, [&] {
+                hook = readHookRequest(data);
+                if (hook.status != 0) return Cards{};
+                ppmg::Request req;
+                req.data = hook.bundle;
+                req.inputFormat = PPMG_INPUT_FHIR_JSON;
+                req.outputFormat = PPMG_OUTPUT_JSON;
+                req.asOf = s_.config.asOf;
+                req.patientId = hook.patientId;
+                req.sourceName = "prefetch";
+                return cardsFromAssessment(s_.engine->assess(req), cardOptions());
+            });
+        } catch (const ppmg::Exception& e) {
+            x_.hook = hook.hook.substr(0, 64);
+            x_.hookInstance = hook.hookInstance;
+            return pluginFailure(e);
+        }
         x_.hook = hook.hook.substr(0, 64);
         x_.hookInstance = hook.hookInstance;
         if (hook.status != 0) {
             x_.error = "hook-request";
-            send(response, hook.status, "application/fhir+json",
-                 operationOutcome("error", hook.status == 412 ? "required" : "invalid", hook.problem));
-            return;
+            return send(hook.status, "application/fhir+json",
+                        operationOutcome("error", hook.status == 412 ? "required" : "invalid", hook.problem));
         }
-        ppmg::Request req;
-        req.data = hook.bundle;
-        req.inputFormat = PPMG_INPUT_FHIR_JSON;
-        req.outputFormat = PPMG_OUTPUT_JSON;
-        req.asOf = s_.config.asOf;
-        req.patientId = hook.patientId;
-        req.sourceName = "prefetch";
-        std::string assessment;
-        try {
-            assessment = s_.engine->assess(req);
-        } catch (const ppmg::Exception& e) {
-            return pluginFailure(response, e);
-        }
-        Cards cards = cardsFromAssessment(assessment, cardOptions(request));
         x_.cards = long(cards.count);
         x_.indicator = cards.indicator;
-        send(response, 200, "application/json", cards.json);
+        send(200, "application/json", cards.json);
     }
 
-    void feedback(HTTPServerRequest& request, HTTPServerResponse& response) {
+    void feedback() {
         std::string data;
-        if (!body(request, response, data)) return;
+        if (!body(data)) return;
         // Accepted and counted in the access log; nothing is stored.
         size_t items = 0;
         for (size_t pos = 0; (pos = data.find("\"outcome\"", pos)) != std::string::npos; ++pos) ++items;
         x_.cards = long(items);
-        send(response, 200, "application/json", "{}");
+        send(200, "application/json", "{}");
     }
 
-    void render(HTTPServerRequest& request, HTTPServerResponse& response) {
+    void render() {
         std::string data;
-        if (!body(request, response, data)) return;
+        if (!body(data)) return;
         ppmg::Request req;
         req.data = data;
         req.sourceName = "request";
         req.asOf = s_.config.asOf;
         std::string format = "cda";
-        for (const auto& kv : query_) {
+        for (const auto& kv : parseQuery(request_.query)) {
             if (kv.first == "format")
                 format = kv.second;
             else if (kv.first == "patient")
@@ -461,27 +406,25 @@ private:
             else if (kv.first == "asOf" || kv.first == "as-of")
                 req.asOf = kv.second;
         }
-        if (format != "cda" && format != "html") {
-            send(response, 400, "application/fhir+json",
-                 operationOutcome("error", "invalid", "format must be cda or html."));
-            return;
-        }
+        if (format != "cda" && format != "html")
+            return send(400, "application/fhir+json",
+                        operationOutcome("error", "invalid", "format must be cda or html."));
         req.outputFormat = format == "html" ? PPMG_OUTPUT_HTML : PPMG_OUTPUT_CDA;
-        const std::string type = request.getContentType();
+        const std::string type = request_.get("content-type");
         if (type.find("xml") != std::string::npos)
             req.inputFormat = PPMG_INPUT_FHIR_XML;
         else if (type.find("json") != std::string::npos)
             req.inputFormat = PPMG_INPUT_FHIR_JSON;
         std::string out;
         try {
-            out = s_.engine->render(req);
+            out = runOn(data.size() > kOwnThreadBytes, [&] { return s_.engine->render(req); });
         } catch (const ppmg::Exception& e) {
-            return pluginFailure(response, e);
+            return pluginFailure(e);
         }
-        send(response, 200, format == "html" ? "text/html; charset=utf-8" : "application/xml; charset=utf-8", out);
+        send(200, format == "html" ? "text/html; charset=utf-8" : "application/xml; charset=utf-8", out);
     }
 
-    void pluginFailure(HTTPServerResponse& response, const ppmg::Exception& e) {
+    void pluginFailure(const ppmg::Exception& e) {
         int status = 500;
         const char* code = "exception";
         switch (e.status()) {
@@ -507,39 +450,33 @@ private:
         x_.error = std::string("plugin: ") + (status == 500 ? e.what() : "input refused");
         std::string text = status == 500 ? "The service failed; the error is logged." : std::string(e.what());
         if (status != 500 && !e.fhirPath().empty()) text += " (at " + e.fhirPath() + ")";
-        send(response, status, "application/fhir+json",
-             operationOutcome(status == 500 ? "fatal" : "error", code, text));
+        send(status, "application/fhir+json", operationOutcome(status == 500 ? "fatal" : "error", code, text));
     }
 
     // ---- responses and the log ---------------------------------------------------------
 
-    void send(HTTPServerResponse& response, int status, const std::string& type, const std::string& content) {
-        response.setStatusAndReason(HTTPResponse::HTTPStatus(status));
-        response.set("PPMG-Content-Version", s_.facts.contentVersion);
-        response.set("X-Request-Id", std::to_string(x_.id));
-        response.set("Cache-Control", "no-store");
-        response.set("X-Content-Type-Options", "nosniff");
-        response.set("Access-Control-Allow-Origin", "*");
-        response.set("Access-Control-Expose-Headers", "PPMG-Content-Version, X-Request-Id, WWW-Authenticate");
-        if (!type.empty()) response.setContentType(type);
+    void send(int status, const std::string& type, const std::string& content) {
+        response_.status = status;
+        response_.set("PPMG-Content-Version", s_.facts.contentVersion);
+        response_.set("X-Request-Id", std::to_string(x_.id));
+        response_.set("Cache-Control", "no-store");
+        response_.set("X-Content-Type-Options", "nosniff");
+        response_.set("Access-Control-Allow-Origin", "*");
+        response_.set("Access-Control-Expose-Headers", "PPMG-Content-Version, X-Request-Id, WWW-Authenticate");
+        response_.contentType = type;
+        response_.body = content;
         x_.status = status;
         x_.bytesOut = content.size();
-        if (x_.method == "HEAD") {
-            response.setContentLength64(Poco::Int64(content.size()));
-            response.send();
-            return;
-        }
-        response.sendBuffer(content.data(), content.size());
     }
 
-    void finish(const HTTPServerRequest& request, Clock::time_point t0) {
+    void finish() {
         if (!s_.log->enabled()) return;
-        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0_).count();
         JsonWriter j;
         j.open('{');
         j.field("time", isoNow());
         j.key("id").num(static_cast<long long>(x_.id));
-        j.field("remote", request.clientAddress().toString());
+        j.field("remote", x_.remote);
         j.field("method", x_.method.substr(0, 16));
         j.field("path", x_.path.substr(0, 200));
         j.key("status").num(x_.status);
@@ -562,26 +499,20 @@ private:
         s_.log->write(j.out);
     }
 
-    Service& s_;
+    State& s_;
+    const HttpRequest& request_;
+    HttpResponse& response_;
+    HttpExchange* exchange_;
     Exchange x_;
-    Poco::URI::QueryParameters query_;
-    Clock::time_point deadline_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
-public:
-    explicit Factory(Service& s) : s_(s) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override { return new Handler(s_); }
-
-private:
-    Service& s_;
+    Clock::time_point t0_;
 };
 
 }  // namespace
 
-int runServer(const ServerConfig& config, const ppmg::Engine& engine, std::shared_ptr<const KeyStore> keys,
-              const ContentFacts& facts) {
-    Service s;
+CdsService::CdsService(const ServerConfig& config, const ppmg::Engine& engine, std::shared_ptr<const KeyStore> keys,
+                       const ContentFacts& facts)
+    : s_(std::make_unique<State>()) {
+    State& s = *s_;
     s.config = config;
     s.engine = &engine;
     s.facts = facts;
@@ -593,74 +524,85 @@ int runServer(const ServerConfig& config, const ppmg::Engine& engine, std::share
         while (!s.publicBase.empty() && s.publicBase.back() == '/') s.publicBase.pop_back();
         try {
             Poco::URI u(s.publicBase);
-            if (u.getScheme() != "http" && u.getScheme() != "https") throw std::runtime_error("");
+            if ((u.getScheme() != "http" && u.getScheme() != "https") || u.getHost().empty() || !u.getQuery().empty() ||
+                !u.getFragment().empty())
+                throw std::runtime_error("");
             s.publicPath = u.getPath();
             while (!s.publicPath.empty() && s.publicPath.back() == '/') s.publicPath.pop_back();
         } catch (...) {
             throw std::runtime_error("--public-url must be an absolute http(s) URL, got \"" + config.publicUrl + "\"");
         }
+    } else if (!config.insecureNoAuth) {
+        // The JWT audience is the URL the client calls, which only the configuration may say:
+        // a Host field is the client's to choose.
+        throw std::runtime_error("--public-url is required (the URL clients call, which each JWT's aud must name)");
     }
+    s.base = s.publicBase;
+}
 
-    Poco::Net::SocketAddress address;
-    try {
-        address = Poco::Net::SocketAddress(config.listen);
-    } catch (const Poco::Exception& e) {
-        throw std::runtime_error("--listen must be HOST:PORT, got \"" + config.listen + "\" (" + e.displayText() + ")");
-    }
-    Poco::Net::ServerSocket socket;
-    s.tls = !config.tlsCert.empty();
-    try {
-        if (s.tls) {
-            Poco::Net::initializeSSL();
-            Poco::Net::Context::Params p;
-            p.privateKeyFile = config.tlsKey;
-            p.certificateFile = config.tlsCert;
-            p.verificationMode = Poco::Net::Context::VERIFY_NONE;
-            p.loadDefaultCAs = false;
-            p.cipherList = "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES";
-            Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, p);
-            ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-            ctx->preferServerCiphers();
-            Poco::Net::SecureServerSocket secure(ctx);
-            secure.bind(address, true, false);
-            secure.listen(128);
-            socket = secure;
-        } else {
-            // SO_REUSEADDR but not SO_REUSEPORT (Poco's one-step constructor sets both, which would
-            // let a second server share the port silently).
-            socket.bind(address, true, false);
-            socket.listen(128);
-        }
-    } catch (const Poco::Exception& e) {
-        throw std::runtime_error("cannot listen on " + config.listen + ": " + e.displayText());
-    }
-    const Poco::Net::SocketAddress bound = socket.address();
-    s.listenAuthority = bound.toString();
-    s.authorities.push_back(s.listenAuthority);
-    if (bound.host().isLoopback()) {
-        const std::string port = std::to_string(bound.port());
-        for (const char* h : {"localhost:", "127.0.0.1:", "[::1]:"}) s.authorities.push_back(h + port);
-    }
+CdsService::~CdsService() = default;
 
-    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(config.threads);
-    params->setMaxQueued(config.maxQueued);
-    params->setThreadIdleTime(Poco::Timespan(60, 0));
-    params->setTimeout(Poco::Timespan(config.requestTimeoutSeconds, 0));
-    params->setKeepAlive(true);
-    params->setKeepAliveTimeout(Poco::Timespan(config.keepAliveSeconds, 0));
-    params->setMaxKeepAliveRequests(config.maxKeepAliveRequests);
-    params->setSoftwareVersion("ppmg/" + facts.pluginVersion);
-    Poco::ThreadPool pool("ppmg-serve", 2, config.threads + 1, 60);
-    Poco::Net::HTTPServer server(new Factory(s), pool, socket, params);
+void CdsService::setListening(const std::string& authority, bool tls) {
+    if (s_->publicBase.empty()) s_->base = std::string(tls ? "https" : "http") + "://" + authority;
+}
+
+void CdsService::handle(HttpExchange& exchange) {
+    Handler(*s_, exchange.request(), exchange.response, &exchange).run();
+}
+
+bool CdsService::answerInline(const HttpRequest& request, HttpResponse& response) {
+    return Handler(*s_, request, response, nullptr).answerHealth();
+}
+
+void CdsService::refused(const std::string& remote, const HttpRequest* request, HttpResponse& response,
+                         const std::string& reason) {
+    HttpRequest unread;
+    unread.remote = remote;
+    unread.method = "-";
+    unread.path = "-";
+    Handler(*s_, request ? *request : unread, response, nullptr).refusal(reason);
+}
+
+uint64_t CdsService::requests() const { return s_->requestCounter.load(); }
+const std::string& CdsService::baseUrl() const { return s_->base; }
+const std::string& CdsService::servicePath() const { return kServicePath; }
+
+int runServer(const ServerConfig& config, const ppmg::Engine& engine, std::shared_ptr<const KeyStore> keys,
+              const ContentFacts& facts) {
+    // Blocks of 256 KiB and more come from mmap and go back to the system when freed. (glibc
+    // otherwise raises this threshold to the largest block freed, up to 32 MiB, and keeps the
+    // memory of large request bodies in its heaps after the requests.)
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+
+    CdsService service(config, engine, std::move(keys), facts);
+    HttpServerOptions o;
+    o.listen = config.listen;
+    o.tlsCert = config.tlsCert;
+    o.tlsKey = config.tlsKey;
+    o.serverName = "ppmg/" + facts.pluginVersion;
+    o.workers = config.threads;
+    o.maxQueued = config.maxQueued;
+    o.maxConnections = config.maxConnections;
+    o.maxConnectionsPerClient = config.maxConnectionsPerClient;
+    o.maxBodyBytes = config.maxBodyBytes;
+    o.headTimeoutSeconds = std::min(config.headerTimeoutSeconds, config.requestTimeoutSeconds);
+    o.requestTimeoutSeconds = config.requestTimeoutSeconds;
+    o.keepAliveSeconds = config.keepAliveSeconds;
+    o.maxKeepAliveRequests = config.maxKeepAliveRequests;
+    HttpHandlers h;
+    h.handle = [&service](HttpExchange& x) { service.handle(x); };
+    h.answerInline = [&service](const HttpRequest& r, HttpResponse& out) { return service.answerInline(r, out); };
+    h.refused = [&service](const std::string& remote, const HttpRequest* r, HttpResponse& out,
+                           const std::string& reason) { service.refused(remote, r, out, reason); };
+    HttpServer server(o, h);
+    service.setListening(server.boundAuthority(), server.tls());
     server.start();
 
-    const std::string scheme = s.tls ? "https" : "http";
-    std::cerr << "ppmg serve: listening on " << scheme << "://" << s.listenAuthority << " (" << config.threads
+    const std::string scheme = server.tls() ? "https" : "http";
+    std::cerr << "ppmg serve: listening on " << scheme << "://" << server.boundAuthority() << " (" << config.threads
               << " workers, queue " << config.maxQueued << "; content " << facts.contentVersion << ", ppmg "
               << facts.pluginVersion << ")" << std::endl;
-    std::cerr << "ppmg serve: service " << (s.publicBase.empty() ? scheme + "://" + s.listenAuthority : s.publicBase)
-              << kServicePath << std::endl;
+    std::cerr << "ppmg serve: service " << service.baseUrl() << kServicePath << std::endl;
     if (config.insecureNoAuth) std::cerr << kWarnInsecure << std::endl;
 
     sigset_t set;
@@ -673,21 +615,15 @@ int runServer(const ServerConfig& config, const ppmg::Engine& engine, std::share
     std::cerr << "ppmg serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
               << ": stopping; finishing the requests in progress" << std::endl;
     const auto deadline = Clock::now() + std::chrono::seconds(config.shutdownTimeoutSeconds);
-    // stopAll(false) closes idle connections and waits, per connection, for a request in progress.
-    std::thread stopper([&server] { server.stopAll(false); });
-    while (server.currentThreads() > 0 && Clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (server.currentThreads() > 0) {
+    if (!server.stop(deadline)) {
         // Still busy after --shutdown-timeout: leave now (the access log is written line by line,
         // so nothing logged is lost); the cut-off clients see their connection close.
-        std::cerr << "ppmg serve: " << server.currentThreads()
-                  << " connection(s) still busy after --shutdown-timeout; exiting" << std::endl;
+        std::cerr << "ppmg serve: " << server.requestsInProgress()
+                  << " request(s) still busy after --shutdown-timeout; exiting" << std::endl;
         std::fflush(nullptr);
         std::_Exit(1);
     }
-    stopper.join();
-    pool.joinAll();
-    std::cerr << "ppmg serve: stopped after " << s.requestCounter.load() << " request(s)" << std::endl;
+    std::cerr << "ppmg serve: stopped after " << service.requests() << " request(s)" << std::endl;
     return 0;
 }
 

@@ -13,8 +13,9 @@ namespace ppmg::cli {
 namespace {
 
 const char* kServeUsage =
-    "usage: ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [--jwks ISSUER2=FILE2 ...]\n"
-    "                  [--public-url URL] [--tls-cert CERT.pem --tls-key KEY.pem] [options]\n"
+    "usage: ppmg serve --listen HOST:PORT --public-url URL --jwks ISSUER=FILE [--jwks ISSUER2=FILE2 ...]\n"
+    "                  [--tls-cert CERT.pem --tls-key KEY.pem] [options]\n"
+    "       ppmg serve --listen HOST:PORT --insecure-no-auth [options]   (local demos only)\n"
     "\n"
     "Serves the CDS Hooks service postpartum-massage-guidance (hooks patient-view and\n"
     "encounter-discharge), GET /cds-services, POST /render and GET /healthz.\n"
@@ -22,8 +23,8 @@ const char* kServeUsage =
     "  --listen HOST:PORT        address to listen on (port 0: any free port)\n"
     "  --jwks ISSUER=FILE        trust JWTs whose iss is ISSUER, signed with a key of the JWK Set FILE\n"
     "                            (ES384 on P-384, RS384); repeat for more issuers\n"
-    "  --public-url URL          the base URL clients call (behind a proxy); aud must be URL/cds-services/..\n"
-    "                            (default: the URL as invoked)\n"
+    "  --public-url URL          the base URL clients call; each JWT's aud must be URL/cds-services/...\n"
+    "                            (required unless --insecure-no-auth; the Host field is never trusted)\n"
     "  --tls-cert F --tls-key F  serve HTTPS with this PEM certificate (chain) and key\n"
     "  --insecure-no-auth        accept calls without a JWT: local demos only\n"
     "  --source-url URL          card source.url (default: BASE/about)\n"
@@ -31,7 +32,9 @@ const char* kServeUsage =
     "  --as-of YYYY-MM-DD        evaluate as of this date (default: today, UTC)\n"
     "  --access-log FILE|-|off   one JSON line per request (default: - = stderr)\n"
     "  --threads N (32)  --max-queued N (64)  --max-body-bytes N (8388608)\n"
-    "  --request-timeout S (30)  --keep-alive-timeout S (5)  --max-keep-alive-requests N (1000)\n"
+    "  --max-connections N (1024)  --max-connections-per-client N (64)\n"
+    "  --header-timeout S (10)  --request-timeout S (30, the whole request)\n"
+    "  --keep-alive-timeout S (5)  --max-keep-alive-requests N (1000)\n"
     "  --shutdown-timeout S (30)  --clock-skew S (60)  --max-token-lifetime S (3600)\n"
     "  --plugin PATH  --content DIR  --custodian NAME  --custodian-oid OID\n"
     "\n"
@@ -63,10 +66,27 @@ long number(const Args& a, const char* key, long dflt, long min, long max) {
 
 int runServe(int argc, char** argv) {
     std::vector<std::string> valued = engineOptions();
-    for (const char* o :
-         {"--listen", "--jwks", "--public-url", "--tls-cert", "--tls-key", "--source-url", "--guidance-url", "--as-of",
-          "--access-log", "--threads", "--max-queued", "--max-body-bytes", "--request-timeout", "--keep-alive-timeout",
-          "--max-keep-alive-requests", "--shutdown-timeout", "--clock-skew", "--max-token-lifetime"})
+    for (const char* o : {"--listen",
+                          "--jwks",
+                          "--public-url",
+                          "--tls-cert",
+                          "--tls-key",
+                          "--source-url",
+                          "--guidance-url",
+                          "--as-of",
+                          "--access-log",
+                          "--threads",
+                          "--max-queued",
+                          "--max-body-bytes",
+                          "--request-timeout",
+                          "--keep-alive-timeout",
+                          "--max-keep-alive-requests",
+                          "--shutdown-timeout",
+                          "--clock-skew",
+                          "--max-token-lifetime",
+                          "--header-timeout",
+                          "--max-connections",
+                          "--max-connections-per-client"})
         valued.push_back(o);
     Args args;
     cds::ServerConfig config;
@@ -87,6 +107,10 @@ int runServe(int argc, char** argv) {
                                         e.displayText() + ")");
         }
         config.publicUrl = args.get("--public-url");
+        if (!config.publicUrl.empty() && config.publicUrl.rfind("http://", 0) != 0 &&
+            config.publicUrl.rfind("https://", 0) != 0)
+            throw std::invalid_argument("--public-url must be an absolute http(s) URL, got \"" + config.publicUrl +
+                                        "\"");
         config.tlsCert = args.get("--tls-cert");
         config.tlsKey = args.get("--tls-key");
         if (config.tlsCert.empty() != config.tlsKey.empty())
@@ -102,6 +126,9 @@ int runServe(int argc, char** argv) {
         config.maxQueued = int(number(args, "--max-queued", 64, 1, 100000));
         config.maxBodyBytes = size_t(number(args, "--max-body-bytes", 8L << 20, 1024, 1L << 30));
         config.requestTimeoutSeconds = int(number(args, "--request-timeout", 30, 1, 3600));
+        config.headerTimeoutSeconds = int(number(args, "--header-timeout", 10, 1, 3600));
+        config.maxConnections = int(number(args, "--max-connections", 1024, 16, 1000000));
+        config.maxConnectionsPerClient = int(number(args, "--max-connections-per-client", 64, 1, 1000000));
         config.keepAliveSeconds = int(number(args, "--keep-alive-timeout", 5, 1, 3600));
         config.maxKeepAliveRequests = int(number(args, "--max-keep-alive-requests", 1000, 1, 1000000));
         config.shutdownTimeoutSeconds = int(number(args, "--shutdown-timeout", 30, 1, 3600));
@@ -129,6 +156,12 @@ int runServe(int argc, char** argv) {
         }
         if (issuers.empty() && !config.insecureNoAuth)
             throw std::invalid_argument("--jwks ISSUER=FILE is required (or --insecure-no-auth for a local demo)");
+        // The audience every JWT must name is the URL clients call: only the configuration may say
+        // it, never a request's Host field.
+        if (config.publicUrl.empty() && !config.insecureNoAuth)
+            throw std::invalid_argument(
+                "--public-url URL is required: the URL clients call, which each JWT's aud must name (or "
+                "--insecure-no-auth for a local demo)");
     } catch (const std::invalid_argument& e) {
         printError("serve", std::string(e.what()) + " (see ppmg serve --help)");
         return kBadInput;

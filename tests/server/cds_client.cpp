@@ -2,7 +2,7 @@
 //
 //   ppmg_cds_client keygen --alg ES384|RS384 --kid KID --key-out KEY.pem --jwks-out JWKS.json
 //   ppmg_cds_client token --key KEY.pem --kid KID --iss ISS --aud URL [--exp-in S]
-//   ppmg_cds_client load --url BASE --key KEY.pem --kid KID --iss ISS --body FILE
+//   ppmg_cds_client load --url BASE [--aud-base PUBLIC-URL] --key KEY.pem --kid KID --iss ISS --body FILE
 //                        [--path /cds-services/postpartum-massage-guidance]
 //                        [--requests 20000] [--connections 16] [--max-seconds 300] [--json OUT]
 //
@@ -77,6 +77,8 @@ double percentile(const std::vector<double>& sorted, double p) {
 
 int load(const std::map<std::string, std::string>& o) {
     const std::string base = need(o, "--url");
+    // The URL the server is known by (its --public-url), which each token's aud names.
+    const std::string audBase = get(o, "--aud-base", base);
     const std::string path = get(o, "--path", "/cds-services/postpartum-massage-guidance");
     const int requests = std::stoi(get(o, "--requests", "20000"));
     const int connections = std::stoi(get(o, "--connections", "16"));
@@ -99,7 +101,7 @@ int load(const std::map<std::string, std::string>& o) {
                 for (size_t i = w; i < tokens.size(); i += workers) {
                     Claims c;
                     c.iss = iss;
-                    c.aud = base + path;
+                    c.aud = audBase + path;
                     c.iat = now;
                     c.exp = now + 900;
                     tokens[i] = makeToken(key, c);

@@ -33,7 +33,7 @@ namespace ppmg::test {
 
 namespace {
 
-std::string binary() { return std::string(PPMG_BIN_DIR) + "/ppmg"; }
+std::string binary() { return ppmgBinary(); }
 
 pid_t spawn(const std::vector<std::string>& args, const std::string& errFile) {
     std::vector<char*> argv;
@@ -101,6 +101,11 @@ struct Scratch {
 
 }  // namespace
 
+std::string ppmgBinary() {
+    const char* dir = std::getenv("PPMG_TEST_BIN_DIR");
+    return std::string(dir && *dir ? dir : PPMG_BIN_DIR) + "/ppmg";
+}
+
 std::string scratchDir() {
     static Scratch s;
     return s.path;
@@ -122,6 +127,9 @@ std::string readTextFile(const std::string& path) {
 ServerProcess::ServerProcess(std::vector<std::string> args, bool tls) : tls_(tls) {
     static int counter = 0;
     errFile_ = scratchDir() + "/server-" + std::to_string(++counter) + ".err";
+    for (size_t i = 0; i + 1 < args.size(); ++i)
+        if (args[i] == "--public-url") publicUrl_ = args[i + 1];
+    while (!publicUrl_.empty() && publicUrl_.back() == '/') publicUrl_.pop_back();
     args.insert(args.begin(), {"serve", "--listen", "127.0.0.1:0"});
     pid_ = spawn(args, errFile_);
     const std::regex listening(R"(listening on https?://127\.0\.0\.1:([0-9]+))");
@@ -159,7 +167,8 @@ ServerProcess::~ServerProcess() {
 std::string ServerProcess::base() const {
     return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
 }
-std::string ServerProcess::serviceUrl() const { return base() + "/cds-services/postpartum-massage-guidance"; }
+std::string ServerProcess::publicBase() const { return publicUrl_.empty() ? base() : publicUrl_; }
+std::string ServerProcess::serviceUrl() const { return publicBase() + "/cds-services/postpartum-massage-guidance"; }
 std::string ServerProcess::log() const { return readTextFile(errFile_); }
 
 int ServerProcess::stop(int signal, int timeoutSeconds) {
@@ -236,16 +245,33 @@ RawConnection::~RawConnection() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-void RawConnection::send(const std::string& bytes) {
+bool RawConnection::send(const std::string& bytes) {
     size_t off = 0;
     while (off < bytes.size()) {
         ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-        if (n <= 0) throw std::runtime_error("send failed");
+        if (n <= 0) return false;
         off += size_t(n);
+    }
+    return true;
+}
+
+std::string RawConnection::receive(int waitSeconds) { return receiveUntil("", waitSeconds); }
+
+bool RawConnection::closedByPeer(int waitSeconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(waitSeconds);
+    for (;;) {
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        if (left <= 0) return false;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, int(left)) <= 0) continue;
+        char buf[65536];
+        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n <= 0) return true;
     }
 }
 
-std::string RawConnection::receive(int waitSeconds) {
+std::string RawConnection::receiveUntil(const std::string& until, int waitSeconds) {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(waitSeconds);
     for (;;) {
@@ -258,6 +284,7 @@ std::string RawConnection::receive(int waitSeconds) {
         ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
         if (n <= 0) break;
         out.append(buf, size_t(n));
+        if (!until.empty() && out.find(until) != std::string::npos) break;
     }
     return out;
 }

@@ -32,7 +32,8 @@ public:
     int port() const { return port_; }
     pid_t pid() const { return pid_; }
     std::string base() const;        // http://127.0.0.1:PORT
-    std::string serviceUrl() const;  // base()/cds-services/postpartum-massage-guidance
+    std::string publicBase() const;  // its --public-url (without a trailing slash), else base()
+    std::string serviceUrl() const;  // publicBase()/cds-services/postpartum-massage-guidance
     std::string log() const;         // everything on its stderr so far
     // Sends the signal and waits up to timeoutSeconds; returns the exit status (or -1).
     int stop(int signal, int timeoutSeconds = 30);
@@ -42,8 +43,13 @@ private:
     pid_t pid_ = -1;
     int port_ = 0;
     bool tls_ = false;
+    std::string publicUrl_;
     std::string errFile_;
 };
+
+// The ppmg binary the tests start: $PPMG_TEST_BIN_DIR/ppmg when set (to run the tests against
+// another build), else the one of this build.
+std::string ppmgBinary();
 
 // Runs ppmg with args to completion; returns the exit status; stderr into err.
 int runPpmg(const std::vector<std::string>& args, std::string& err);
@@ -82,9 +88,16 @@ class RawConnection {
 public:
     explicit RawConnection(int port);
     ~RawConnection();
-    void send(const std::string& bytes);
+    RawConnection(const RawConnection&) = delete;
+    RawConnection& operator=(const RawConnection&) = delete;
+    // False when the peer has closed or reset the connection.
+    bool send(const std::string& bytes);
     // Everything received until the peer closes or waitSeconds pass.
     std::string receive(int waitSeconds);
+    // Everything received until the peer closes, the text `until` has arrived, or waitSeconds pass.
+    std::string receiveUntil(const std::string& until, int waitSeconds);
+    // True when the peer has closed the connection (reads end of stream or a reset) within waitSeconds.
+    bool closedByPeer(int waitSeconds);
 
 private:
     int fd_ = -1;

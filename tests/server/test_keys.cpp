@@ -161,6 +161,7 @@ std::string payload(Claims c) {
     if (!c.omitExp) p += ",\"exp\":" + std::to_string(c.exp);
     if (!c.omitIat) p += ",\"iat\":" + std::to_string(c.iat);
     if (!c.omitJti) p += ",\"jti\":" + jsonString(c.jti);
+    if (c.nbf != 0) p += ",\"nbf\":" + std::to_string(c.nbf);
     return p + "}";
 }
 

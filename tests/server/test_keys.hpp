@@ -37,6 +37,7 @@ struct Claims {
     int64_t iat = 0;  // 0 = now
     int64_t exp = 0;  // 0 = iat + 300
     std::string jti;  // "" = a fresh random one
+    int64_t nbf = 0;  // 0 = no nbf claim
     bool omitExp = false, omitIat = false, omitJti = false;
 };
 
