@@ -3,9 +3,9 @@
 #include <Poco/UUIDGenerator.h>
 #include <simdjson.h>
 
+#include <memory>
 #include <set>
 #include <stdexcept>
-#include <unordered_set>
 
 #include "cds_text.hpp"
 #include "json_writer.hpp"
@@ -29,6 +29,10 @@ std::string_view str(object o, const char* name) {
 bool arr(object o, const char* name, array& out) { return o[name].get_array().get(out) == simdjson::SUCCESS; }
 
 bool obj(object o, const char* name, object& out) { return o[name].get_object().get(out) == simdjson::SUCCESS; }
+
+// Documents up to this size are parsed with the thread's parser (kept between calls); larger ones
+// with a parser of their own.
+constexpr size_t kMaxKeptParserBytes = 1u << 20;
 
 const char* const kPrefetch[][2] = {
     {"patient", "Patient/{{context.patientId}}"},
@@ -100,18 +104,25 @@ std::string operationOutcome(std::string_view severity, std::string_view code, s
 
 namespace {
 
+// The prefetch as one collection Bundle: every resource passed through as it came, in order
+// (the patient key first), with its entry's fullUrl, and nothing dropped or merged: a resource
+// that comes twice is there twice, as it would be in one Bundle given to the command line, and
+// the plugin's one reading of a record decides what the repeat means (clinical-rules.md, 1.1,
+// rule 21).
 struct Merger {
     std::string bundle;
-    std::unordered_set<std::string> seen;
     size_t count = 0;
 
     Merger() { bundle = R"({"resourceType":"Bundle","type":"collection","entry":[)"; }
-    void add(object resource) {
-        std::string_view type = str(resource, "resourceType"), id = str(resource, "id");
-        if (type.empty() || type == "OperationOutcome") return;
-        if (!id.empty() && !seen.insert(std::string(type) + "/" + std::string(id)).second) return;
+    void add(object resource, std::string_view fullUrl = {}) {
         if (count++) bundle.push_back(',');
-        bundle += R"({"resource":)";
+        bundle.push_back('{');
+        if (!fullUrl.empty()) {
+            bundle += R"("fullUrl":)";
+            appendJsonString(bundle, fullUrl);
+            bundle.push_back(',');
+        }
+        bundle += R"("resource":)";
         bundle += simdjson::minify(resource);
         bundle.push_back('}');
     }
@@ -129,7 +140,8 @@ struct Merger {
         if (!arr(o, "entry", entries)) return true;  // an empty search result
         for (element e : entries) {
             object entry, resource;
-            if (e.get_object().get(entry) == simdjson::SUCCESS && obj(entry, "resource", resource)) add(resource);
+            if (e.get_object().get(entry) == simdjson::SUCCESS && obj(entry, "resource", resource))
+                add(resource, str(entry, "fullUrl"));
         }
         return true;
     }
@@ -147,7 +159,12 @@ HookRequest refuse(HookRequest r, int status, std::string problem) {
 
 HookRequest readHookRequest(std::string_view body) {
     HookRequest r;
-    thread_local simdjson::dom::parser parser;
+    // A large call gets a parser of its own, freed on return: a thread keeps its parser as large
+    // as the largest document it has read.
+    thread_local simdjson::dom::parser threadParser;
+    std::unique_ptr<simdjson::dom::parser> ownParser;
+    if (body.size() > kMaxKeptParserBytes) ownParser = std::make_unique<simdjson::dom::parser>();
+    simdjson::dom::parser& parser = ownParser ? *ownParser : threadParser;
     element doc;
     object root;
     if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
@@ -160,9 +177,11 @@ HookRequest readHookRequest(std::string_view body) {
         return refuse(r, 400,
                       "This service answers the hooks patient-view and encounter-discharge, not \"" +
                           r.hook.substr(0, 64) + "\".");
+    // The patient assessed is the one the context names, and no other (both hooks require it).
     object context;
     std::string contextPatient;
     if (obj(root, "context", context)) contextPatient = std::string(str(context, "patientId"));
+    if (contextPatient.empty()) return refuse(r, 400, "The request has no context.patientId.");
 
     object prefetch;
     if (!obj(root, "prefetch", prefetch))
@@ -175,31 +194,36 @@ HookRequest readHookRequest(std::string_view body) {
         return refuse(r, 412, "Prefetch \"patient\" is missing or null: the Patient is required.");
     if (patientValue.get_object().get(patient) != simdjson::SUCCESS)
         return refuse(r, 412, "Prefetch \"patient\" is not a FHIR resource.");
-    if (str(patient, "resourceType") == "OperationOutcome")
+    const std::string_view patientType = str(patient, "resourceType");
+    if (patientType == "OperationOutcome")
         return refuse(r, 412, "Prefetch \"patient\" is an OperationOutcome: the client could not fetch the Patient.");
-
-    Merger m;
-    if (str(patient, "resourceType") == "Patient") {
-        r.patientId = std::string(str(patient, "id"));
-        m.add(patient);
-    } else if (str(patient, "resourceType") == "Bundle") {
-        // A search instead of a read: the Patient is in its entries.
-        m.addValue(patientValue);
+    if (patientType == "Patient") {
+        if (str(patient, "id").empty())
+            return refuse(r, 412, "Prefetch \"patient\" has no id, so it cannot be matched to context.patientId.");
+        if (str(patient, "id") != contextPatient)
+            return refuse(r, 412, "Prefetch \"patient\" is not the patient of context.patientId.");
+    } else if (patientType == "Bundle") {
+        // A search instead of a read: the Patient is among its entries.
+        bool anyPatient = false, found = false;
         array entries;
         if (arr(patient, "entry", entries))
             for (element e : entries) {
                 object entry, res;
-                if (e.get_object().get(entry) == simdjson::SUCCESS && obj(entry, "resource", res) &&
-                    str(res, "resourceType") == "Patient" && r.patientId.empty())
-                    r.patientId = std::string(str(res, "id"));
+                if (e.get_object().get(entry) != simdjson::SUCCESS || !obj(entry, "resource", res) ||
+                    str(res, "resourceType") != "Patient")
+                    continue;
+                anyPatient = true;
+                if (str(res, "id") == contextPatient) found = true;
             }
-        if (m.count == 0) return refuse(r, 412, "Prefetch \"patient\" holds no Patient.");
+        if (!anyPatient) return refuse(r, 412, "Prefetch \"patient\" holds no Patient.");
+        if (!found) return refuse(r, 412, "Prefetch \"patient\" holds no Patient with the id of context.patientId.");
     } else {
         return refuse(r, 412, "Prefetch \"patient\" is not a Patient.");
     }
-    if (!contextPatient.empty() && !r.patientId.empty() && contextPatient != r.patientId)
-        return refuse(r, 412, "Prefetch \"patient\" is not the patient of context.patientId.");
+    r.patientId = contextPatient;
 
+    Merger m;
+    m.addValue(patientValue);
     for (auto field : prefetch) {
         if (field.key == "patient") continue;
         element v = field.value;
@@ -381,13 +405,19 @@ std::string joinTitles(const std::vector<std::string>& titles) {
 }  // namespace
 
 Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
-    thread_local simdjson::dom::parser parser;
+    thread_local simdjson::dom::parser threadParser;
+    std::unique_ptr<simdjson::dom::parser> ownParser;
+    if (json.size() > kMaxKeptParserBytes) ownParser = std::make_unique<simdjson::dom::parser>();
+    simdjson::dom::parser& parser = ownParser ? *ownParser : threadParser;
     element doc;
     Assessment a;
     object massages;
     if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS ||
         doc.get_object().get(a.root) != simdjson::SUCCESS || !obj(a.root, "massages", massages))
         throw std::runtime_error("the plugin's assessment is not the expected JSON");
+    object patient;
+    if (!options.patientId.empty() && (!obj(a.root, "patient", patient) || str(patient, "id") != options.patientId))
+        throw std::runtime_error("the plugin assessed another patient than the one asked for");
     a.asOf = std::string(str(a.root, "asOf"));
     a.deliveryDate = std::string(str(a.root, "deliveryDate"));
     a.deliveryMode = std::string(str(a.root, "deliveryMode"));

@@ -27,14 +27,16 @@ struct ContentFacts {
 // GET /cds-services: the service for patient-view and for encounter-discharge.
 std::string discoveryJson(const ContentFacts& facts);
 
-// A hook call, read and checked; its prefetch merged into one FHIR R4 collection Bundle.
+// A hook call, read and checked (context.patientId is required, 400; prefetch "patient" must be
+// that patient, 412); its prefetch put into one FHIR R4 collection Bundle, every resource as it
+// came, as the command line would read them in one Bundle.
 struct HookRequest {
     int status = 0;       // 0 = usable; otherwise the HTTP status to answer (400 or 412)
     std::string problem;  // why, for the OperationOutcome, when status != 0
     std::string hook;
     std::string hookInstance;
-    std::string patientId;                 // the prefetched Patient's id ("" if it has none)
-    std::string bundle;                    // the merged Bundle
+    std::string patientId;                 // context.patientId, which the prefetched Patient matches
+    std::string bundle;                    // the merged Bundle: every resource, in order, none dropped
     size_t resources = 0;                  // resources in it
     std::vector<std::string> skippedKeys;  // prefetch keys that held no data (null, OperationOutcome)
 };
@@ -45,6 +47,7 @@ struct CardOptions {
     std::string sourceLabel = "ppmg postpartum massage guidance";
     std::string sourceUrl;    // absolute URL of the source (required by the cards)
     std::string guidanceUrl;  // absolute URL of the full guidance; "" = no links
+    std::string patientId;    // when set, the assessment must be of this patient (else it throws)
 };
 
 struct Cards {

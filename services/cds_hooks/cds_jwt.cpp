@@ -282,6 +282,7 @@ const char* authFailureCode(AuthFailure f) {
         case AuthFailure::Audience: return "wrong-audience";
         case AuthFailure::Expired: return "expired";
         case AuthFailure::NotYetValid: return "issued-in-future";
+        case AuthFailure::NotBefore: return "not-yet-valid";
         case AuthFailure::TooLong: return "lifetime-too-long";
         case AuthFailure::Replayed: return "replayed";
         case AuthFailure::Busy: return "replay-cache-full";
@@ -430,8 +431,10 @@ AuthResult JwtVerifier::verify(std::string_view header, const std::vector<std::s
     r.issuer = stringField(p, "iss");
     r.jti = stringField(p, "jti");
     r.tenant = stringField(p, "tenant");
-    int64_t exp = 0, iat = 0;
+    int64_t exp = 0, iat = 0, nbf = 0;
     const bool hasExp = numericDate(p, "exp", exp), hasIat = numericDate(p, "iat", iat);
+    const bool hasNbf = numericDate(p, "nbf", nbf);
+    const bool badNbf = !hasNbf && p["nbf"].error() == simdjson::SUCCESS;  // present, but no NumericDate
     std::vector<std::string> auds;
     {
         element aud;
@@ -477,6 +480,7 @@ AuthResult JwtVerifier::verify(std::string_view header, const std::vector<std::s
     // The claims, now that they are known to come from the issuer.
     if (!hasExp || !hasIat || r.jti.empty() || auds.empty())
         return fail(r, AuthFailure::Claims, "exp, iat, jti and aud are all required");
+    if (badNbf) return fail(r, AuthFailure::Claims, "nbf is not a NumericDate");
     if (r.jti.size() > 256) return fail(r, AuthFailure::Claims, "jti longer than 256 characters");
     bool audOk = false;
     for (const auto& want : audiences)
@@ -489,6 +493,9 @@ AuthResult JwtVerifier::verify(std::string_view header, const std::vector<std::s
     if (exp <= now - skew) return fail(r, AuthFailure::Expired, "expired " + std::to_string(now - exp) + " s ago");
     if (iat > now + skew)
         return fail(r, AuthFailure::NotYetValid, "issued " + std::to_string(iat - now) + " s in the future");
+    // RFC 7519 4.1.5: not to be accepted before nbf (with the same skew).
+    if (hasNbf && nbf > now + skew)
+        return fail(r, AuthFailure::NotBefore, "not valid for " + std::to_string(nbf - now) + " s more (nbf)");
     if (exp > now + options_.maxLifetimeSeconds + skew)
         return fail(r, AuthFailure::TooLong,
                     "exp more than " + std::to_string(options_.maxLifetimeSeconds) + " s ahead");

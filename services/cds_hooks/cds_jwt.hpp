@@ -1,7 +1,7 @@
 // Authentication of CDS Hooks clients (`ppmg serve`): JWK Sets per issuer, and the checks the CDS
 // Hooks 2.0 specification asks of a service for the bearer JWT of every call: the signature
-// (ES384 or RS384 only; never `none` or HMAC), the issuer's key, `aud`, `exp` and `iat` with a
-// clock skew, and `jti` replay.
+// (ES384 or RS384 only; never `none` or HMAC), the issuer's key, `aud`, `exp`, `iat` and `nbf`
+// with a clock skew, and `jti` replay.
 #pragma once
 
 #include <cstdint>
@@ -83,6 +83,7 @@ enum class AuthFailure {
     Audience,       // aud is not the URL invoked
     Expired,        // exp + skew <= now
     NotYetValid,    // iat - skew > now
+    NotBefore,      // nbf - skew > now
     TooLong,        // exp too far in the future
     Replayed,       // jti seen before within its lifetime
     Busy            // the replay cache is full

@@ -361,7 +361,9 @@ private:
                 req.asOf = s_.config.asOf;
                 req.patientId = hook.patientId;
                 req.sourceName = "prefetch";
-                return cardsFromAssessment(s_.engine->assess(req), cardOptions());
+                CardOptions options = cardOptions();
+                options.patientId = hook.patientId;
+                return cardsFromAssessment(s_.engine->assess(req), options);
             });
         } catch (const ppmg::Exception& e) {
             x_.hook = hook.hook.substr(0, 64);

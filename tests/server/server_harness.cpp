@@ -35,7 +35,7 @@ namespace {
 
 std::string binary() { return ppmgBinary(); }
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& errFile) {
+pid_t spawn(const std::vector<std::string>& args, const std::string& errFile, const std::string& outFile = "") {
     std::vector<char*> argv;
     std::vector<std::string> all = args;
     all.insert(all.begin(), binary());
@@ -44,7 +44,10 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& errFile) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (outFile.empty())
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 1, outFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     // The test binary may block signals; the server must start with a clean mask.
     posix_spawnattr_t attr;
@@ -179,16 +182,18 @@ int ServerProcess::stop(int signal, int timeoutSeconds) {
     return status;
 }
 
-int runPpmg(const std::vector<std::string>& args, std::string& err) {
+int runPpmg(const std::vector<std::string>& args, std::string& err, std::string* out) {
     static int counter = 0;
     const std::string errFile = scratchDir() + "/run-" + std::to_string(++counter) + ".err";
-    pid_t pid = spawn(args, errFile);
+    const std::string outFile = out ? scratchDir() + "/run-" + std::to_string(counter) + ".out" : "";
+    pid_t pid = spawn(args, errFile, outFile);
     int status = waitExit(pid, 60);
     if (status < 0) {  // still running (a server that should have refused to start): stop it
         kill(pid, SIGKILL);
         waitExit(pid, 10);
     }
     err = readTextFile(errFile);
+    if (out) *out = readTextFile(outFile);
     return status;
 }
 
@@ -271,13 +276,13 @@ bool RawConnection::closedByPeer(int waitSeconds) {
     }
 }
 
-std::string RawConnection::receiveUntil(const std::string& until, int waitSeconds) {
+std::string RawConnection::receiveFor(const std::string& until, int waitMs) {
     std::string out;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(waitSeconds);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
     for (;;) {
         auto left =
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-        if (left <= 0) break;
+        if (left < 0) break;
         pollfd p{fd_, POLLIN, 0};
         if (::poll(&p, 1, int(left)) <= 0) break;
         char buf[65536];

@@ -51,8 +51,9 @@ private:
 // another build), else the one of this build.
 std::string ppmgBinary();
 
-// Runs ppmg with args to completion; returns the exit status; stderr into err.
-int runPpmg(const std::vector<std::string>& args, std::string& err);
+// Runs ppmg with args to completion; returns the exit status; stderr into err (and stdout into
+// *out when out is given).
+int runPpmg(const std::vector<std::string>& args, std::string& err, std::string* out = nullptr);
 
 struct Reply {
     int status = 0;
@@ -95,7 +96,11 @@ public:
     // Everything received until the peer closes or waitSeconds pass.
     std::string receive(int waitSeconds);
     // Everything received until the peer closes, the text `until` has arrived, or waitSeconds pass.
-    std::string receiveUntil(const std::string& until, int waitSeconds);
+    std::string receiveUntil(const std::string& until, int waitSeconds) {
+        return receiveFor(until, waitSeconds * 1000);
+    }
+    // The same, for up to waitMs milliseconds (0: only what has already arrived).
+    std::string receiveFor(const std::string& until, int waitMs);
     // True when the peer has closed the connection (reads end of stream or a reset) within waitSeconds.
     bool closedByPeer(int waitSeconds);
 

@@ -316,6 +316,45 @@ TEST_CASE("service: a DVT gives one critical card with the triggering data", "[s
     CHECK(s(d->root["extension"]["ppmg.content"], "version") == "1.0.0");
 }
 
+TEST_CASE("service: rule 21, one record one reading: a prefetch that repeats a resource reads as one Bundle does",
+          "[service][rule-21]") {
+    // The same Condition twice under its id: an entered-in-error copy first, a confirmed DVT second.
+    const std::string id = "pat-21";
+    auto dvt = [&](const std::string& verification) {
+        std::string c =
+            condition("dvt-1", id, "http://snomed.info/sct", "128053003", "Deep venous thrombosis", daysAgo(2));
+        c.insert(
+            c.size() - 1,
+            R"(,"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":")" +
+                verification + R"("}]})");
+        return c;
+    };
+    const std::string erroneous = dvt("entered-in-error"), confirmed = dvt("confirmed");
+    ServerProcess& srv = env().main();
+    Reply r = callService(
+        hookCall(id, "\"patient\":" + patientJson(id) + ",\"conditions\":" + searchset({erroneous, confirmed}) +
+                         ",\"procedures\":" + searchset({vaginalBirth(id, daysAgo(10))})),
+        env().token(srv.serviceUrl()));
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    auto d = parse(r.body);
+    simdjson::dom::array cards;
+    REQUIRE(d->root["cards"].get(cards) == simdjson::SUCCESS);
+    REQUIRE(cards.size() == 1);
+    CHECK(s(cards.at(0).value(), "indicator") == "critical");
+    // The command line, given the same resources in one Bundle, reads the same: escalate.
+    const std::string file = scratchDir() + "/rule-21.json";
+    writeText(file, R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":)" + patientJson(id) +
+                        R"(},{"resource":)" + erroneous + R"(},{"resource":)" + confirmed + R"(},{"resource":)" +
+                        vaginalBirth(id, daysAgo(10)) + "}]}");
+    std::string err, out;
+    REQUIRE(runPpmg({"assess", "--as-of", daysAgo(0), "--patient", id, file}, err, &out) == 0);
+    auto cli = parse(out);
+    bool escalate = false;
+    CHECK(cli->root["escalate"].get_bool().get(escalate) == simdjson::SUCCESS);
+    CHECK(escalate);
+}
+
 TEST_CASE("service: encounter-discharge is served the same way", "[service]") {
     ServerProcess& srv = env().main();
     Reply r = callService(dvtCall("pat-discharge", "encounter-discharge"), env().token(srv.serviceUrl()));

@@ -186,13 +186,13 @@ TEST_CASE("jwt: base64url round trip", "[unit][jwt]") {
     CHECK_FALSE(base64UrlDecode("abcde", out));
 }
 
-TEST_CASE("prefetch: merged into one Bundle, duplicates once, OperationOutcomes skipped", "[unit][prefetch]") {
+TEST_CASE("prefetch: every resource passed through in order, none merged; failed keys skipped", "[unit][prefetch]") {
     const std::string body = R"({"hook":"patient-view","hookInstance":"h","context":{"patientId":"p"},"prefetch":{
       "patient":{"resourceType":"Patient","id":"p"},
       "conditions":{"resourceType":"Bundle","type":"searchset","entry":[
-        {"resource":{"resourceType":"Condition","id":"c1"}},
+        {"fullUrl":"https://fhir.example.org/Condition/c1","resource":{"resourceType":"Condition","id":"c1"}},
         {"resource":{"resourceType":"Patient","id":"p"}},
-        {"resource":{"resourceType":"OperationOutcome"}}]},
+        {"resource":{"resourceType":"Condition","id":"c1","note":[{"text":"the second copy"}]}}]},
       "observations":{"resourceType":"OperationOutcome","issue":[]},
       "allergies":null,
       "one":{"resourceType":"Observation","id":"o1","valueQuantity":{"value":1.5}}}})";
@@ -200,12 +200,38 @@ TEST_CASE("prefetch: merged into one Bundle, duplicates once, OperationOutcomes 
     INFO(r.problem);
     REQUIRE(r.status == 0);
     CHECK(r.patientId == "p");
-    CHECK(r.resources == 3);
+    CHECK(r.resources == 5);
     CHECK(r.skippedKeys == std::vector<std::string>{"observations", "allergies"});
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     REQUIRE(parser.parse(r.bundle).get(doc) == simdjson::SUCCESS);
-    CHECK(doc["entry"].get_array().value().size() == 3);
+    simdjson::dom::array entries = doc["entry"].get_array().value();
+    REQUIRE(entries.size() == 5);
+    std::vector<std::string> seen;
+    for (auto e : entries)
+        seen.push_back(std::string(e["resource"]["resourceType"].get_string().value()) + "/" +
+                       std::string(e["resource"]["id"].get_string().value()));
+    CHECK(seen == std::vector<std::string>{"Patient/p", "Condition/c1", "Patient/p", "Condition/c1", "Observation/o1"});
+    CHECK(entries.at(1)["fullUrl"].get_string().value() == "https://fhir.example.org/Condition/c1");
+    CHECK_THAT(r.bundle, Contains("the second copy"));
+}
+
+TEST_CASE("prefetch: the Patient must be context.patientId's", "[unit][prefetch]") {
+    auto call = [](const std::string& context, const std::string& patient) {
+        return readHookRequest(R"({"hook":"patient-view","hookInstance":"h","context":{)" + context +
+                               R"(},"prefetch":{"patient":)" + patient + "}}");
+    };
+    CHECK(call(R"("patientId":"p")", R"({"resourceType":"Patient","id":"p"})").status == 0);
+    CHECK(call(R"("userId":"u")", R"({"resourceType":"Patient","id":"p"})").status == 400);
+    CHECK(call(R"("patientId":"p")", R"({"resourceType":"Patient"})").status == 412);
+    CHECK(call(R"("patientId":"p")", R"({"resourceType":"Patient","id":"q"})").status == 412);
+    CHECK(call(R"("patientId":"p")",
+               R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"q"}}]})")
+              .status == 412);
+    CHECK(call(R"("patientId":"p")",
+               R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"q"}},)"
+               R"({"resource":{"resourceType":"Patient","id":"p"}}]})")
+              .status == 0);
 }
 
 TEST_CASE("cards: summaries are cut to 140 characters on a character boundary", "[unit][cards]") {
