@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml and fuzz_render, built
-# with clang (ASan + UBSan + coverage) in build-fuzz/, each for PPMG_FUZZ_SECONDS (60) from a seed
-# corpus made at run time from ../shared/data, ../shared/examples, samples/ and tests/hostile/.
+# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml, fuzz_render and
+# fuzz_http, built with clang (ASan + UBSan + coverage) in build-fuzz/, each for PPMG_FUZZ_SECONDS
+# (60) from a seed corpus made at run time from ../shared/data, ../shared/examples, samples/ and
+# tests/hostile/ (fuzz_http: tests/fuzz/http-seeds/, and records wrapped into hook calls).
 # Fails on any crash, leak, timeout or broken invariant, and says how to keep the input as a
 # regression. Skips, with a notice, when ../shared is absent (no seed corpus).
 #
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/../.."
 seconds=${PPMG_FUZZ_SECONDS:-60}
 build=${PPMG_FUZZ_BUILD_DIR:-build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_render)
+((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_render fuzz_http)
 shared=../shared
 
 if [[ ! -d $shared/data || ! -d $shared/examples ]]; then
@@ -41,6 +42,25 @@ seed() {  # target, extension pattern
     \( -iname "$2" \) -size -128k ! -name expected.json -print0 |
     while IFS= read -r -d '' f; do cp "$f" "$dir/$(echo "$f" | tr '/' '_')"; done
 }
+# fuzz_http: HTTP requests, the hand-made ones and small JSON records (the bundled sample, and up to
+# 40 of ../shared/examples) as the prefetch of a hook call for their first Patient.
+seed_http() {
+  local dir=$corpus/$1 n=0 f id body LC_ALL=C  # C: ${#body} counts bytes
+  mkdir -p "$dir"
+  cp tests/fuzz/http-seeds/* "$dir/"
+  while IFS= read -r -d '' f; do
+    id=$(tr -d '\n' < "$f" | grep -o '"resourceType": *"Patient", *"id": *"[^"\\]*"' | head -n 1 |
+      sed 's/.*"id": *"\([^"]*\)"/\1/' || true)
+    [[ -n $id ]] || continue
+    body=$(printf '{"hook":"patient-view","hookInstance":"fuzz","context":{"patientId":"%s"},"prefetch":{"patient":' "$id"
+      tr -d '\n' < "$f"
+      printf '}}')
+    printf 'POST /cds-services/postpartum-massage-guidance HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+      "${#body}" "$body" > "$dir/$(echo "$f" | tr '/' '_').http"
+    n=$((n + 1))
+    ((n < 41)) || break
+  done < <(find samples "$shared/examples" -type f -iname '*.json' -size -32k ! -name expected.json -print0 | sort -z)
+}
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
@@ -50,14 +70,17 @@ for target in "${targets[@]}"; do
     fuzz_fhir_json) seed "$target" '*.json' ;;
     fuzz_fhir_xml) seed "$target" '*.xml' ;;
     fuzz_render) seed "$target" '*.json'; seed "$target" '*.xml' ;;
+    fuzz_http) seed_http "$target" ;;
     *) echo "fuzz: unknown target $target" >&2; exit 2 ;;
   esac
   n=$(find "$corpus/$target" -type f | wc -l)
   echo "fuzz: $target: $seconds s from $n seed inputs"
   log=$build/$target.log
   set +e
+  dict=()
+  [[ $target != fuzz_http ]] || dict=(-dict=tests/fuzz/http.dict)
   # -timeout: one input over 10 s is a hang; -rss_limit_mb: one over 2 GB is a memory bomb.
-  "$build/bin/$target" "$corpus/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  "$build/bin/$target" "$corpus/$target" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -max_len=131072 -print_final_stats=1 -artifact_prefix="$artifacts/$target-" >"$log" 2>&1
   rc=$?
   set -e
@@ -77,7 +100,7 @@ if ((${#failed[@]})); then
 fuzz: to reproduce one:      build-fuzz/bin/TARGET build-fuzz/artifacts/TARGET-crash-...
 fuzz: to keep it as a test:  fix the bug, then
         cp build-fuzz/artifacts/TARGET-crash-... tests/fuzz/regressions/SHORT-NAME.bin
-      and run `ctest -R fuzz_regressions` (it replays every file there through all three targets).
+      and run `ctest -R fuzz_regressions` (it replays every file there through all four targets).
 HOW
   exit 1
 fi

@@ -150,7 +150,7 @@ public:
         x_.method = request.method;
         x_.path = request.path;
         x_.remote = request.remote;
-        if (s_.config.insecureNoAuth) {
+        if (s_.config.insecureNoAuth && s_.config.warnEveryRequest) {
             const std::string line =
                 std::string(kWarnInsecure) + " (" + x_.method + " " + x_.path.substr(0, 200) + ")\n";
             std::fwrite(line.data(), 1, line.size(), stderr);  // one write: lines from threads never mix

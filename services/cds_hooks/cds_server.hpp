@@ -22,6 +22,7 @@ struct ServerConfig {
     std::string publicUrl;                  // the base URL clients call: the JWT audience, and links
     std::string tlsCert, tlsKey;            // PEM files; both or neither
     bool insecureNoAuth = false;            // no JWT checks at all (local demos only)
+    bool warnEveryRequest = true;           // with insecureNoAuth: a warning on stderr per request
     int threads = 32;                       // worker threads (each serves one request at a time)
     int maxQueued = 64;                     // complete requests waiting for a worker
     int maxConnections = 1024;              // open connections in all

@@ -7,6 +7,7 @@
 #include "cds_cards.hpp"
 #include "cds_jwt.hpp"
 #include "cds_text.hpp"
+#include "http_message.hpp"
 #include "json_writer.hpp"
 #include "test_keys.hpp"
 
@@ -270,4 +271,151 @@ TEST_CASE("cards: an escalation with several findings is one critical card", "[u
     CHECK_THAT(c.json, Contains("\"version\":\"9.9.9\""));
     CHECK(c.json.find("links") == std::string::npos);
     CHECK_THROWS(cardsFromAssessment("{}", o));
+}
+
+// ---- HTTP/1.1 messages (http_message) ----------------------------------------------------
+
+namespace {
+
+HeadError refusal(const std::string& head) {
+    HttpRequest r;
+    HeadError e;
+    if (parseRequestHead(head, r, e)) e.status = 0;
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("http: the end of a head, with CRLF or bare LF", "[unit][http]") {
+    CHECK(findHeadEnd("GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY") == 27);
+    CHECK(findHeadEnd("GET / HTTP/1.1\nHost: x\n\nBODY") == 24);
+    CHECK(findHeadEnd("GET / HTTP/1.1\r\nHost: x\r\n") == 0);
+    CHECK(findHeadEnd("GET / HTTP/1.1\r\nHost: x\r\n\r") == 0);
+    std::string lead = "\r\n\r\nGET / HTTP/1.1\r\n";
+    skipLeadingEmptyLines(lead);
+    CHECK(lead == "GET / HTTP/1.1\r\n");
+}
+
+TEST_CASE("http: a request head is parsed and its framing read", "[unit][http]") {
+    HttpRequest r;
+    HeadError e;
+    REQUIRE(
+        parseRequestHead("POST /a%20b/c?x=1&y=%41+B HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n"
+                         "Connection: close\r\nX-Empty:\r\nAuthorization:  Bearer t \r\n\r\n",
+                         r, e));
+    CHECK(r.method == "POST");
+    CHECK(r.path == "/a b/c");
+    CHECK(r.query == "x=1&y=%41+B");
+    CHECK(r.framing == HttpRequest::Framing::Length);
+    CHECK(r.contentLength == 12);
+    CHECK_FALSE(r.keepAlive);
+    CHECK(r.get("authorization") == "Bearer t");
+    CHECK(r.has("x-empty"));
+    CHECK(parseQuery(r.query) == std::vector<std::pair<std::string, std::string>>{{"x", "1"}, {"y", "A B"}});
+    REQUIRE(parseRequestHead("GET http://h:8/p?q HTTP/1.0\r\n\r\n", r, e));
+    CHECK(r.path == "/p");
+    CHECK(r.query == "q");
+    CHECK_FALSE(r.keepAlive);
+    REQUIRE(parseRequestHead("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\nExpect: 100-continue\r\n\r\n",
+                             r, e));
+    CHECK(r.framing == HttpRequest::Framing::Chunked);
+    CHECK(r.expectContinue);
+    REQUIRE(parseRequestHead("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", r, e));
+    CHECK(r.keepAlive);
+    CHECK(r.framing == HttpRequest::Framing::None);
+}
+
+TEST_CASE("http: heads RFC 9112 refuses are refused", "[unit][http]") {
+    const std::string ok = "POST / HTTP/1.1\r\nHost: h\r\n";
+    CHECK(refusal(ok + "Content-Length: 3\r\nContent-Length: 3\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "Content-Length: 3\r\nContent-Length: 4\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "Content-Length: 3, 3\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "Content-Length: +3\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "Transfer-Encoding: chunked, identity\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "Transfer-Encoding: gzip, chunked\r\n\r\n").status == 501);
+    CHECK(refusal("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "X-A: 1\r\n folded\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "X-A : 1\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "X-A: 1\r2\r\n\r\n").status == 400);
+    CHECK(refusal(ok + std::string("X-A: 1\x01") + "\r\n\r\n").status == 400);
+    CHECK(refusal(ok + "Expect: something\r\n\r\n").status == 417);
+    CHECK(refusal("POST / HTTP/1.1\r\n\r\n").status == 400);             // no Host
+    CHECK(refusal(ok + "Host: other\r\n\r\n").status == 400);            // two Hosts
+    CHECK(refusal("GET /  HTTP/1.1\r\nHost: h\r\n\r\n").status == 400);  // two spaces
+    CHECK(refusal("GET / HTTP/2.0\r\nHost: h\r\n\r\n").status == 505);
+    CHECK(refusal("GET / HTTP/1\r\nHost: h\r\n\r\n").status == 400);
+    CHECK(refusal("GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n").status == 400);
+    CHECK(refusal("GET /%00 HTTP/1.1\r\nHost: h\r\n\r\n").status == 400);
+    CHECK(refusal("GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n").status == 400);
+    CHECK(refusal("GET * HTTP/1.1\r\nHost: h\r\n\r\n").status == 400);
+    CHECK(refusal("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n").status == 414);
+    std::string many = ok;
+    for (int i = 0; i < 101; ++i) many += "X-" + std::to_string(i) + ": 1\r\n";
+    CHECK(refusal(many + "\r\n").status == 431);
+}
+
+TEST_CASE("http: bodies are decoded as they arrive, never past their end", "[unit][http]") {
+    HttpRequest r;
+    HeadError e;
+    REQUIRE(parseRequestHead("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", r, e));
+    const std::string wire = "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\nGET /next";
+    // Byte by byte.
+    BodyDecoder d(r);
+    std::string pending, out;
+    BodyDecoder::Step step = BodyDecoder::Step::NeedMore;
+    size_t i = 0;
+    for (; i < wire.size() && step == BodyDecoder::Step::NeedMore; ++i) {
+        pending.push_back(wire[i]);
+        step = d.consume(pending, &out, 100);
+    }
+    CHECK(step == BodyDecoder::Step::Done);
+    CHECK(out == "hello world");
+    CHECK(wire.substr(i) == "GET /next");
+    // All at once: the next request stays.
+    BodyDecoder d2(r);
+    pending = wire;
+    out.clear();
+    CHECK(d2.consume(pending, &out, 100) == BodyDecoder::Step::Done);
+    CHECK(pending == "GET /next");
+    // Too large, broken.
+    BodyDecoder d3(r);
+    pending = wire;
+    CHECK(d3.consume(pending, nullptr, 8) == BodyDecoder::Step::TooLarge);
+    for (const char* bad : {"x\r\n", "5\r\nhelloX\r\n", "-1\r\n", "5 x\r\n", "fffffffffffffffff\r\n", "5\rhello\r\n"}) {
+        BodyDecoder b(r);
+        std::string p = bad;
+        INFO(bad);
+        CHECK(b.consume(p, nullptr, 1000) == BodyDecoder::Step::Broken);
+    }
+    REQUIRE(parseRequestHead("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n", r, e));
+    BodyDecoder d4(r);
+    pending = "ab";
+    out.clear();
+    CHECK(d4.consume(pending, &out, 4) == BodyDecoder::Step::NeedMore);
+    pending = "cdGET";
+    CHECK(d4.consume(pending, &out, 4) == BodyDecoder::Step::Done);
+    CHECK(out == "abcd");
+    CHECK(pending == "GET");
+    BodyDecoder d5(r);
+    pending = "abcd";
+    CHECK(d5.consume(pending, nullptr, 3) == BodyDecoder::Step::TooLarge);
+}
+
+TEST_CASE("http: a response head cannot be split by a field value", "[unit][http]") {
+    HttpResponse r;
+    r.status = 404;
+    r.contentType = "text/plain";
+    r.body = "abc";
+    r.set("X-Evil", "a\r\nSet-Cookie: x=1");
+    const std::string head = responseHead(r, 1, false, "ppmg/test");
+    CHECK_THAT(head, Contains("HTTP/1.1 404 Not Found\r\n"));
+    CHECK_THAT(head, Contains("Content-Length: 3\r\n"));
+    CHECK_THAT(head, Contains("Connection: close\r\n"));
+    CHECK(head.find("\r\nSet-Cookie") == std::string::npos);
+    r.status = 204;
+    r.body.clear();
+    CHECK(responseHead(r, 1, true, "").find("Content-Length") == std::string::npos);
 }
