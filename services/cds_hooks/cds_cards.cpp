@@ -56,30 +56,119 @@ std::string contentExtensionJson(const ContentFacts& f) {
     return j.out;
 }
 
-std::string discoveryJson(const ContentFacts& facts) {
+// ---- the content's words --------------------------------------------------------------------
+
+int ContentTexts::rank(std::string_view outcome) const {
+    for (size_t i = 0; i < outcomeOrder.size(); ++i)
+        if (outcomeOrder[i] == outcome) return int(i);
+    return int(outcomeOrder.size());
+}
+
+std::string ContentTexts::text(const std::string& id) const {
+    auto it = texts.find(id);
+    return it == texts.end() ? std::string() : it->second;
+}
+
+std::string ContentTexts::label(std::string_view outcome) const {
+    auto it = outcomes.find(std::string(outcome));
+    return it == outcomes.end() ? std::string(outcome) : it->second.first;
+}
+
+std::string ContentTexts::sentence(std::string_view outcome) const {
+    auto it = outcomes.find(std::string(outcome));
+    return it == outcomes.end() ? std::string() : it->second.second;
+}
+
+std::string ContentTexts::systemName(std::string_view uri) const {
+    auto it = systems.find(std::string(uri));
+    return it == systems.end() ? std::string(uri) : it->second;
+}
+
+std::string ContentTexts::fill(const std::string& id, std::initializer_list<std::pair<const char*, std::string>> values,
+                               const std::string& whenAbsent) const {
+    std::string t = text(id);
+    if (t.empty()) return whenAbsent;
+    for (const auto& [name, value] : values) {
+        const std::string key = std::string("{") + name + "}";
+        for (size_t pos = 0; (pos = t.find(key, pos)) != std::string::npos; pos += value.size())
+            t.replace(pos, key.size(), value);
+    }
+    return t;
+}
+
+namespace {
+
+// Reads the "content" object of an assessment; the problem when it lacks what cards need.
+std::string readTexts(object root, ContentTexts& t) {
+    object content, systems, texts;
+    array outcomes;
+    if (!obj(root, "content", content) || !arr(content, "outcomes", outcomes) || !obj(content, "texts", texts))
+        return "the plugin's assessment carries no content texts (a plugin older than this service)";
+    t = ContentTexts{};
+    t.draft = str(content, "signOff") != "signed";  // anything but a sign-off is a draft
+    const std::string asOf(str(root, "asOf"));
+    for (element e : outcomes) {
+        object o;
+        if (e.get_object().get(o) != simdjson::SUCCESS || str(o, "code").empty()) continue;
+        const std::string code(str(o, "code"));
+        t.outcomeOrder.push_back(code);
+        std::string sentence(str(o, "text"));  // {asOf} stands for the assessment's date
+        for (size_t pos; (pos = sentence.find("{asOf}")) != std::string::npos;) sentence.replace(pos, 6, asOf);
+        t.outcomes[code] = {std::string(str(o, "label")), sentence};
+    }
+    if (obj(content, "codeSystems", systems))
+        for (auto kv : systems) {
+            std::string_view name;
+            if (kv.value.get_string().get(name) == simdjson::SUCCESS)
+                t.systems[std::string(kv.key)] = std::string(name);
+        }
+    for (auto kv : texts) {
+        std::string_view text;
+        if (kv.value.get_string().get(text) == simdjson::SUCCESS) t.texts[std::string(kv.key)] = std::string(text);
+    }
+    for (const char* need : {"escalate", "no-flag", "not-applicable"})
+        if (t.outcomes.count(need) == 0) return std::string("the content has no outcome ") + need;
+    if (t.draft && t.text("draft-notice").empty())
+        return "the content is not signed off and has no draft-notice text to say so";
+    return {};
+}
+
+}  // namespace
+
+ContentTexts readContentTexts(std::string_view assessmentJson) {
+    simdjson::dom::parser parser;
+    element doc;
+    object root;
+    if (parser.parse(assessmentJson.data(), assessmentJson.size()).get(doc) != simdjson::SUCCESS ||
+        doc.get_object().get(root) != simdjson::SUCCESS)
+        throw std::runtime_error("the plugin's assessment is not JSON");
+    ContentTexts t;
+    const std::string problem = readTexts(root, t);
+    if (!problem.empty()) throw std::runtime_error(problem);
+    return t;
+}
+
+std::string discoveryJson(const ContentFacts& facts, const ContentTexts& texts) {
     JsonWriter j;
     j.open('{').key("services").open('[');
-    const char* hooks[][2] = {
-        {"patient-view", "when a postpartum patient's chart is opened"},
-        {"encounter-discharge", "at discharge after a birth, for the discharge instructions"},
-    };
-    for (const auto& hook : hooks) {
+    for (const char* hook : {"patient-view", "encounter-discharge"}) {
         j.open('{');
-        j.field("hook", hook[0]);
-        j.field("title", "Postpartum massage guidance");
-        j.field(
-            "description",
-            std::string("Whether abdominal, low-back, breast, and shoulder and neck massage may be done now, later, "
-                        "with changes, not at all, or only after a clinician's review, and why, from the patient's "
-                        "record; ") +
-                hook[1] + ". Urgent findings (such as a venous thromboembolism) give one critical card.");
+        j.field("hook", hook);
+        j.field("title", texts.text("document-title"));
+        // What it says (the content's words), when, and how the service answers.
+        std::string description = texts.text("service-description");
+        const std::string when = texts.text(std::string("service-when-") + hook);
+        if (!when.empty()) description += (description.empty() ? "" : " ") + when;
+        description += (description.empty() ? "" : " ") + std::string("An escalation gives one critical card.");
+        j.field("description", description);
         j.field("id", kServiceId);
         j.key("prefetch").open('{');
         for (const auto& p : kPrefetch) j.field(p[0], p[1]);
         j.close('}');
         j.field("usageRequirements",
-                "Prefetch \"patient\" is required (HTTP 412 otherwise); the other prefetch keys are used when given. "
-                "Each call needs a JWT (ES384 or RS384) from a configured issuer.");
+                "Prefetch \"patient\" is required and must be the Patient of context.patientId (HTTP 412 otherwise); "
+                "the other prefetch keys are used when given. Each call needs a JWT (ES384 or RS384) from a "
+                "configured issuer.");
         j.key("extension").open('{').key(kContentExtension).raw(contentExtensionJson(facts)).close('}');
         j.close('}');
     }
@@ -244,43 +333,29 @@ HookRequest readHookRequest(std::string_view body) {
 }
 
 // ---- cards --------------------------------------------------------------------------------
+//
+// Every sentence on a card is the content's (through the assessment: findings, outcome labels and
+// texts, data gaps, the texts under content.texts); the outcome order is the content's
+// (content.outcomes). What is written here is the cards' structure: emphasis, tables, the rule
+// ids, the provenance line.
 
 namespace {
 
 std::string massageDisplay(std::string_view code, object m) {
     std::string_view d = str(m, "display");
-    // The display comes from the content, through the assessment JSON; the code is the fallback.
     return d.empty() ? std::string(code) : std::string(d);
-}
-
-std::string systemName(std::string_view uri) {
-    if (uri == "http://snomed.info/sct") return "SNOMED CT";
-    if (uri == "http://loinc.org") return "LOINC";
-    if (uri == "http://hl7.org/fhir/sid/icd-10-cm") return "ICD-10-CM";
-    if (uri == "http://hl7.org/fhir/sid/icd-10") return "ICD-10";
-    if (uri == "http://www.nlm.nih.gov/research/umls/rxnorm") return "RxNorm";
-    if (uri == "http://www.whocc.no/atc") return "ATC";
-    if (uri == kLocalSystem) return "ppmg";
-    return std::string(uri);
-}
-
-// Severity order of the outcomes, most severe first.
-int severity(std::string_view outcome) {
-    static const char* order[] = {"escalate", "block", "defer", "review", "modify", "no-flag", "not-applicable"};
-    for (int i = 0; i < 7; ++i)
-        if (outcome == order[i]) return i;
-    return 7;
 }
 
 struct Assessment {
     object root;
+    ContentTexts texts;
     std::string asOf, deliveryDate, deliveryMode;
     long long postpartumDay = -1;
     bool applicable = true;
 };
 
 // "| Condition/c1: Deep venous thrombosis (SNOMED CT 128053003) | active | 2026-01-01 |"
-void evidenceTable(std::string& md, array evidence) {
+void evidenceTable(std::string& md, array evidence, const ContentTexts& t) {
     bool any = false;
     for (element e : evidence) {
         object ev;
@@ -295,25 +370,28 @@ void evidenceTable(std::string& md, array evidence) {
             std::string_view display = str(code, "display");
             what += ": ";
             if (!display.empty()) what += std::string(display) + " (";
-            what += systemName(str(code, "system")) + " " + std::string(str(code, "code"));
+            what += t.systemName(str(code, "system")) + " " + std::string(str(code, "code"));
             if (!display.empty()) what += ")";
         } else if (!str(ev, "element").empty()) {
             what += ": " + std::string(str(ev, "element"));
         }
         std::string_view date = str(ev, "date");
         md += "| " + markdownEscape(what) + " | " + markdownEscape(str(ev, "value")) + " | " +
-              (date.empty() ? std::string("not recorded") : markdownEscape(date)) + " |\n";
+              (date.empty() ? std::string("-") : markdownEscape(date)) + " |\n";
     }
 }
 
-void finding(std::string& md, object f, std::string_view skipAction = {}) {
+void finding(std::string& md, object f, const ContentTexts& t, std::string_view skipAction = {}) {
     md += "\n**" + markdownEscape(str(f, "title")) + "** (rule " + markdownEscape(str(f, "rule")) + ", " +
           markdownEscape(str(f, "outcome")) + "): " + markdownEscape(str(f, "reason")) + "\n";
-    if (!str(f, "action").empty() && str(f, "action") != skipAction)
-        md += "\nWhat to do: " + markdownEscape(str(f, "action")) + "\n";
-    if (!str(f, "earliestDate").empty()) md += "\nEarliest date: " + markdownEscape(str(f, "earliestDate")) + "\n";
+    const std::string action(str(f, "action"));
+    if (!action.empty() && action != skipAction)
+        md += "\n" + markdownEscape(t.fill("card-action", {{"action", action}}, action)) + "\n";
+    const std::string earliest(str(f, "earliestDate"));
+    if (!earliest.empty())
+        md += "\n" + markdownEscape(t.fill("card-earliest-date", {{"date", earliest}}, earliest)) + "\n";
     array evidence;
-    if (arr(f, "evidence", evidence)) evidenceTable(md, evidence);
+    if (arr(f, "evidence", evidence)) evidenceTable(md, evidence, t);
     array refs;
     if (arr(f, "references", refs)) {
         std::string list;
@@ -325,42 +403,65 @@ void finding(std::string& md, object f, std::string_view skipAction = {}) {
     }
 }
 
-// The data gaps and the facts of the assessment, at the end of every card's detail.
-void footer(std::string& md, const Assessment& a, const ContentFacts& facts) {
+// A data gap by its name only: the content's own name for it, else its text up to the colon that
+// ends the name (the content writes gaps as "what is missing: what to do"), else its id.
+std::string gapName(object gap) {
+    const std::string_view name = str(gap, "name");
+    if (!name.empty()) return std::string(name);
+    const std::string_view text = str(gap, "text");
+    const size_t colon = text.find(':');
+    if (colon != std::string_view::npos && colon > 0) return std::string(text.substr(0, colon));
+    return std::string(str(gap, "id"));
+}
+
+// The data gaps and the facts of the assessment, at the end of every card's detail. In an
+// escalation the gaps are named only: their texts may give massage advice, and an escalation
+// gives none (clinical-rules.md, 1.1, rule 11).
+void footer(std::string& md, const Assessment& a, const ContentFacts& facts, bool gapsByName) {
+    const ContentTexts& t = a.texts;
     array gaps;
     if (arr(a.root, "dataGaps", gaps) && gaps.size() > 0) {
-        md += "\n**Missing data**\n\n";
+        const std::string heading = t.text("data-gaps-heading");
+        md += "\n";
+        if (!heading.empty()) md += "**" + markdownEscape(heading) + "**\n\n";
         for (element g : gaps) {
             object gap;
-            if (g.get_object().get(gap) == simdjson::SUCCESS) md += "- " + markdownEscape(str(gap, "text")) + "\n";
+            if (g.get_object().get(gap) != simdjson::SUCCESS) continue;
+            md += "- " + markdownEscape(gapsByName ? gapName(gap) : std::string(str(gap, "text"))) + "\n";
         }
     }
     md += "\n---\n\n";
-    if (!a.deliveryDate.empty()) {
-        md += "Delivery " + markdownEscape(a.deliveryDate);
-        if (!a.deliveryMode.empty()) md += " (" + markdownEscape(a.deliveryMode) + ")";
-        if (a.postpartumDay >= 0) md += ", postpartum day " + std::to_string(a.postpartumDay);
-        md += ". ";
-    } else {
-        md += "No delivery on record. ";
-    }
-    md += "Assessed as of " + markdownEscape(a.asOf) + " by ppmg " + markdownEscape(facts.pluginVersion) +
+    if (!a.deliveryDate.empty() && !a.deliveryMode.empty() && a.postpartumDay >= 0)
+        md += markdownEscape(
+            t.fill("card-delivery",
+                   {{"date", a.deliveryDate}, {"mode", a.deliveryMode}, {"day", std::to_string(a.postpartumDay)}}));
+    else if (!a.deliveryDate.empty())
+        md += markdownEscape(t.fill("card-delivery-date", {{"date", a.deliveryDate}}));
+    else
+        md += markdownEscape(t.text("card-no-delivery"));
+    md += " Assessed as of " + markdownEscape(a.asOf) + " by ppmg " + markdownEscape(facts.pluginVersion) +
           ", content " + markdownEscape(facts.contentVersion) + " (sha256 " +
           markdownEscape(facts.contentSha256.substr(0, 12)) + ").\n";
+}
+
+// While the content is not signed off, every card says so first (rule 16).
+std::string draftNotice(const ContentTexts& t) {
+    return t.draft ? "> **" + markdownEscape(t.text("draft-notice")) + "**\n\n" : std::string();
 }
 
 struct Card {
     std::string summary, detail, indicator, ruleId, ruleTitle;
 };
 
-void writeCard(JsonWriter& j, const Card& c, const CardOptions& o) {
+void writeCard(JsonWriter& j, const Card& c, const CardOptions& o, const ContentTexts& t) {
     j.open('{');
     j.field("uuid", Poco::UUIDGenerator::defaultGenerator().createRandom().toString());
     j.field("summary", truncateUtf8(c.summary, 140));
     j.field("indicator", c.indicator);
     j.field("detail", c.detail);
     j.key("source").open('{');
-    j.field("label", o.sourceLabel + " (content " + o.facts.contentVersion + ")");
+    const std::string label = o.sourceLabel.empty() ? t.text("document-title") : o.sourceLabel;
+    j.field("label", label + " (ppmg, content " + o.facts.contentVersion + ")");
     j.field("url", o.sourceUrl);
     j.key("topic").open('{');
     j.field("system", kLocalSystem);
@@ -370,7 +471,7 @@ void writeCard(JsonWriter& j, const Card& c, const CardOptions& o) {
     j.close('}');
     if (!o.guidanceUrl.empty()) {
         j.key("links").open('[').open('{');
-        j.field("label", "Full postpartum massage guidance");
+        j.field("label", t.text("card-guidance-link"));
         j.field("url", o.guidanceUrl);
         j.field("type", "absolute");
         j.close('}').close(']');
@@ -402,6 +503,11 @@ std::string joinTitles(const std::vector<std::string>& titles) {
     return s;
 }
 
+std::string withoutFinalStop(std::string s) {
+    while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
 }  // namespace
 
 Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
@@ -415,6 +521,9 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
     if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS ||
         doc.get_object().get(a.root) != simdjson::SUCCESS || !obj(a.root, "massages", massages))
         throw std::runtime_error("the plugin's assessment is not the expected JSON");
+    const std::string problem = readTexts(a.root, a.texts);
+    if (!problem.empty()) throw std::runtime_error(problem);
+    const ContentTexts& t = a.texts;
     object patient;
     if (!options.patientId.empty() && (!obj(a.root, "patient", patient) || str(patient, "id") != options.patientId))
         throw std::runtime_error("the plugin assessed another patient than the one asked for");
@@ -430,7 +539,8 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
 
     std::vector<Card> cards;
     if (escalate) {
-        // One critical card with every escalating finding and its data.
+        // One critical card: the urgent message, the escalating findings with their data, and the
+        // data gaps by name. No massage advice, positions or products (rule 11).
         Card c;
         c.indicator = "critical";
         std::vector<std::string> titles;
@@ -444,18 +554,16 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
                 }
                 if (action.empty()) action = std::string(str(f, "action"));
                 titles.emplace_back(str(f, "title"));
-                finding(body, f, action);
+                finding(body, f, t, action);
             });
+        const std::string urgent = t.sentence("escalate");
         if (c.ruleId.empty()) {
             c.ruleId = "escalate";
-            c.ruleTitle = "Urgent clinical assessment";
+            c.ruleTitle = t.label("escalate");
         }
-        // The phrase "urgent clinical assessment" is what a reader (and a client test) looks for.
-        c.summary = "Seek urgent clinical assessment before any postpartum massage: " + joinTitles(titles);
-        c.detail = "**" +
-                   markdownEscape(action.empty() ? "Seek urgent clinical assessment before any massage." : action) +
-                   "**\n" + body;
-        footer(c.detail, a, options.facts);
+        c.summary = withoutFinalStop(urgent) + (titles.empty() ? "" : ": " + joinTitles(titles));
+        c.detail = draftNotice(t) + "**" + markdownEscape(action.empty() ? urgent : action) + "**\n" + body;
+        footer(c.detail, a, options.facts, true);
         cards.push_back(std::move(c));
     } else {
         for (auto m : massages) {
@@ -467,20 +575,21 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
             c.indicator = (outcome == "block" || outcome == "review") ? "warning" : "info";
             const std::string display = massageDisplay(m.key, mo);
             std::string head = display + ": " + std::string(str(mo, "label"));
-            std::string_view earliest = str(mo, "earliestDate");
-            if (outcome == "defer" && !earliest.empty()) head += " (earliest " + std::string(earliest) + ")";
+            const std::string earliest(str(mo, "earliestDate"));
+            if (outcome == "defer" && !earliest.empty())
+                head += " (" + t.fill("card-earliest", {{"date", earliest}}, earliest) + ")";
             std::vector<std::string> titles;
             std::string body;
             array findings;
             if (arr(mo, "findings", findings)) {
-                // The findings that decided the outcome first, then the rest, most severe first.
+                // The findings that decided the outcome first, then the rest, in the content's order.
                 std::vector<object> sorted;
                 for (element fe : findings) {
                     object f;
                     if (fe.get_object().get(f) == simdjson::SUCCESS) sorted.push_back(f);
                 }
-                std::stable_sort(sorted.begin(), sorted.end(), [](object x, object y) {
-                    return severity(str(x, "outcome")) < severity(str(y, "outcome"));
+                std::stable_sort(sorted.begin(), sorted.end(), [&t](object x, object y) {
+                    return t.rank(str(x, "outcome")) < t.rank(str(y, "outcome"));
                 });
                 for (object f : sorted) {
                     if (c.ruleId.empty()) {
@@ -488,7 +597,7 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
                         c.ruleTitle = std::string(str(f, "title"));
                     }
                     titles.emplace_back(str(f, "title"));
-                    finding(body, f);
+                    finding(body, f, t);
                 }
             }
             if (c.ruleId.empty()) {
@@ -496,8 +605,9 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
                 c.ruleTitle = std::string(str(mo, "label"));
             }
             c.summary = head + (titles.empty() ? "" : ": " + joinTitles(titles));
-            c.detail = "**" + markdownEscape(head) + "** (outcome " + std::string(outcome) + ")\n" + body;
-            footer(c.detail, a, options.facts);
+            c.detail =
+                draftNotice(t) + "**" + markdownEscape(head) + "** (outcome " + std::string(outcome) + ")\n" + body;
+            footer(c.detail, a, options.facts, false);
             cards.push_back(std::move(c));
         }
         if (cards.empty()) {
@@ -514,23 +624,18 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
                         c.ruleTitle = std::string(str(f, "title"));
                     }
                     titles.emplace_back(str(f, "title"));
-                    finding(body, f);
+                    finding(body, f, t);
                 });
-            if (!a.applicable) {
-                c.summary = "Postpartum massage guidance does not apply" +
-                            (titles.empty() ? std::string() : ": " + joinTitles(titles));
-                if (c.ruleId.empty()) {
-                    c.ruleId = "not-applicable";
-                    c.ruleTitle = "Not applicable";
-                }
-            } else {
-                c.summary = "No contraindication to postpartum massage found in the available record";
-                if (c.ruleId.empty()) {
-                    c.ruleId = "no-flag";
-                    c.ruleTitle = "No contraindication found";
-                }
+            const char* outcome = a.applicable ? "no-flag" : "not-applicable";
+            if (!a.applicable)
+                c.summary = t.label(outcome) + (titles.empty() ? std::string() : ": " + joinTitles(titles));
+            else
+                c.summary = withoutFinalStop(t.sentence(outcome));
+            if (c.ruleId.empty()) {
+                c.ruleId = outcome;
+                c.ruleTitle = t.label(outcome);
             }
-            c.detail = "**" + markdownEscape(c.summary) + "**\n\n";
+            c.detail = draftNotice(t) + "**" + markdownEscape(c.summary) + "**\n\n";
             for (auto m : massages) {
                 object mo;
                 if (m.value.get_object().get(mo) != simdjson::SUCCESS) continue;
@@ -538,7 +643,7 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
                     "- " + markdownEscape(massageDisplay(m.key, mo)) + ": " + markdownEscape(str(mo, "label")) + "\n";
             }
             c.detail += body;
-            footer(c.detail, a, options.facts);
+            footer(c.detail, a, options.facts, false);
             cards.push_back(std::move(c));
         }
     }
@@ -548,7 +653,7 @@ Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
     j.open('{').key("cards").open('[');
     int worst = 3;
     for (const Card& c : cards) {
-        writeCard(j, c, options);
+        writeCard(j, c, options, t);
         int rank = c.indicator == "critical" ? 0 : c.indicator == "warning" ? 1 : 2;
         if (rank < worst) {
             worst = rank;

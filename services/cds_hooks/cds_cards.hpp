@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ppmg/ppmg.h"
@@ -24,8 +27,31 @@ struct ContentFacts {
     std::string pluginVersion;
 };
 
+// The content's words and order, as the plugin's assessment carries them ("content": its sign-off
+// status, the outcomes in precedence order, the code systems' names, the display texts): every
+// sentence of the discovery document and the cards comes from here.
+struct ContentTexts {
+    std::vector<std::string> outcomeOrder;                                // most severe first
+    std::map<std::string, std::pair<std::string, std::string>> outcomes;  // code -> label, sentence
+    std::map<std::string, std::string> systems;                           // code system URI -> name
+    std::map<std::string, std::string> texts;                             // id -> text
+    bool draft = true;                                                    // not signed off
+
+    int rank(std::string_view outcome) const;       // its place in outcomeOrder (unknown: after all)
+    std::string text(const std::string& id) const;  // "" when absent
+    std::string label(std::string_view outcome) const;
+    std::string sentence(std::string_view outcome) const;
+    std::string systemName(std::string_view uri) const;  // the URI when the content has no name
+    // The text with {name} placeholders filled in; whenAbsent when the content has no such text.
+    std::string fill(const std::string& id, std::initializer_list<std::pair<const char*, std::string>> values,
+                     const std::string& whenAbsent = {}) const;
+};
+// Reads them from an assessment (throws std::runtime_error when it has none, or lacks the outcome
+// sentences, or is a draft without its draft-notice text).
+ContentTexts readContentTexts(std::string_view assessmentJson);
+
 // GET /cds-services: the service for patient-view and for encounter-discharge.
-std::string discoveryJson(const ContentFacts& facts);
+std::string discoveryJson(const ContentFacts& facts, const ContentTexts& texts);
 
 // A hook call, read and checked (context.patientId is required, 400; prefetch "patient" must be
 // that patient, 412); its prefetch put into one FHIR R4 collection Bundle, every resource as it
@@ -44,7 +70,7 @@ HookRequest readHookRequest(std::string_view body);
 
 struct CardOptions {
     ContentFacts facts;
-    std::string sourceLabel = "ppmg postpartum massage guidance";
+    std::string sourceLabel;  // "" = the content's title
     std::string sourceUrl;    // absolute URL of the source (required by the cards)
     std::string guidanceUrl;  // absolute URL of the full guidance; "" = no links
     std::string patientId;    // when set, the assessment must be of this patient (else it throws)

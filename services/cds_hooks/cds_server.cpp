@@ -126,6 +126,7 @@ struct CdsService::State {
     ServerConfig config;
     const ppmg::Engine* engine = nullptr;
     ContentFacts facts;
+    ContentTexts texts;  // the content's words (from a start-up assessment)
     std::string discovery;
     std::string publicBase;  // --public-url without a trailing slash
     std::string publicPath;  // its path ("" or "/prefix")
@@ -321,19 +322,32 @@ private:
     }
 
     void about() {
-        std::string v = s_.facts.contentVersion, sha = s_.facts.contentSha256, pv = s_.facts.pluginVersion;
-        for (std::string* s : {&v, &sha, &pv})
-            for (char& c : *s)
-                if (c == '<' || c == '>' || c == '&' || c == '"') c = '?';
-        std::string html =
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ppmg: postpartum massage "
-            "guidance</title></head><body><h1>ppmg: postpartum massage guidance</h1>"
-            "<p>A CDS Hooks 2.0 service that says whether abdominal, low-back, breast, and shoulder and neck massage "
-            "may be done after a birth, and why. Every card names the rule that produced it and the patient data "
-            "that triggered it.</p><ul><li>ppmg " +
-            pv + "</li><li>Content " + v + "</li><li>Content SHA-256 " + sha +
-            "</li></ul><p>Discovery: <a href=\"cds-services\">cds-services</a>.</p></body></html>";
-        send(200, "text/html; charset=utf-8", html);
+        auto html = [](std::string s) {
+            std::string out;
+            for (char c : s) {
+                if (c == '<')
+                    out += "&lt;";
+                else if (c == '>')
+                    out += "&gt;";
+                else if (c == '&')
+                    out += "&amp;";
+                else if (c == '"')
+                    out += "&quot;";
+                else
+                    out.push_back(c);
+            }
+            return out;
+        };
+        const std::string title = html("ppmg: " + s_.texts.text("document-title"));
+        std::string page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + title +
+                           "</title></head><body><h1>" + title + "</h1>";
+        if (s_.texts.draft) page += "<p><strong>" + html(s_.texts.text("draft-notice")) + "</strong></p>";
+        page += "<p>A CDS Hooks 2.0 service. " + html(s_.texts.text("service-description")) +
+                " Every card names the rule that produced it and the patient data that triggered it.</p><ul><li>ppmg " +
+                html(s_.facts.pluginVersion) + "</li><li>Content " + html(s_.facts.contentVersion) +
+                "</li><li>Content SHA-256 " + html(s_.facts.contentSha256) +
+                "</li></ul><p>Discovery: <a href=\"cds-services\">cds-services</a>.</p></body></html>";
+        send(200, "text/html; charset=utf-8", page);
     }
 
     CardOptions cardOptions() const {
@@ -518,7 +532,20 @@ CdsService::CdsService(const ServerConfig& config, const ppmg::Engine& engine, s
     s.config = config;
     s.engine = &engine;
     s.facts = facts;
-    s.discovery = discoveryJson(facts);
+    // The content's words for the discovery document and the cards, from an assessment of a bare
+    // Patient (which also proves the engine answers before the server listens).
+    ppmg::Request probe;
+    probe.data = R"({"resourceType":"Patient","id":"ppmg-start-up"})";
+    probe.inputFormat = PPMG_INPUT_FHIR_JSON;
+    probe.outputFormat = PPMG_OUTPUT_JSON;
+    probe.asOf = config.asOf;
+    probe.sourceName = "start-up";
+    try {
+        s.texts = readContentTexts(engine.assess(probe));
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("the content cannot be presented: ") + e.what());
+    }
+    s.discovery = discoveryJson(facts, s.texts);
     s.log = std::make_unique<AccessLog>(config.accessLog);
     s.verifier = std::make_unique<JwtVerifier>(std::move(keys), config.auth);
     if (!config.publicUrl.empty()) {

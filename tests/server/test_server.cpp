@@ -355,6 +355,38 @@ TEST_CASE("service: rule 21, one record one reading: a prefetch that repeats a r
     CHECK(escalate);
 }
 
+TEST_CASE("service: rule 16, while the content is not signed off every card's detail says so", "[service][rule-16]") {
+    ServerProcess& srv = env().main();
+    for (const std::string& body : {dvtCall(), flaggedCall(), quietCall()}) {
+        Reply r = callService(body, env().token(srv.serviceUrl()));
+        REQUIRE(r.status == 200);
+        auto d = parse(r.body);
+        simdjson::dom::array cards;
+        REQUIRE(d->root["cards"].get(cards) == simdjson::SUCCESS);
+        REQUIRE(cards.size() >= 1);
+        for (auto card : cards) CHECK_THAT(s(card, "detail"), Contains("Draft content: not yet clinically signed off"));
+    }
+}
+
+TEST_CASE("service: rule 11, the critical card gives the urgent message, the data and the gaps by name only",
+          "[service][rule-11]") {
+    ServerProcess& srv = env().main();
+    Reply r = callService(dvtCall(), env().token(srv.serviceUrl()));  // no allergy list, no perineal record
+    REQUIRE(r.status == 200);
+    auto d = parse(r.body);
+    auto card = d->root["cards"].at(0).value();
+    REQUIRE(s(card, "indicator") == "critical");
+    const std::string detail = s(card, "detail");
+    CHECK_THAT(detail, Contains("Seek urgent clinical assessment"));
+    CHECK_THAT(detail, Contains("Condition/dvt-1"));
+    CHECK_THAT(detail, Contains("No allergy list"));  // the gap, by name
+    for (const char* advice :
+         {"fragrance", "nut-free", "patch-test", "side-lying", "positions", "avoid pressure", "puncture site"}) {
+        INFO(advice);
+        CHECK(detail.find(advice) == std::string::npos);
+    }
+}
+
 TEST_CASE("service: encounter-discharge is served the same way", "[service]") {
     ServerProcess& srv = env().main();
     Reply r = callService(dvtCall("pat-discharge", "encounter-discharge"), env().token(srv.serviceUrl()));
@@ -418,7 +450,7 @@ TEST_CASE("service: nothing flagged gives one info card", "[service]") {
     REQUIRE(dm->root["cards"].get(cards) == simdjson::SUCCESS);
     REQUIRE(cards.size() == 1);
     CHECK(s(cards.at(0).value(), "indicator") == "info");
-    CHECK_THAT(s(cards.at(0).value(), "summary"), Contains("does not apply"));
+    CHECK_THAT(s(cards.at(0).value(), "summary"), Contains("Not applicable"));
 }
 
 TEST_CASE("service: missing required prefetch gives 412 with an OperationOutcome", "[service]") {

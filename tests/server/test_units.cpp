@@ -4,6 +4,11 @@
 
 #include <simdjson.h>
 
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "cds_cards.hpp"
 #include "cds_jwt.hpp"
 #include "cds_text.hpp"
@@ -246,31 +251,158 @@ TEST_CASE("cards: summaries are cut to 140 characters on a character boundary", 
     CHECK(markdownEscape("[x](y) *b* <i> |") == "\\[x\\](y) \\*b\\* \\<i\\> \\|");
 }
 
-TEST_CASE("cards: an escalation with several findings is one critical card", "[unit][cards]") {
-    std::string finding =
-        R"({"rule":"PPM-ESC-01","outcome":"escalate","title":"Venous thromboembolism","types":["abdominal"],
-        "reason":"R","action":"Seek urgent clinical assessment.","evidence":[{"resourceType":"Condition","id":"c1","path":"x",
+namespace {
+
+// The "content" object of an assessment: the content's words, here with markers that show where
+// each sentence on a card comes from.
+std::string contentBlock(const std::string& signOff = "draft",
+                         const std::string& order = R"("escalate","block","defer","review","modify")") {
+    std::string outcomes;
+    std::string list = order + R"(,"no-flag","not-applicable")";
+    for (size_t pos = 0; (pos = list.find('"', pos)) != std::string::npos;) {
+        const size_t end = list.find('"', pos + 1);
+        const std::string code = list.substr(pos + 1, end - pos - 1);
+        outcomes += std::string(outcomes.empty() ? "" : ",") + R"({"code":")" + code + R"(","label":"LABEL-)" + code +
+                    R"(","text":"SENTENCE-)" + code + R"(.")" + "}";
+        pos = end + 1;
+    }
+    return R"("content":{"version":"9.9.9","sha256":"abc","signOff":")" + signOff + R"(","outcomes":[)" + outcomes +
+           R"(],"codeSystems":{"http://snomed.info/sct":"SYSTEM-SCT"},"texts":{"document-title":"TITLE",)"
+           R"("draft-notice":"DRAFT-NOTICE","data-gaps-heading":"GAPS-HEADING","card-action":"ACTION-TEXT {action}",)"
+           R"("card-earliest":"EARLIEST {date}","card-earliest-date":"EARLIEST-DATE {date}",)"
+           R"("card-delivery":"DELIVERY {date} MODE {mode} DAY {day}.","card-delivery-date":"DELIVERY-DATE {date}.",)"
+           R"("card-no-delivery":"NO-DELIVERY.","card-guidance-link":"GUIDANCE-LINK"}})";
+}
+
+std::string findingJson(const std::string& rule, const std::string& outcome, const std::string& title) {
+    return R"({"rule":")" + rule + R"(","outcome":")" + outcome + R"(","title":")" + title +
+           R"(","types":["abdominal"],"reason":"REASON-)" + rule + R"(","action":"DO-)" + rule +
+           R"(","evidence":[{"resourceType":"Condition","id":"c1","path":"x",
         "code":{"system":"http://snomed.info/sct","code":"128053003","display":"Deep venous thrombosis"},"value":"active","date":"2026-01-02"}],
         "references":["A"]})";
+}
+
+std::string assessmentJson(bool escalate, const std::string& massages, const std::string& content,
+                           const std::string& gaps = "[]") {
+    return R"({"applicable":true,"asOf":"2026-01-05","postpartumDay":10,"deliveryMode":"vaginal","deliveryDate":"2025-12-26","escalate":)" +
+           std::string(escalate ? "true" : "false") + R"(,"patient":{"id":"p"},"massages":{)" + massages +
+           R"(},"dataGaps":)" + gaps + "," + content + "}";
+}
+
+CardOptions cardOptions() {
+    CardOptions o;
+    o.facts = {"9.9.9", "abc", "1.0.0"};
+    o.sourceUrl = "https://x/about";
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("cards: an escalation with several findings is one critical card", "[unit][cards]") {
+    const std::string finding = findingJson("PPM-ESC-01", "escalate", "Venous thromboembolism");
     std::string massages;
     for (const char* t : {"abdominal", "low-back", "breast", "shoulder-neck"})
         massages += std::string(massages.empty() ? "" : ",") + "\"" + t +
                     "\":{\"outcome\":\"escalate\",\"label\":\"Urgent clinical assessment\",\"findings\":[" + finding +
                     "]}";
-    const std::string a =
-        R"({"applicable":true,"asOf":"2026-01-05","postpartumDay":10,"deliveryMode":"vaginal","deliveryDate":"2025-12-26","escalate":true,"massages":{)" +
-        massages + R"(},"dataGaps":[],"content":{"version":"9.9.9","sha256":"abc"}})";
-    CardOptions o;
-    o.facts = {"9.9.9", "abc", "1.0.0"};
-    o.sourceUrl = "https://x/about";
-    Cards c = cardsFromAssessment(a, o);
+    Cards c = cardsFromAssessment(assessmentJson(true, massages, contentBlock()), cardOptions());
     CHECK(c.count == 1);
     CHECK(c.indicator == "critical");
     CHECK_THAT(c.json, Contains("Deep venous thrombosis"));
     CHECK_THAT(c.json, Contains("2026-01-02"));
     CHECK_THAT(c.json, Contains("\"version\":\"9.9.9\""));
+    CHECK_THAT(c.json, Contains("\"summary\":\"SENTENCE-escalate: Venous thromboembolism\""));
     CHECK(c.json.find("links") == std::string::npos);
-    CHECK_THROWS(cardsFromAssessment("{}", o));
+    CHECK_THROWS(cardsFromAssessment("{}", cardOptions()));
+    CardOptions other = cardOptions();
+    other.patientId = "someone-else";
+    CHECK_THROWS(cardsFromAssessment(assessmentJson(true, massages, contentBlock()), other));
+}
+
+TEST_CASE("cards: every sentence comes from the content the assessment carries", "[unit][cards]") {
+    // Abdominal deferred (a defer and a modify finding), breast blocked, with a gap.
+    const std::string massages =
+        R"("abdominal":{"outcome":"defer","label":"LABEL-defer","display":"DISPLAY-abdominal","earliestDate":"2026-01-20","findings":[)" +
+        findingJson("M-1", "modify", "Modify title") + "," + findingJson("D-1", "defer", "Defer title") +
+        R"(]},"breast":{"outcome":"block","label":"LABEL-block","display":"DISPLAY-breast","findings":[)" +
+        findingJson("B-1", "block", "Block title") + "]}";
+    CardOptions o = cardOptions();
+    o.guidanceUrl = "https://guidance.example.org/";
+    const std::string gaps = R"([{"id":"allergies","text":"No allergy list: use a fragrance-free product."}])";
+    Cards c = cardsFromAssessment(assessmentJson(false, massages, contentBlock(), gaps), o);
+    REQUIRE(c.count == 2);
+    for (const char* marker :
+         {"DRAFT-NOTICE", "GAPS-HEADING", "No allergy list: use a fragrance-free product.", "ACTION-TEXT DO-D-1",
+          "EARLIEST 2026-01-20", "DELIVERY 2025-12-26 MODE vaginal DAY 10.", "SYSTEM-SCT 128053003", "GUIDANCE-LINK",
+          "TITLE (ppmg, content 9.9.9)", "DISPLAY-abdominal: LABEL-defer", "DISPLAY-breast: LABEL-block"}) {
+        INFO(marker);
+        CHECK_THAT(c.json, Contains(marker));
+    }
+    // The outcome order is the content's: the defer finding before the modify one ...
+    CHECK(c.json.find("Defer title") < c.json.find("Modify title"));
+    // ... and, with the content's order turned round, after it.
+    Cards r = cardsFromAssessment(
+        assessmentJson(false, massages, contentBlock("draft", R"("modify","review","defer","block","escalate")"), gaps),
+        o);
+    CHECK(r.json.find("Modify title") < r.json.find("Defer title"));
+    // Nothing flagged and out of scope: the outcome's sentence and label.
+    const std::string quiet = R"("abdominal":{"outcome":"no-flag","label":"LABEL-no-flag","findings":[]})";
+    CHECK_THAT(cardsFromAssessment(assessmentJson(false, quiet, contentBlock()), o).json,
+               Contains("\"summary\":\"SENTENCE-no-flag\""));
+}
+
+TEST_CASE("cards: rule 16, a draft content's cards each say so in their detail", "[unit][cards][rule-16]") {
+    const std::string massages =
+        R"("abdominal":{"outcome":"block","label":"L","findings":[)" + findingJson("B-1", "block", "T") +
+        R"(]},"breast":{"outcome":"review","label":"L","findings":[)" + findingJson("R-1", "review", "T") + "]}";
+    auto details = [&](const std::string& signOff) {
+        Cards c = cardsFromAssessment(assessmentJson(false, massages, contentBlock(signOff)), cardOptions());
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        simdjson::dom::array cards;
+        std::vector<std::string> out;
+        if (parser.parse(c.json).get(doc) != simdjson::SUCCESS || doc["cards"].get(cards) != simdjson::SUCCESS)
+            return out;
+        for (simdjson::dom::element card : cards) {
+            std::string_view detail;
+            if (card["detail"].get(detail) == simdjson::SUCCESS) out.emplace_back(detail);
+        }
+        return out;
+    };
+    const auto draft = details("draft");
+    REQUIRE(draft.size() == 2);
+    for (const auto& d : draft) CHECK(d.rfind("> **DRAFT-NOTICE**", 0) == 0);  // first, visibly
+    for (const auto& d : details("signed")) CHECK(d.find("DRAFT-NOTICE") == std::string::npos);
+    // A draft without its notice text is refused, not shown silently.
+    std::string noNotice = contentBlock("draft");
+    noNotice.replace(noNotice.find(R"("draft-notice":"DRAFT-NOTICE",)"),
+                     std::string(R"("draft-notice":"DRAFT-NOTICE",)").size(), "");
+    CHECK_THROWS(cardsFromAssessment(assessmentJson(false, massages, noNotice), cardOptions()));
+}
+
+TEST_CASE("cards: rule 11, an escalation gives the urgent message, the data and the gaps by name only",
+          "[unit][cards][rule-11]") {
+    const std::string massages = R"("abdominal":{"outcome":"escalate","label":"L","findings":[)" +
+                                 findingJson("PPM-ESC-01", "escalate", "Venous thromboembolism") + "," +
+                                 findingJson("PPM-MOD-01", "modify", "Light pressure") +
+                                 R"(]},"low-back":{"outcome":"escalate","label":"L","findings":[)" +
+                                 findingJson("PPM-ESC-01", "escalate", "Venous thromboembolism") + "]}";
+    const std::string gaps =
+        R"([{"id":"allergies","text":"No allergy list: use a fragrance-free, nut-free product and patch-test it first."},)"
+        R"({"id":"perineal-trauma","text":"No perineal tear or episiotomy recorded: if she has perineal trauma, use side-lying or supported positions."},)"
+        R"({"id":"x","name":"Named gap","text":"Named gap: with advice."}])";
+    Cards c = cardsFromAssessment(assessmentJson(true, massages, contentBlock(), gaps), cardOptions());
+    REQUIRE(c.count == 1);
+    for (const char* present : {"DO-PPM-ESC-01", "Deep venous thrombosis", "No allergy list",
+                                "No perineal tear or episiotomy recorded", "Named gap"}) {
+        INFO(present);
+        CHECK_THAT(c.json, Contains(present));
+    }
+    for (const char* absent :
+         {"fragrance", "patch-test", "side-lying", "positions", "with advice", "Light pressure", "DO-PPM-MOD-01"}) {
+        INFO(absent);
+        CHECK(c.json.find(absent) == std::string::npos);
+    }
 }
 
 // ---- HTTP/1.1 messages (http_message) ----------------------------------------------------
@@ -418,4 +550,71 @@ TEST_CASE("http: a response head cannot be split by a field value", "[unit][http
     r.status = 204;
     r.body.clear();
     CHECK(responseHead(r, 1, true, "").find("Content-Length") == std::string::npos);
+}
+
+// ---- the service's sources ----------------------------------------------------------------
+
+namespace {
+
+// The string literals of a C++ source (raw strings included), comments skipped.
+std::vector<std::string> stringLiterals(const std::string& src) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < src.size(); ++i) {
+        if (src.compare(i, 2, "//") == 0) {
+            i = src.find('\n', i);
+            if (i == std::string::npos) break;
+        } else if (src.compare(i, 2, "/*") == 0) {
+            i = src.find("*/", i + 2);
+            if (i == std::string::npos) break;
+            ++i;
+        } else if (src[i] == '\'') {
+            for (++i; i < src.size() && src[i] != '\''; ++i)
+                if (src[i] == '\\') ++i;
+        } else if (src.compare(i, 2, "R\"") == 0) {
+            const size_t open = src.find('(', i + 2);
+            const std::string close = ")" + src.substr(i + 2, open - i - 2) + "\"";
+            const size_t end = src.find(close, open);
+            out.push_back(src.substr(open + 1, end - open - 1));
+            i = end + close.size() - 1;
+        } else if (src[i] == '"') {
+            std::string lit;
+            for (++i; i < src.size() && src[i] != '"'; ++i) {
+                if (src[i] == '\\') lit.push_back(src[i++]);
+                lit.push_back(src[i]);
+            }
+            out.push_back(lit);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("services: no clinical wording as C++ literals (the cards' sentences come from content/)", "[unit][cards]") {
+    static const char* kClinical[] = {"massage",   "postpartum",  "deliver",  "birth",     "caesar",    "cesar",
+                                      "urgent",    "contraindic", "thromb",   "clinician", "abdominal", "low-back",
+                                      "breast",    "shoulder",    "wound",    "fever",     "bleed",     "pregnan",
+                                      "obstetric", "lactat",      "epidural", "perine",    "anticoag",  "platelet",
+                                      "blood",     "allerg",      "pressure", "injection"};
+    size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(PPMG_CDS_SOURCE_DIR)) {
+        const std::string path = entry.path().string();
+        if (!(path.size() > 4 && (path.substr(path.size() - 4) == ".cpp" || path.substr(path.size() - 4) == ".hpp")))
+            continue;
+        ++files;
+        std::ifstream in(path);
+        const std::string src((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        for (std::string lit : stringLiterals(src)) {
+            // The service's id is a name, not wording.
+            for (size_t p; (p = lit.find("postpartum-massage-guidance")) != std::string::npos;) lit.erase(p, 27);
+            if (lit.find(' ') == std::string::npos) continue;  // a name or a key, not a sentence
+            std::string lower = lit;
+            for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+            for (const char* word : kClinical) {
+                INFO(path << ": \"" << lit << "\"");
+                CHECK(lower.find(word) == std::string::npos);
+            }
+        }
+    }
+    CHECK(files >= 8);
 }

@@ -227,8 +227,9 @@ struct Content {
     std::string version;
     std::string sha256;
     std::string title;
-    std::string signOff;    // the record of clinical sign-off, as text
-    std::string directory;  // where it was loaded from
+    std::string signOff;        // the record of clinical sign-off, as text
+    std::string signOffStatus;  // "draft" until a named clinician signs it off, then "signed"
+    std::string directory;      // where it was loaded from
     std::vector<CodeSystem> codeSystems;
     std::unordered_map<std::string, ValueSet> valueSets;
     CodeIndex codeIndex;  // over valueSets

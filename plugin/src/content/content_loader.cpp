@@ -285,6 +285,7 @@ public:
         c_.version = attr(root, "version");
         c_.title = textOf(firstElement(root, "title"));
         c_.signOff = textOf(firstElement(root, "signOff"));
+        c_.signOffStatus = attr(firstElement(root, "signOff"), "status");
 
         // Targets of references first, so that uses can be checked as they are read.
         readCodeSystems(need(root, "codeSystems"));

@@ -127,6 +127,48 @@ private:
     bool fresh_ = true;
 };
 
+// What a host needs to present an assessment in the content's words (the CDS Hooks cards): the
+// sign-off status, the outcomes in precedence order (their sentences with {asOf} as written), the
+// code systems' names and the display texts. The same for every assessment on one content, so
+// written once per thread and content, then copied.
+const std::string& contentPresentation(const Content& c) {
+    thread_local std::string key, fragment;
+    const std::string id = c.sha256.empty() ? std::string() : c.version + "/" + c.sha256;
+    if (!fragment.empty() && !id.empty() && key == id) return fragment;
+    std::string f = "\"signOff\":";
+    appendJsonStringTo(f, c.signOffStatus);
+    f += ",\"outcomes\":[";
+    for (size_t o = 0; o < c.outcomeTexts.size(); ++o) {
+        f += o ? ",{\"code\":" : "{\"code\":";
+        appendJsonStringTo(f, outcomeCode(static_cast<Outcome>(o)));
+        f += ",\"label\":";
+        appendJsonStringTo(f, c.outcomeTexts[o].label);
+        f += ",\"text\":";
+        appendJsonStringTo(f, c.outcomeTexts[o].text);
+        f += '}';
+    }
+    f += "],\"codeSystems\":{";
+    for (size_t i = 0; i < c.codeSystems.size(); ++i) {
+        if (i) f += ',';
+        appendJsonStringTo(f, c.codeSystems[i].uri);
+        f += ':';
+        appendJsonStringTo(f, c.codeSystems[i].name);
+    }
+    f += "},\"texts\":{";
+    bool first = true;
+    for (const auto& [id, text] : c.texts) {
+        if (!first) f += ',';
+        first = false;
+        appendJsonStringTo(f, id);
+        f += ':';
+        appendJsonStringTo(f, text);
+    }
+    f += '}';
+    key = id;
+    fragment = std::move(f);
+    return fragment;
+}
+
 void writeEvidence(Json& j, const Evidence& e) {
     j.open('{');
     j.field("resourceType", e.resourceType);
@@ -256,6 +298,7 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
     j.open('{');
     j.field("version", c.version);
     j.field("sha256", c.sha256);
+    j.raw(contentPresentation(c));
     j.close('}');
     j.field("pluginVersion", pluginVersion);
     j.close('}');
