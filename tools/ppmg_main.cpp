@@ -16,7 +16,7 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
                      "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--patient ID] [-o OUT] FILE\n"
                      "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
-                     "  ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
+                     "  ppmg serve --listen HOST:PORT --public-url URL --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
                      "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
                      "  ppmg version\n"
                      "\n"
