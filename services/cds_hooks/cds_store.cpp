@@ -6,6 +6,8 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -388,7 +390,7 @@ private:
 
 int Store::latestSchemaVersion() { return migrations().back().version; }
 
-std::unique_ptr<Store> Store::open(const std::string& spec, size_t maxConnections) {
+std::unique_ptr<Store> Store::open(const std::string& spec, size_t maxConnections, bool migrate) {
     static std::once_flag registered;
     std::call_once(registered, [] {
         Poco::Data::SQLite::Connector::registerConnector();
@@ -398,13 +400,26 @@ std::unique_ptr<Store> Store::open(const std::string& spec, size_t maxConnection
     if (spec.rfind("sqlite:", 0) == 0) {
         std::string path = spec.substr(7);
         if (path.empty()) throw StoreError("--store sqlite:PATH needs a path");
+        if (!migrate && ::access(path.c_str(), R_OK) != 0) throw StoreError("no store at " + path);
         store = std::make_unique<DataStore>(false, path, maxConnections);
     } else if (spec.rfind("postgresql://", 0) == 0 || spec.rfind("postgres://", 0) == 0) {
         store = std::make_unique<DataStore>(true, spec, maxConnections);
     } else {
         throw StoreError("--store must be sqlite:PATH or postgresql://..., got \"" + redactStoreSpec(spec) + "\"");
     }
-    store->migrate();
+    if (migrate) {
+        store->migrate();
+    } else {
+        int v = 0;
+        try {
+            v = store->schemaVersion();
+        } catch (const StoreError& e) {
+            throw StoreError(std::string("not a ppmg store, or it cannot be read: ") + e.what());
+        }
+        if (v != latestSchemaVersion())
+            throw StoreError("the store's schema is version " + std::to_string(v) + ", this ppmg reads version " +
+                             std::to_string(latestSchemaVersion()) + " (ppmg serve migrates it)");
+    }
     return store;
 }
 

@@ -57,7 +57,9 @@ class Store {
 public:
     // "sqlite:PATH" or "postgresql://..." (a libpq URI). Connects, applies the migrations this
     // program knows, and refuses a store whose schema is newer. Throws StoreError.
-    static std::unique_ptr<Store> open(const std::string& spec, size_t maxConnections = 16);
+    // With migrate = false (readers such as `ppmg audit`) nothing is changed: a store whose
+    // schema is not the latest is refused.
+    static std::unique_ptr<Store> open(const std::string& spec, size_t maxConnections = 16, bool migrate = true);
     virtual ~Store() = default;
 
     virtual std::string kind() const = 0;  // "sqlite" or "postgresql"
