@@ -5,6 +5,7 @@
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
+#include <Poco/URI.h>
 
 #include <unistd.h>
 
@@ -386,6 +387,74 @@ private:
     Pool pool_;
 };
 
+// postgresql://[user[:password]@][host][:port][/dbname][?key=value&...] as libpq's keyword
+// string (Poco's connector takes only that form).
+std::string libpqKeywords(const std::string& uri) {
+    const size_t schemeEnd = uri.find("://");
+    std::string rest = uri.substr(schemeEnd + 3);
+    std::string query;
+    if (size_t q = rest.find('?'); q != std::string::npos) {
+        query = rest.substr(q + 1);
+        rest = rest.substr(0, q);
+    }
+    std::string path;
+    if (size_t slash = rest.find('/'); slash != std::string::npos) {
+        path = rest.substr(slash + 1);
+        rest = rest.substr(0, slash);
+    }
+    std::string user, password;
+    if (size_t at = rest.rfind('@'); at != std::string::npos) {
+        user = rest.substr(0, at);
+        rest = rest.substr(at + 1);
+        if (size_t colon = user.find(':'); colon != std::string::npos) {
+            password = user.substr(colon + 1);
+            user = user.substr(0, colon);
+        }
+    }
+    std::string host = rest, port;
+    if (!host.empty() && host[0] == '[') {  // [IPv6]:port
+        const size_t close = host.find(']');
+        if (close != std::string::npos) {
+            if (close + 1 < host.size() && host[close + 1] == ':') port = host.substr(close + 2);
+            host = host.substr(1, close - 1);
+        }
+    } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+        port = host.substr(colon + 1);
+        host = host.substr(0, colon);
+    }
+    auto decode = [](const std::string& in) {
+        std::string out;
+        Poco::URI::decode(in, out);
+        return out;
+    };
+    std::string out;
+    auto add = [&](const std::string& key, const std::string& value) {
+        if (value.empty()) return;
+        std::string quoted;
+        for (char c : value) {
+            if (c == '\\' || c == '\'') quoted.push_back('\\');
+            quoted.push_back(c);
+        }
+        out += (out.empty() ? "" : " ") + key + "='" + quoted + "'";
+    };
+    add("host", decode(host));
+    add("port", decode(port));
+    add("dbname", decode(path));
+    add("user", decode(user));
+    add("password", decode(password));
+    for (size_t pos = 0; pos < query.size();) {
+        size_t amp = query.find('&', pos);
+        if (amp == std::string::npos) amp = query.size();
+        const std::string kv = query.substr(pos, amp - pos);
+        const size_t eq = kv.find('=');
+        if (eq != std::string::npos) add(decode(kv.substr(0, eq)), decode(kv.substr(eq + 1)));
+        pos = amp + 1;
+    }
+    // Never wait long for a database that is not there.
+    if (out.find("connect_timeout=") == std::string::npos) out += " connect_timeout='5'";
+    return out;
+}
+
 }  // namespace
 
 int Store::latestSchemaVersion() { return migrations().back().version; }
@@ -403,7 +472,7 @@ std::unique_ptr<Store> Store::open(const std::string& spec, size_t maxConnection
         if (!migrate && ::access(path.c_str(), R_OK) != 0) throw StoreError("no store at " + path);
         store = std::make_unique<DataStore>(false, path, maxConnections);
     } else if (spec.rfind("postgresql://", 0) == 0 || spec.rfind("postgres://", 0) == 0) {
-        store = std::make_unique<DataStore>(true, spec, maxConnections);
+        store = std::make_unique<DataStore>(true, libpqKeywords(spec), maxConnections);
     } else {
         throw StoreError("--store must be sqlite:PATH or postgresql://..., got \"" + redactStoreSpec(spec) + "\"");
     }
