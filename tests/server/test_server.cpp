@@ -499,7 +499,7 @@ TEST_CASE("discovery: the service for patient-view and encounter-discharge, with
         for (auto kv : prefetch) all += std::string(kv.value.get_string().value()) + " ";
         CHECK_THAT(all, Contains("Patient/{{context.patientId}}"));
         for (const char* type : {"Condition?", "Procedure?", "Observation?", "MedicationRequest?",
-                                 "MedicationStatement?", "AllergyIntolerance?"})
+                                 "MedicationStatement?", "AllergyIntolerance?", "Encounter?"})
             CHECK_THAT(all, Contains(type));
         CHECK(!s(sv["extension"]["ppmg.content"], "version").empty());
     }

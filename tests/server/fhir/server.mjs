@@ -1,12 +1,13 @@
 // A FHIR R4 server for ppmg's tests (tests/server/test_scale_services.cpp, the fetch load test):
 // Medplum's FHIR router and in-memory repository (@medplum/fhir-router, from the npm registry:
 // the REST interactions, search parameter parsing and matching of Medplum's server), served over
-// Node's http module. What this file adds is only the HTTP plumbing, and the Bundle's `next`
-// link, which Medplum's in-memory repository leaves to the server around it.
+// Node's http module. What this file adds is only the HTTP plumbing, the Bundle's `next` link
+// (which Medplum's in-memory repository leaves to the server around it), and `patient=ID` read
+// as `patient=Patient/ID`, as FHIR search defines it.
 //
-// Usage: node server.mjs [--port 0] [--page-size N] [--delay-ms N]
+// Usage: node server.mjs [--port 0] [--page-size N] [--delay-ms N] [--log]
 //   Prints "fhir-server: listening on http://127.0.0.1:PORT/fhir" when ready. The base is /fhir.
-//   --delay-ms slows every answer (for the time-budget tests). There is no authentication here:
+//   --delay-ms slows every answer (for the time-budget tests); --log prints each request. There is no authentication here:
 //   the tests put haproxy in front, which terminates TLS and checks the bearer token.
 import http from 'node:http';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
@@ -19,8 +20,9 @@ const opt = (name, dflt) => {
   return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
 };
 const port = Number(opt('--port', '0'));
-const defaultPageSize = Number(opt('--page-size', '20'));
+const defaultPageSize = Number(opt('--page-size', '100'));
 const delayMs = Number(opt('--delay-ms', '0'));
+const logRequests = args.includes('--log');
 
 // FHIR R4's resource definitions and search parameters, as Medplum's server loads them.
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
@@ -41,6 +43,7 @@ const server = http.createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', async () => {
     try {
+      if (logRequests) console.log(`${req.method} ${req.url}`);
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       const url = new URL(req.url, 'http://127.0.0.1');
       if (!url.pathname.startsWith('/fhir/')) return send(res, 404, { resourceType: 'OperationOutcome' });
@@ -50,9 +53,13 @@ const server = http.createServer((req, res) => {
         if (query[k] === undefined) query[k] = v;
         else query[k] = [].concat(query[k], v);
       }
+      // `patient=ID` is `patient=Patient/ID` in FHIR search (a reference parameter with one
+      // target type); Medplum's in-memory matcher compares whole references, so it is spelt out.
+      if (typeof query.patient === 'string' && !query.patient.includes('/')) query.patient = `Patient/${query.patient}`;
       // Paging: Medplum reads _count and _offset; the next link is made here from them.
       const isSearch = req.method === 'GET' && /^\/[A-Za-z]+\/?$/.test(pathname);
-      const count = Number(query._count ?? defaultPageSize);
+      // --page-size is also the largest page served, whatever _count asks (as servers cap it).
+      const count = Math.min(Number(query._count ?? defaultPageSize), defaultPageSize);
       const offset = Number(query._offset ?? 0);
       if (isSearch) {
         query._count = String(count);
