@@ -75,7 +75,9 @@ fhir_token=$(openssl rand -hex 24)
 start_fhir() { # NAME ARGS... -> port in $fhir_port
   local name=$1
   shift
-  node "$npmdir/server.mjs" --port 0 --log "$@" >"$work/$name.log" 2>"$work/$name.err" &
+  local log=--log
+  [[ $name == loadfhir ]] && log=
+  node "$npmdir/server.mjs" --port 0 $log "$@" >"$work/$name.log" 2>"$work/$name.err" &
   pids+=($!)
   fhir_port=
   for _ in $(seq 1 300); do
@@ -227,9 +229,19 @@ elapsed=$((($(date +%s%N) - t0) / 1000000))
 say "an unknown CA, and the page, byte and time bounds give 412 (time bound answered in $elapsed ms)"
 
 if [[ -n ${PPMG_FETCH_LOAD_REQUESTS:-} ]]; then
-  request p-fetch-1 "$fhir" "$fhir_token" >"$work/load.json"
-  serve load --fhir-allow "$fhir" --fhir-ca-file "$work/ca.pem"
-  # The test server logs every request; for the load, a second one that does not.
+  # For the load, a FHIR server that does not log every request and serves pages of 100, behind
+  # the same haproxy configuration (TLS, token).
+  start_fhir loadfhir
+  node "$npmdir/tool.mjs" load "http://127.0.0.1:$fhir_port/fhir" "$src/records/dvt-paged.json" >/dev/null || fail "loading"
+  sed -n '/^global/,/^frontend slowfhir/p' "$work/haproxy.cfg" | sed '$d' |
+    sed "s/bind 127.0.0.1:$ha_port/bind 127.0.0.1:$(free_port)/; s/default_backend node/default_backend loadnode/" >"$work/haproxy-load.cfg"
+  printf 'backend loadnode\n  server n1 127.0.0.1:%s\n' "$fhir_port" >>"$work/haproxy-load.cfg"
+  load_ha=$(sed -n 's/.*bind 127.0.0.1:\([0-9]*\) ssl.*/\1/p' "$work/haproxy-load.cfg")
+  haproxy -f "$work/haproxy-load.cfg" -db >"$work/haproxy-load.log" 2>&1 &
+  pids+=($!)
+  wait_port "$load_ha" || fail "haproxy (load) did not start"
+  request p-fetch-1 "https://127.0.0.1:$load_ha/fhir" "$fhir_token" >"$work/load.json"
+  serve load --fhir-allow "https://127.0.0.1:$load_ha/fhir" --fhir-ca-file "$work/ca.pem"
   result=$("$bin/ppmg_cds_client" load --url "http://127.0.0.1:$port" --key "$work/key.pem" --kid fetch-key --iss "$issuer" \
     --body "$work/load.json" --requests "$PPMG_FETCH_LOAD_REQUESTS" --connections "${PPMG_FETCH_LOAD_CONNECTIONS:-16}" --max-seconds 300) ||
     fail "the fetch-mode load: $result"

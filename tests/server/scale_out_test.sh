@@ -129,7 +129,8 @@ backend replicas
   balance roundrobin
   option httpchk GET /healthz
   http-check expect status 200
-  default-server inter 300ms fall 1 rise 2
+  timeout check 2s
+  default-server inter 300ms fall 3 rise 2
   server r1 127.0.0.1:${ports[0]} check
   server r2 127.0.0.1:${ports[1]} check
   server r3 127.0.0.1:${ports[2]} check
