@@ -126,4 +126,5 @@ This package holds the plugin, the ppmg command line, the clinical content and
 its stylesheet, and the SDK: C and C++ headers, the loader library, a CMake
 package (find_package(ppmg)), pkg-config files and example hosts.")
 
+set(CPACK_PROJECT_CONFIG_FILE ${PPMG_PACKAGING_DIR}/deb/cpack_per_generator.cmake)
 include(CPack)
