@@ -368,7 +368,7 @@ TEST_CASE("fetch: fetched values replace the prefetch keys, the rest is kept", "
 TEST_CASE("service content: override reasons and the fetch plan come from the content", "[content]") {
     const ServiceContent c = loadServiceContent(PPMG_CONTENT_DIR);
     CHECK(c.sha256.size() == 64);
-    CHECK(c.version == "1.0.0");
+    CHECK(c.version == "1.1.0");
     CHECK(c.localSystem == "urn:oid:2.25.318214975805081609918790724903688664766.1");
     REQUIRE(c.overrideReasons.size() >= 3);
     for (const auto& r : c.overrideReasons) {

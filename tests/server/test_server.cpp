@@ -251,7 +251,7 @@ TEST_CASE("serve: GET /healthz answers without a token and names the content", "
     Client c("127.0.0.1", env().main().port());
     Reply r = c.get("/healthz");
     REQUIRE(r.status == 200);
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     auto d = parse(r.body);
     CHECK(s(d->root, "status") == "ok");
     CHECK(!s(d->root["content"], "version").empty());
@@ -483,7 +483,7 @@ TEST_CASE("discovery: the service for patient-view and encounter-discharge, with
     Reply r = c.get("/cds-services");
     REQUIRE(r.status == 200);
     CHECK_THAT(r.header("content-type"), Contains("application/json"));
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     auto d = parse(r.body);
     simdjson::dom::array services;
     REQUIRE(d->root["services"].get(services) == simdjson::SUCCESS);
@@ -513,7 +513,7 @@ TEST_CASE("service: a DVT gives one critical card with the triggering data", "[s
     Reply r = callService(dvtCall(), env().token(srv.serviceUrl()));
     INFO(r.body);
     REQUIRE(r.status == 200);
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     auto d = parse(r.body);
     simdjson::dom::array cards;
     REQUIRE(d->root["cards"].get(cards) == simdjson::SUCCESS);
@@ -528,7 +528,7 @@ TEST_CASE("service: a DVT gives one critical card with the triggering data", "[s
     CHECK_THAT(detail, Contains(daysAgo(2)));    // the data's date
     CHECK_THAT(detail, Contains("PPM-ESC-01"));  // the rule
     CHECK(s(card["source"]["topic"], "code") == "PPM-ESC-01");
-    CHECK(s(d->root["extension"]["ppmg.content"], "version") == "1.0.0");
+    CHECK(s(d->root["extension"]["ppmg.content"], "version") == "1.1.0");
 }
 
 TEST_CASE("service: encounter-discharge is served the same way", "[service]") {
@@ -811,7 +811,7 @@ TEST_CASE("render: a FHIR Bundle in, the CDA document out, with the same authent
     Reply r = c.post("/render", bundle, env().token(srv.base() + "/render"));
     REQUIRE(r.status == 200);
     CHECK_THAT(r.header("content-type"), Contains("xml"));
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     CHECK_THAT(r.body, Contains("<ClinicalDocument"));
     Reply h = c.post("/render?format=html", bundle, env().token(srv.base() + "/render"));
     REQUIRE(h.status == 200);
