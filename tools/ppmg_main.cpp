@@ -2,6 +2,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "audit_command.hpp"
 #include "bench_command.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -9,21 +10,23 @@
 
 namespace {
 
-const char* kUsage = "ppmg " PPMG_VERSION
-                     " - postpartum massage guidance from a FHIR R4 record\n"
-                     "\n"
-                     "usage:\n"
-                     "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
-                     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--patient ID] [-o OUT] FILE\n"
-                     "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
-                     "  ppmg serve --listen HOST:PORT --public-url URL --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
-                     "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
-                     "  ppmg version\n"
-                     "\n"
-                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient); '-' reads stdin.\n"
-                     "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
-                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml.\n"
-                     "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
+const char* kUsage =
+    "ppmg " PPMG_VERSION
+    " - postpartum massage guidance from a FHIR R4 record\n"
+    "\n"
+    "usage:\n"
+    "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
+    "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--patient ID] [-o OUT] FILE\n"
+    "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
+    "  ppmg serve --listen HOST:PORT --public-url URL --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
+    "  ppmg audit --store S [--since D] [--patient ID]       (see ppmg audit --help)\n"
+    "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
+    "  ppmg version\n"
+    "\n"
+    "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient); '-' reads stdin.\n"
+    "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
+    "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml.\n"
+    "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
 
 }  // namespace
 
@@ -39,6 +42,7 @@ int main(int argc, char** argv) {
         if (cmd == "render") return runRender(argc, argv);
         if (cmd == "validate") return runValidate(argc, argv);
         if (cmd == "serve") return runServe(argc, argv);
+        if (cmd == "audit") return runAudit(argc, argv);
         if (cmd == "bench") return runBench(argc, argv);
         if (cmd == "version" || cmd == "--version") {
             std::cout << "ppmg " PPMG_VERSION << std::endl;

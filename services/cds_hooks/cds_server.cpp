@@ -14,10 +14,14 @@
 #include <exception>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "cds_text.hpp"
+#include "cds_view.hpp"
 #include "json_writer.hpp"
 #include "ppmg/ppmg.hpp"
 
@@ -113,7 +117,7 @@ struct Exchange {
     std::string remote, method, path;
     int status = 0;
     size_t bytesIn = 0, bytesOut = 0;
-    std::string auth = "none", issuer, kid, jti, authDetail;
+    std::string auth = "none", issuer, kid, jti, authDetail, subject;
     std::string hook, hookInstance, indicator, error;
     long cards = -1;
 };
@@ -133,6 +137,7 @@ struct CdsService::State {
     std::string base;        // publicBase, else the URL the server listens on
     std::unique_ptr<JwtVerifier> verifier;
     std::unique_ptr<AccessLog> log;
+    std::unique_ptr<ScaleServices> scale;  // the store and audit, fetching, the replay cache, view links
     std::atomic<uint64_t> requestCounter{0};
     Clock::time_point started = Clock::now();
 };
@@ -222,6 +227,8 @@ private:
         const Route* found = nullptr;
         for (const Route& r : routes)
             if (r.path == path) found = &r;
+        static const Route viewRoute{"/view", "GET"};
+        if (!found && path.compare(0, 6, "/view/") == 0) found = &viewRoute;
         if (!found)
             return send(404, "application/fhir+json", operationOutcome("error", "not-found", "No such endpoint."));
         if (m == "OPTIONS") {  // CORS preflight
@@ -240,6 +247,7 @@ private:
         if (path == "/healthz") return health();
         if (path == "/cds-services") return send(200, "application/json", s_.discovery);
         if (path == "/about") return about();
+        if (found == &viewRoute) return view(path.substr(6));
         // The rest needs the caller's JWT, checked before the body is read (an unread body is
         // read and dropped by the HTTP layer, off the worker).
         if (!authenticate(path)) return;
@@ -268,6 +276,7 @@ private:
         x_.kid = r.kid.substr(0, 100);
         x_.jti = r.jti.substr(0, 100);
         x_.authDetail = r.detail;
+        x_.subject = r.subject;
         if (r.ok()) return true;
         // Refused: the answer says nothing about the request's content.
         const bool busy = r.failure == AuthFailure::Busy;
@@ -317,6 +326,11 @@ private:
         j.field("pluginVersion", s_.facts.pluginVersion);
         j.key("content").raw(contentExtensionJson(s_.facts));
         j.key("authentication").str(s_.config.insecureNoAuth ? "disabled (--insecure-no-auth)" : "jwt");
+        if (s_.scale) {
+            j.field("store", s_.scale->store().kind());
+            j.field("replayCache", s_.scale->replayGuard()->describe());
+            j.key("fhirFetch").boolean(s_.scale->fetcher().enabled());
+        }
         j.close('}');
         send(200, "application/json", j.out);
     }
@@ -361,49 +375,156 @@ private:
     void service() {
         std::string data;
         if (!body(data)) return;
-        HookRequest hook;
+        ScaleServices& scale = *s_.scale;
+        CallFacts call;
+        call.issuer = x_.issuer;
+        call.subject = x_.subject;
+        call.clientAddress = request_.client;
+        call.asOf = s_.config.asOf.empty() ? todayUtc() : s_.config.asOf;
+        // A call over 1 MiB is worked on a thread of its own (see kOwnThreadBytes).
+        const bool own = data.size() > kOwnThreadBytes;
+        HookRequest hook = runOn(own, [&] { return readHookRequest(data); });
+        x_.hook = hook.hook.substr(0, 64);
+        x_.hookInstance = hook.hookInstance;
+        call.hook = x_.hook;
+        call.hookInstance = hook.hookInstance;
+        if (hook.status == 400) {  // not a hook call of this service: nothing is fetched for it
+            x_.error = "hook-request";
+            return refuseCall(call, 400, "invalid", hook.problem);
+        }
+        // What the prefetch lacks, fetched from the call's fhirServer (only one under --fhir-allow).
+        ScaleServices::Prepared prepared = scale.prepare(data, call.asOf);
+        call.dataSource = prepared.dataSource;
+        call.patientId = hook.patientId.empty() ? prepared.patientId : hook.patientId;
+        if (prepared.status != 0) {
+            x_.error = "fetch";
+            return refuseCall(call, prepared.status, "required", prepared.problem);
+        }
+        if (prepared.fetched) {
+            hook = runOn(own || prepared.body.size() > kOwnThreadBytes, [&] { return readHookRequest(prepared.body); });
+            call.patientId = hook.patientId;
+        }
+        if (hook.status != 0) {
+            x_.error = "hook-request";
+            return refuseCall(call, hook.status, hook.status == 412 ? "required" : "invalid", hook.problem);
+        }
+        std::string assessment;
         Cards cards;
         try {
-            // Reading the call, the assessment and the cards; on a thread of its own for a large body.
-            cards = runOn(data.size() > kOwnThreadBytes, [&] {
-                hook = readHookRequest(data);
-                if (hook.status != 0) return Cards{};
+            // The assessment and the cards, for context.patientId only.
+            std::tie(assessment, cards) = runOn(own || hook.bundle.size() > kOwnThreadBytes, [&] {
                 ppmg::Request req;
                 req.data = hook.bundle;
                 req.inputFormat = PPMG_INPUT_FHIR_JSON;
                 req.outputFormat = PPMG_OUTPUT_JSON;
-                req.asOf = s_.config.asOf;
+                req.asOf = call.asOf;
                 req.patientId = hook.patientId;
-                req.sourceName = "prefetch";
+                req.sourceName = call.dataSource;
+                std::string a = s_.engine->assess(req);
                 CardOptions options = cardOptions();
                 options.patientId = hook.patientId;
-                return cardsFromAssessment(s_.engine->assess(req), options);
+                Cards c = cardsFromAssessment(a, options);
+                return std::make_pair(std::move(a), std::move(c));
             });
         } catch (const ppmg::Exception& e) {
-            x_.hook = hook.hook.substr(0, 64);
-            x_.hookInstance = hook.hookInstance;
-            return pluginFailure(e);
-        }
-        x_.hook = hook.hook.substr(0, 64);
-        x_.hookInstance = hook.hookInstance;
-        if (hook.status != 0) {
-            x_.error = "hook-request";
-            return send(hook.status, "application/fhir+json",
-                        operationOutcome("error", hook.status == 412 ? "required" : "invalid", hook.problem));
+            pluginFailure(e);
+            auditQuietly(call, x_.status, "the plugin refused the record");
+            return;
         }
         x_.cards = long(cards.count);
         x_.indicator = cards.indicator;
-        send(200, "application/json", cards.json);
+        std::string out;
+        try {
+            // Recorded (AuditEvent, cards, view link) before anything is answered.
+            out = scale.issue(cards.json, assessment, hook.bundle, call, s_.base);
+        } catch (const StoreError& e) {
+            return storeUnavailable(e);
+        }
+        send(200, "application/json", out);
+    }
+
+    // A refused hook call: audited, then answered with an OperationOutcome.
+    void refuseCall(const CallFacts& call, int status, const char* code, const std::string& problem) {
+        auditQuietly(call, status, problem.substr(0, 300));
+        send(status, "application/fhir+json", operationOutcome("error", code, problem));
+    }
+
+    void auditQuietly(const CallFacts& call, int status, const std::string& why) {
+        try {
+            s_.scale->auditRefusal(call, status, why);
+        } catch (const StoreError& e) {
+            x_.error += std::string(x_.error.empty() ? "" : "; ") + "audit not stored: " + e.what();
+        }
+    }
+
+    void storeUnavailable(const StoreError& e) {
+        x_.error = std::string("store: ") + e.what();
+        response_.set("Retry-After", "1");
+        send(503, "application/fhir+json",
+             operationOutcome("error", "transient", "The service cannot record the call now; try again later."));
     }
 
     void feedback() {
         std::string data;
         if (!body(data)) return;
-        // Accepted and counted in the access log; nothing is stored.
+        std::pair<int, std::string> r;
+        try {
+            r = s_.scale->feedback(data, x_.issuer, x_.subject);
+        } catch (const StoreError& e) {
+            return storeUnavailable(e);
+        }
+        if (r.first != 200) {
+            x_.error = "feedback";
+            return send(r.first, "application/fhir+json", operationOutcome("error", "invalid", r.second));
+        }
         size_t items = 0;
         for (size_t pos = 0; (pos = data.find("\"outcome\"", pos)) != std::string::npos; ++pos) ++items;
         x_.cards = long(items);
         send(200, "application/json", "{}");
+    }
+
+    // GET /view/{token}: the guidance for one decision, as a page. No token is needed beyond the
+    // link's own (unguessable, short-lived, only its digest stored); unknown or expired: 404.
+    void view(const std::string& rest) {
+        std::optional<ViewRow> row;
+        try {
+            row = s_.scale->view(rest);
+        } catch (const StoreError& e) {
+            return storeUnavailable(e);
+        }
+        // A decision made with other content (a replica not yet upgraded, or since) is not shown
+        // with this one: the page could then differ from the card.
+        if (row && row->contentSha != s_.facts.contentSha256) {
+            x_.error = "view: made with other content";
+            row.reset();
+        }
+        if (!row)
+            return send(404, "application/fhir+json",
+                        operationOutcome("error", "not-found", "No such page, or its link has expired."));
+        std::string record;
+        try {
+            record = unpackRecord(row->record, s_.config.maxBodyBytes * 4);
+        } catch (const std::exception& e) {
+            x_.error = std::string("view: ") + e.what();
+            return send(500, "application/fhir+json",
+                        operationOutcome("fatal", "exception", "The service failed; the error is logged."));
+        }
+        ppmg::Request req;
+        req.data = record;
+        req.inputFormat = PPMG_INPUT_FHIR_JSON;
+        req.outputFormat = PPMG_OUTPUT_HTML;
+        req.asOf = row->asOf;
+        req.patientId = row->patientId;
+        req.sourceName = "view";
+        std::string html;
+        try {
+            html = runOn(record.size() > kOwnThreadBytes, [&] { return s_.engine->render(req); });
+        } catch (const ppmg::Exception& e) {
+            return pluginFailure(e);
+        }
+        response_.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'");
+        response_.set("Referrer-Policy", "no-referrer");
+        send(200, "text/html; charset=utf-8", html);
     }
 
     void render() {
@@ -548,6 +669,8 @@ CdsService::CdsService(const ServerConfig& config, const ppmg::Engine& engine, s
     s.discovery = discoveryJson(facts, s.texts);
     s.log = std::make_unique<AccessLog>(config.accessLog);
     s.verifier = std::make_unique<JwtVerifier>(std::move(keys), config.auth);
+    s.scale = std::make_unique<ScaleServices>(config.scale, facts, "ppmg serve " + config.listen);
+    if (config.scale.replayCache != "memory") s.verifier->setReplayGuard(s.scale->replayGuard());
     if (!config.publicUrl.empty()) {
         s.publicBase = config.publicUrl;
         while (!s.publicBase.empty() && s.publicBase.back() == '/') s.publicBase.pop_back();

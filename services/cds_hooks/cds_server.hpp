@@ -9,6 +9,7 @@
 
 #include "cds_cards.hpp"
 #include "cds_jwt.hpp"
+#include "cds_scale.hpp"
 #include "http_server.hpp"
 
 namespace ppmg {
@@ -38,6 +39,7 @@ struct ServerConfig {
     std::string guidanceUrl;          // card links; "" = none
     std::string accessLog = "-";      // "-" stderr, "off", or a file (appended)
     AuthOptions auth;
+    ScaleOptions scale;  // store, replay cache, fetching, view links
 };
 
 // The service's endpoints, apart from the sockets: what runServer serves, and what the HTTP fuzz

@@ -22,6 +22,7 @@ struct HttpRequest {
     int minorVersion = 1;                                      // HTTP/1.0 or HTTP/1.1
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-case, values trimmed
     std::string remote;                                        // the client's address:port (set by the server)
+    std::string client;                                        // the client's address (set by the server)
 
     enum class Framing { None, Length, Chunked };
     Framing framing = Framing::None;

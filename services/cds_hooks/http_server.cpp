@@ -505,6 +505,7 @@ struct HttpServer::Impl {
         c.in.erase(0, end);
         c.scanned = 0;
         request.remote = c.remote;
+        request.client = c.client;
         if (!ok) return refuse(c, nullptr, err.status, err.reason, now);
         ++c.requests;
         if (!request.hasBody() && h.answerInline) {

@@ -11,6 +11,8 @@
 // characters and a known indicator.
 #include <simdjson.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -50,7 +52,16 @@ CdsService& service() {
         c.accessLog = "off";
         c.maxBodyBytes = 256u << 10;
         c.guidanceUrl = "https://guidance.example.org/ppmg";
-        return CdsService(c, engine(), std::make_shared<KeyStore>(), ContentFacts{"1.0.0", "abc", "1.1.0"});
+        // The store of calls and feedback: a SQLite file of this process, removed at exit.
+        static const std::string db = "/tmp/ppmg-fuzz-http-" + std::to_string(::getpid()) + ".db";
+        std::atexit([] { std::remove(db.c_str()); });
+        c.scale.store = "sqlite:" + db;
+        c.scale.contentDir = PPMG_SOURCE_CONTENT_DIR;
+        const ppmg_content_info info = engine().info();
+        const ContentFacts facts{info.content_version ? info.content_version : "",
+                                 info.content_sha256 ? info.content_sha256 : "",
+                                 info.plugin_version ? info.plugin_version : ""};
+        return CdsService(c, engine(), std::make_shared<KeyStore>(), facts);
     }();
     static const bool listening = (s.setListening("127.0.0.1:8080", false), true);
     (void)listening;

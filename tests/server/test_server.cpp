@@ -28,7 +28,7 @@ TEST_CASE("serve: GET /healthz answers without a token and names the content", "
     Client c("127.0.0.1", env().main().port());
     Reply r = c.get("/healthz");
     REQUIRE(r.status == 200);
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     auto d = parse(r.body);
     CHECK(s(d->root, "status") == "ok");
     CHECK(!s(d->root["content"], "version").empty());
@@ -268,7 +268,7 @@ TEST_CASE("discovery: the service for patient-view and encounter-discharge, with
     Reply r = c.get("/cds-services");
     REQUIRE(r.status == 200);
     CHECK_THAT(r.header("content-type"), Contains("application/json"));
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     auto d = parse(r.body);
     simdjson::dom::array services;
     REQUIRE(d->root["services"].get(services) == simdjson::SUCCESS);
@@ -284,7 +284,7 @@ TEST_CASE("discovery: the service for patient-view and encounter-discharge, with
         for (auto kv : prefetch) all += std::string(kv.value.get_string().value()) + " ";
         CHECK_THAT(all, Contains("Patient/{{context.patientId}}"));
         for (const char* type : {"Condition?", "Procedure?", "Observation?", "MedicationRequest?",
-                                 "MedicationStatement?", "AllergyIntolerance?"})
+                                 "MedicationStatement?", "AllergyIntolerance?", "Encounter?"})
             CHECK_THAT(all, Contains(type));
         CHECK(!s(sv["extension"]["ppmg.content"], "version").empty());
     }
@@ -298,7 +298,7 @@ TEST_CASE("service: a DVT gives one critical card with the triggering data", "[s
     Reply r = callService(dvtCall(), env().token(srv.serviceUrl()));
     INFO(r.body);
     REQUIRE(r.status == 200);
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     auto d = parse(r.body);
     simdjson::dom::array cards;
     REQUIRE(d->root["cards"].get(cards) == simdjson::SUCCESS);
@@ -313,7 +313,7 @@ TEST_CASE("service: a DVT gives one critical card with the triggering data", "[s
     CHECK_THAT(detail, Contains(daysAgo(2)));    // the data's date
     CHECK_THAT(detail, Contains("PPM-ESC-01"));  // the rule
     CHECK(s(card["source"]["topic"], "code") == "PPM-ESC-01");
-    CHECK(s(d->root["extension"]["ppmg.content"], "version") == "1.0.0");
+    CHECK(s(d->root["extension"]["ppmg.content"], "version") == "1.1.0");
 }
 
 TEST_CASE("service: rule 21, one record one reading: a prefetch that repeats a resource reads as one Bundle does",
@@ -651,7 +651,7 @@ TEST_CASE("render: a FHIR Bundle in, the CDA document out, with the same authent
     Reply r = c.post("/render", bundle, env().token(srv.publicBase() + "/render"));
     REQUIRE(r.status == 200);
     CHECK_THAT(r.header("content-type"), Contains("xml"));
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     CHECK_THAT(r.body, Contains("<ClinicalDocument"));
     Reply h = c.post("/render?format=html", bundle, env().token(srv.publicBase() + "/render"));
     REQUIRE(h.status == 200);
@@ -664,8 +664,16 @@ TEST_CASE("render: a FHIR Bundle in, the CDA document out, with the same authent
 TEST_CASE("feedback: accepted with authentication", "[service]") {
     ServerProcess& srv = env().main();
     Client c("127.0.0.1", srv.port());
+    // Feedback names a card this service issued (test_scale_services.cpp has the rest of it).
+    Reply call = callService(dvtCall("pat-feedback"), env().token(srv.serviceUrl()));
+    REQUIRE(call.status == 200);
+    auto doc = parse(call.body);
+    const std::string card = s(doc->root["cards"].at(0), "uuid");
     const std::string fb =
-        R"({"feedback":[{"card":"x","outcome":"overridden","outcomeTimestamp":"2026-01-01T00:00:00Z"}]})";
+        R"({"feedback":[{"card":")" + card + R"(","outcome":"overridden","outcomeTimestamp":"2026-01-01T00:00:00Z"}]})";
     CHECK(c.post(kService + "/feedback", fb, "").status == 401);
     CHECK(c.post(kService + "/feedback", fb, env().token(srv.serviceUrl() + "/feedback")).status == 200);
+    const std::string unknown =
+        R"({"feedback":[{"card":"00000000-0000-4000-8000-000000000000","outcome":"accepted","outcomeTimestamp":"2026-01-01T00:00:00Z"}]})";
+    CHECK(c.post(kService + "/feedback", unknown, env().token(srv.serviceUrl() + "/feedback")).status == 400);
 }

@@ -24,11 +24,13 @@ const char* outcomeCode(Outcome o);  // "escalate", ..., "not-applicable"
 bool parseOutcome(const std::string& s, Outcome& out);
 
 struct CodeSystem {
-    std::string id;            // short id used in content, e.g. "sct"
-    std::string uri;           // FHIR system, e.g. "http://snomed.info/sct"
-    std::string oid;           // CDA codeSystem OID
-    std::string name;          // "SNOMED CT"
-    bool prefixMatch = false;  // ICD-10(-CM), ATC: match by prefix, dots removed
+    std::string id;                    // short id used in content, e.g. "sct"
+    std::string uri;                   // FHIR system, e.g. "http://snomed.info/sct"
+    std::string oid;                   // CDA codeSystem OID
+    std::string name;                  // "SNOMED CT"
+    bool prefixMatch = false;          // ICD-10(-CM), ATC: match by prefix, dots removed
+    std::vector<std::string> aliases;  // other names records use (HL7 v2 table 0396 mnemonics)
+    std::string oidUrn;                // "urn:oid:" + oid
 };
 
 // True when the code, its dots ignored, starts with the prefix (ICD-10, ATC: prefix systems).
@@ -114,6 +116,9 @@ struct Measure {
     std::string unit;      // canonical UCUM unit, "Cel"
     std::string valueSet;  // value set id of the observation / component codes
     std::vector<UnitConversion> units;
+    // The longest window a rule reads it over (kNotRead: no rule reads it), found at load.
+    int ruleWindowDays = kNotRead;
+    static constexpr int kNotRead = -2;
 };
 
 // One clause of a rule's condition. Leaves read the record; allOf/anyOf/noneOf combine.
@@ -136,7 +141,15 @@ struct Clause {
         FutureDelivery,         // a delivery dated after the as-of date
         LastDeliveryOlderThan,  // days
         PatientGender,          // values
-        PatientAge              // bounds on completed years
+        PatientAge,             // bounds on completed years
+        UnusableUnit,           // a value a rule reads whose unit is missing or not convertible (rule 8)
+        LaterPregnancy,         // a delivery record beyond the later-pregnancy window (rule 3)
+        UndatedDelivery,        // a delivery-coded Condition or Observation without a date (rule 5)
+        CaesareanWithin,        // days: a caesarean record less than N days old (rule 17)
+        UncodedCondition,       // an active Condition with no coding at all (rule 9)
+        UnknownSubject,         // values "one" | "several": facts of unknown subject, by patients (rule 20)
+        UnknownMedication,      // a medication whose medicine is unknown (rule 20)
+        UnreadableStatus        // a Condition or allergy whose status cannot be read (rule 19)
     };
     Kind kind = Kind::AllOf;
     std::vector<Clause> children;
@@ -153,7 +166,8 @@ struct Clause {
 };
 
 struct Rule {
-    std::string id;  // "PPM-TIME-01"; several rows may share an id
+    std::string id;           // "PPM-TIME-01"; several rows may share an id
+    std::string derivedFrom;  // the research report's rule id it derives from ("" when none)
     std::string title;
     Outcome outcome = Outcome::NoFlag;
     std::vector<size_t> types;  // indexes into Content::massageTypes
@@ -215,7 +229,11 @@ struct DeliveryConfig {
     std::string postnatalVisitValueSet;
     int postnatalWindowDays = 84;
     int episodeWindowDays = 1;
-    std::string woundStatusValueSet;  // the cs-wound-status observation code
+    int laterPregnancyDays = 180;           // a delivery record further after the as-of date: a later pregnancy
+    std::string methodObservationValueSet;  // delivery method observations (valued by mode), "" = none
+    std::string woundStatusValueSet;        // the cs-wound-status observation code
+    // Wound status values, worst first, with "missing" among them: those after it clear a flag.
+    std::vector<std::string> woundStatusOrder;
 };
 
 // Loaded once and shared read-only; not copyable, since clauses point at its value sets.
@@ -249,6 +267,11 @@ struct Content {
 
     const Reference* findReference(const std::string& id) const;
     const CodeSystem* systemByUri(std::string_view uri) const;
+    // The system a coding names by uri, OID, urn:oid:OID or alias; nullptr when none.
+    const CodeSystem* systemByName(std::string_view name) const;
+    // Every name of every system (uri, OID, urn:oid:OID, aliases), built at load; the keys view the
+    // systems' strings.
+    std::unordered_map<std::string_view, const CodeSystem*> systemNames;
     const CodeSystem* systemById(const std::string& id) const;
     const std::string& text(const std::string& id) const;  // "" when absent
 };

@@ -64,6 +64,11 @@ const CodeSystem* Content::systemByUri(std::string_view uri) const {
     return nullptr;
 }
 
+const CodeSystem* Content::systemByName(std::string_view name) const {
+    auto it = systemNames.find(name);
+    return it == systemNames.end() ? nullptr : it->second;
+}
+
 const CodeSystem* Content::systemById(const std::string& id) const {
     for (const auto& s : codeSystems)
         if (s.id == id) return &s;
@@ -305,6 +310,13 @@ public:
 private:
     std::string file_;
     Content& c_;
+    mutable bool readingRules_ = false;  // a rule's clauses (not a data gap's) are being read
+
+    // The longest window a rule reads a measure over (Measure::ruleWindowDays; < 0: no limit).
+    void noteWindow(const std::string& measure, int days) const {
+        int& w = c_.measures.at(measure).ruleWindowDays;
+        if (w == Measure::kNotRead || (w >= 0 && (days < 0 || days > w))) w = days;
+    }
     std::unordered_set<std::string> referenceIds_;
 
     long line(const xmlNode* n) const { return n ? xmlGetLineNo(const_cast<xmlNodePtr>(n)) : 0; }
@@ -357,9 +369,22 @@ private:
             s.name = attr(n, "name");
             std::string prefix = attr(n, "prefix");
             s.prefixMatch = prefix == "true" || prefix == "1";
+            std::istringstream names(attr(n, "aliases"));
+            for (std::string a; names >> a;) s.aliases.push_back(a);
             if (c_.systemById(s.id)) error(n, "duplicate code system id '" + s.id + "'");
             if (c_.systemByUri(s.uri)) error(n, "duplicate code system uri '" + s.uri + "'");
             c_.codeSystems.push_back(std::move(s));
+        }
+        for (CodeSystem& s : c_.codeSystems) {  // the vector is complete: pointers stay valid
+            s.oidUrn = "urn:oid:" + s.oid;
+            std::vector<std::string_view> names = {s.uri, s.oid, s.oidUrn};
+            names.insert(names.end(), s.aliases.begin(), s.aliases.end());
+            for (std::string_view name : names) {
+                auto [it, fresh] = c_.systemNames.emplace(name, &s);
+                if (!fresh && it->second != &s)
+                    error(section, "the name '" + std::string(name) + "' is given to two code systems, '" +
+                                       it->second->id + "' and '" + s.id + "'");
+            }
         }
     }
 
@@ -439,6 +464,12 @@ private:
         d.woundStatusValueSet = attr(n, "woundStatus");
         d.postnatalWindowDays = integer(n, "postnatalWindowDays");
         d.episodeWindowDays = integer(n, "episodeWindowDays");
+        d.laterPregnancyDays = integer(n, "laterPregnancyDays");
+        d.methodObservationValueSet = attr(n, "methodObservation");
+        if (!d.methodObservationValueSet.empty()) checkValueSet(n, d.methodObservationValueSet, "delivery");
+        d.woundStatusOrder = splitWords(attr(n, "woundStatusOrder"));
+        if (std::find(d.woundStatusOrder.begin(), d.woundStatusOrder.end(), "missing") == d.woundStatusOrder.end())
+            error(n, "delivery: woundStatusOrder must place \"missing\" among the wound status values");
         for (const std::string* id : {&d.caesareanValueSet, &d.vaginalValueSet, &d.dateObservationValueSet,
                                       &d.obstetricAdmissionValueSet, &d.postnatalVisitValueSet, &d.woundStatusValueSet})
             checkValueSet(n, *id, "delivery");
@@ -562,11 +593,13 @@ private:
             checkMeasure(n, c.measure, who);
             c.withinDays = integer(n, "withinDays");
             readBounds(n, c, who);
+            if (readingRules_) noteWindow(c.measure, c.withinDays);
         } else if (name == "noObservation") {
             c.kind = Clause::Kind::NoObservation;
             c.measure = attr(n, "measure");
             checkMeasure(n, c.measure, who);
             c.withinDays = integer(n, "withinDays");
+            if (readingRules_) noteWindow(c.measure, c.withinDays);
         } else if (name == "noResource") {
             c.kind = Clause::Kind::NoResource;
             c.resourceTypes = splitWords(attr(n, "types"));
@@ -596,6 +629,24 @@ private:
         } else if (name == "patientAge") {
             c.kind = Clause::Kind::PatientAge;
             readBounds(n, c, who);
+        } else if (name == "unusableUnit") {
+            c.kind = Clause::Kind::UnusableUnit;
+        } else if (name == "laterPregnancy") {
+            c.kind = Clause::Kind::LaterPregnancy;
+        } else if (name == "undatedDelivery") {
+            c.kind = Clause::Kind::UndatedDelivery;
+        } else if (name == "caesareanWithin") {
+            c.kind = Clause::Kind::CaesareanWithin;
+            c.days = integer(n, "days");
+        } else if (name == "uncodedCondition") {
+            c.kind = Clause::Kind::UncodedCondition;
+        } else if (name == "unknownSubject") {
+            c.kind = Clause::Kind::UnknownSubject;
+            c.values = {attr(n, "patients")};
+        } else if (name == "unknownMedication") {
+            c.kind = Clause::Kind::UnknownMedication;
+        } else if (name == "unreadableStatus") {
+            c.kind = Clause::Kind::UnreadableStatus;
         } else {
             error(n, who + ": unknown clause <" + name + ">");
         }
@@ -640,8 +691,11 @@ private:
             r.action = textOf(need(n, "action"));
             r.gap = textOf(firstElement(n, "gap"));
             r.references = splitWords(attr(n, "refs"));
+            r.derivedFrom = attr(n, "derivedFrom");
             checkReferences(n, r.references, who);
+            readingRules_ = true;
             r.when = readWhen(n, who);
+            readingRules_ = false;
             c_.rules.push_back(std::move(r));
         }
         if (c_.rules.empty()) error(section, "no rules");
