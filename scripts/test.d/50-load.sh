@@ -39,9 +39,6 @@ patient_id=$(tr -d '\n' < samples/sample-patient.json | grep -o '"resourceType":
   printf '}}\n'
 } > "$work/call.json"
 
-# Under ThreadSanitizer (scripts/test.d/20-sanitizers.sh), the suppressions for uninstrumented Poco.
-case ${TSAN_OPTIONS:-} in *suppressions=*) ;; *) export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$PWD/tests/server/tsan.supp" ;; esac
-
 public_url=https://cds.load-test.example
 "$bin/ppmg" serve --listen 127.0.0.1:0 --public-url "$public_url" --jwks "$issuer=$work/jwks.json" --as-of 2025-11-15 \
   --threads 32 --access-log "$work/access.log" --store "sqlite:$work/store.db" 2> "$work/server.err" &

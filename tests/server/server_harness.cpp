@@ -56,23 +56,10 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& errFile, co
     sigemptyset(&none);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-    // Under ThreadSanitizer, the server needs the suppressions for uninstrumented Poco (tsan.supp).
-    std::vector<std::string> env;
-    bool hasTsan = false;
-    for (char** e = environ; *e; ++e) {
-        std::string v = *e;
-        if (v.rfind("TSAN_OPTIONS=", 0) == 0) {
-            hasTsan = true;
-            if (v.find("suppressions=") == std::string::npos) v += ":suppressions=" PPMG_SERVER_TEST_DIR "/tsan.supp";
-        }
-        env.push_back(v);
-    }
-    if (!hasTsan) env.push_back("TSAN_OPTIONS=suppressions=" PPMG_SERVER_TEST_DIR "/tsan.supp");
-    std::vector<char*> envp;
-    for (auto& v : env) envp.push_back(v.data());
-    envp.push_back(nullptr);
+    // The server gets this environment as it is (sanitizer options included: it needs no
+    // suppressions).
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) throw std::runtime_error("cannot start " + binary());
