@@ -404,10 +404,23 @@
       </xsl:if>
       <!-- The narrative, less the paragraphs that state the coded outcome and earliest date
            (shown above from the entries). -->
+      <!-- The evidence (benefits, claims not supported, sources) folds away: one click on screen,
+           left out on paper. -->
+      <xsl:variable name="evidence" select="h:text/h:list[contains(h:caption, 'evidence')]
+                                            | h:text/h:paragraph[starts-with(normalize-space(.), 'Sources:')]"/>
       <xsl:apply-templates select="h:text/node()[not(self::h:paragraph[h:content[@ID and
-                                     concat('#', @ID) = current()/h:entry//h:text/h:reference/@value]])]">
+                                     concat('#', @ID) = current()/h:entry//h:text/h:reference/@value]])]
+                                   [count(. | $evidence) != count($evidence)]">
         <xsl:with-param name="level" select="4"/>
       </xsl:apply-templates>
+      <xsl:if test="$evidence">
+        <details class="evidence">
+          <summary>Evidence and sources</summary>
+          <xsl:apply-templates select="$evidence">
+            <xsl:with-param name="level" select="4"/>
+          </xsl:apply-templates>
+        </details>
+      </xsl:if>
       <xsl:apply-templates select="h:component/h:section" mode="sub">
         <xsl:with-param name="level" select="4"/>
       </xsl:apply-templates>

@@ -284,9 +284,10 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
     j.open('{');
     j.field("version", c.version);
     j.field("sha256", c.sha256);
-    j.field("status", c.draft ? "draft" : "signed");
-    if (c.draft) j.field("notice", draftNotice(c));
     j.close('}');
+    // Rule 16: the content's sign-off status, and while draft the notice every reader must see.
+    j.field("draft", c.draft);
+    if (c.draft) j.field("draftNotice", draftNotice(c));
     j.field("pluginVersion", pluginVersion);
     j.close('}');
     j.out.push_back('\n');

@@ -640,10 +640,10 @@ private:
             const Finding& f = a_.findings[i];
             if (f.outcome != Outcome::Escalate) continue;
             list.item();
-            tag_.assign("<linkHtml href=\"#").append(findingId(i)).append("\"><content styleCode=\"Bold\">");
+            tag_.assign("<content styleCode=\"Bold\"><linkHtml href=\"#").append(findingId(i)).append("\">");
             x_.markup(tag_);
             x_.text(ruleOf(f).title);
-            x_.markup("</content></linkHtml>");
+            x_.markup("</linkHtml></content>");
             bool first = true;
             for (const Evidence& e : f.evidence) {
                 x_.markup(first ? ": " : "; ");
