@@ -590,7 +590,7 @@
             </xsl:if>
             <xsl:apply-templates select="h:text/node()"/>
             <xsl:for-each select="h:component/h:section">
-              <section class="h-type" data-massage-type="{h:code/@code}">
+              <section class="h-type" data-handout-type="{h:code/@code}">
                 <h3><xsl:value-of select="normalize-space(h:title)"/></h3>
                 <xsl:apply-templates select="h:text/node()"/>
               </section>
@@ -609,9 +609,15 @@
     <xsl:param name="level" select="3"/>
     <p>
       <xsl:call-template name="narrative-id"/>
-      <xsl:if test="starts-with(normalize-space(.), 'URGENT')">
-        <xsl:attribute name="class">urgent-note</xsl:attribute>
-      </xsl:if>
+      <xsl:choose>
+        <xsl:when test="starts-with(normalize-space(.), 'URGENT')">
+          <xsl:attribute name="class">urgent-note</xsl:attribute>
+        </xsl:when>
+        <!-- The one-line why of a massage type: the summary says it too, so paper leaves it out. -->
+        <xsl:when test="starts-with(normalize-space(.), 'Why:')">
+          <xsl:attribute name="class">why</xsl:attribute>
+        </xsl:when>
+      </xsl:choose>
       <xsl:apply-templates select="node()[not(self::h:caption)]"/>
     </p>
   </xsl:template>
@@ -1036,8 +1042,14 @@ table.summary td.reason{font-size:.85rem}
 .fact-patient{flex-basis:100%}
 }
 @media print{
-@page{margin:12mm}
-body{background:#fff;font-size:9.5pt;line-height:1.35;color:#000}
+@page{margin:10mm}
+body{background:#fff;font-size:9pt;line-height:1.3;color:#000}
+p.why{display:none}
+h2{font-size:11.5pt;margin:0 0 .3rem}
+h3,.massage-head h3{font-size:10.5pt}
+h4,.block-heading{font-size:9.5pt;margin:.3rem 0 .1rem}
+.massage-head{margin:.3rem 0 .1rem}
+.facts{padding:.2rem .5rem}
 .doc-header,main,body>.urgent{max-width:none;padding:0}
 main>section,.doc-footer{padding:.3rem .5rem;margin:.35rem 0}
 .massage{padding:.1rem .6rem .3rem;margin:.4rem 0}
@@ -1067,6 +1079,19 @@ body.handout{font-size:11pt;line-height:1.4}
 .handout h1{font-size:15pt}
 .handout h2{font-size:12.5pt}
 .handout h3{font-size:11.5pt;margin:.3rem 0 .1rem}
+body.handout{font-size:10pt;line-height:1.35}
+.handout li{margin:0}
+.handout .h-handout-help ul,.handout .h-handout-now ul,.handout .h-handout-wait ul{columns:2;column-gap:7mm}
+.handout .h-handout-about p{margin:.1rem 0}
+.handout h1{margin:0 0 .2rem}
+.handout .h-handout-how{columns:2;column-gap:7mm}
+.handout .h-handout-how>h2,.handout .h-handout-how>p{column-span:all}
+.handout .h-type{break-inside:avoid}
+.handout ul,.handout ol{padding-left:1.1rem}
+.guidance{columns:2;column-gap:6mm;column-fill:balance}
+.guidance>h2,.guidance>p,.guidance>div{column-span:all}
+.massage{break-inside:auto;border-left-width:4px;margin:0 0 .4rem}
+.s-warning-signs ul,.s-findings .block ul{columns:2;column-gap:6mm}
 .table-wrap{overflow:visible}
 .check-first{border-left-width:3px}
 h2,h3,h4,.massage-head{break-after:avoid;page-break-after:avoid}

@@ -27,7 +27,7 @@ const kViewports = {
   desktop: {width: 1366, height: 768, deviceScaleFactor: 1, mobile: false},
   phone: {width: 390, height: 844, deviceScaleFactor: 2, mobile: true},
 };
-// Paper: printToPDF sizes in inches; the printable width at the print stylesheet's 12 mm margins.
+// Paper: printToPDF sizes in inches; the printable width at the print stylesheet's 10 mm margins.
 const kPapers = {
   A4: {paperWidth: 8.27, paperHeight: 11.69},
   Letter: {paperWidth: 8.5, paperHeight: 11},
@@ -210,7 +210,7 @@ async function openPage(browser, fileUrl, viewport, docsMaxHeight) {
       pages[name] = pdfPageCount(Buffer.from(pdf.data, 'base64'));
     }
     await browser.send('Emulation.setEmulatedMedia', {media: 'print'}, sessionId);
-    const printWidth = Math.floor((kPapers.A4.paperWidth * 25.4 - 24) / 25.4 * 96);  // 12 mm margins
+    const printWidth = Math.floor((kPapers.A4.paperWidth * 25.4 - 20) / 25.4 * 96);  // 10 mm margins
     await browser.send('Emulation.setDeviceMetricsOverride', {width: printWidth, height: 1100, deviceScaleFactor: 1, mobile: false}, sessionId);
     const printed = await browser.send('Runtime.evaluate', {expression: `(${clippedInPrint.toString()})()`, returnByValue: true}, sessionId);
     await browser.send('Emulation.setEmulatedMedia', {media: ''}, sessionId);
