@@ -598,8 +598,8 @@ TEST_CASE("Several patients and no delivery: refused, naming the candidates", "[
         FAIL("expected a refusal");
     } catch (const Error& e) {
         CHECK(e.status() == PPMG_E_AMBIGUOUS_PATIENT);
-        CHECK_THAT(e.what(),
-                   Catch::Contains("Ann Ames") && Catch::Contains("Bea Bell") && Catch::Contains("--patient"));
+        CHECK_THAT(e.what(), Catch::Contains("Ann Ames") && Catch::Contains("Bea Bell"));
+        CHECK_THAT(e.what(), !Catch::Contains("--patient"));  // the plugin does not name the host's flags
     }
     CHECK(assessRecord(json, kAsOf, "b").patient.source.id == "b");
     CHECK_THROWS_AS(assessRecord(json, kAsOf, "zzz"), Error);
