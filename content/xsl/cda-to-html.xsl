@@ -1038,8 +1038,17 @@ table:not(.summary),table:not(.summary) tbody,table:not(.summary) tr,table:not(.
 table:not(.summary) thead{display:none}
 table:not(.summary) tr{border-top:2px solid var(--line);padding:.2rem 0}
 table:not(.summary) td,table:not(.summary) th{border:0;padding:.15rem .3rem}
-table.summary td.reason{font-size:.85rem}
 .fact-patient{flex-basis:100%}
+table.summary,table.summary tbody,table.summary tr,table.summary th,table.summary td{display:block;width:auto;border:0}
+table.summary thead{display:none}
+table.summary tr{border-top:1px solid var(--line);padding:.35rem 0}
+table.summary tbody th,table.summary td{padding:.1rem 0}
+table.summary tbody th{width:auto}
+table.summary .badge{white-space:nowrap;font-size:.85rem}
+table.summary td.reason{font-size:.9rem}
+table.summary td.col-earliest{display:none}
+td,li,p{overflow-wrap:break-word}
+.ident,.s-provenance li,.ids td{overflow-wrap:anywhere}
 }
 @media print{
 @page{margin:10mm}
