@@ -66,8 +66,8 @@ std::shared_ptr<Content> smallContent() {
     c->title = "ppmg test content";
     c->signOff = "Signed off for tests only";
     c->draft = false;  // signed: the draft notice has its own test
-    c->codeSystems.push_back({"loinc", "http://loinc.org", "2.16.840.1.113883.6.1", "LOINC", false});
-    c->codeSystems.push_back({"sct", "http://snomed.info/sct", "2.16.840.1.113883.6.96", "SNOMED CT", false});
+    c->codeSystems.push_back({"loinc", "http://loinc.org", "2.16.840.1.113883.6.1", "LOINC", false, {}, ""});
+    c->codeSystems.push_back({"sct", "http://snomed.info/sct", "2.16.840.1.113883.6.96", "SNOMED CT", false, {}, ""});
     c->massageTypes = {massageType("abdominal", "Abdominal massage", "818983003"),
                        massageType("low-back", "Low-back massage", "37822005"),
                        massageType("breast", "Breast massage", "76752008")};

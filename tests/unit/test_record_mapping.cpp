@@ -172,3 +172,32 @@ TEST_CASE("Mapping: JSON with a repeated member name is refused as bad input", "
         }
     }
 }
+
+TEST_CASE("Mapping: a code system named by OID, urn:oid: or an HL7 v2 name is the system the content knows",
+          "[mapping][systems]") {
+    const PatientRecord r = mapJson(bundle(
+        R"({"resource":{"resourceType":"Patient","id":"m"}},
+           {"resource":{"resourceType":"Condition","id":"c","code":{"coding":[
+             {"system":"2.16.840.1.113883.6.96","code":"128053003"},
+             {"system":"urn:oid:2.16.840.1.113883.6.90","code":"O87.1"},
+             {"system":"I10C","code":"O87.1"},
+             {"system":"SCT","code":"128053003"},
+             {"system":"http://snomed.info/sct","code":"128053003"},
+             {"system":"2.25.318214975805081609918790724903688664766.1","code":"healed"},
+             {"system":"urn:local","code":"x"}]}}})"));
+    const Codings& c = r.conditions.at(0).codes;
+    REQUIRE(c.size() == 7);
+    CHECK(c[0].system == "http://snomed.info/sct");
+    CHECK(c[1].system == "http://hl7.org/fhir/sid/icd-10-cm");
+    CHECK(c[2].system == "http://hl7.org/fhir/sid/icd-10-cm");
+    CHECK(c[3].system == "http://snomed.info/sct");
+    CHECK(c[4].system == "http://snomed.info/sct");
+    CHECK(c[5].system == PPMG_CODE_SYSTEM_URI);
+    CHECK(c[6].system == "urn:local");  // unknown: as written
+    // And so the rules see it: a DVT coded only by OID escalates.
+    const Assessment a = assessRecord(bundle(
+                                          R"({"resource":{"resourceType":"Patient","id":"m","gender":"female"}},
+           {"resource":{"resourceType":"Condition","id":"c","code":{"coding":[{"system":"2.16.840.1.113883.6.96","code":"128053003"}]}}})"),
+                                      "2025-11-15");
+    CHECK(outcomes(a).at("abdominal") == "escalate");
+}

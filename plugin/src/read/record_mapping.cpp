@@ -361,6 +361,43 @@ void resolveMedications(RawRecord& raw) {
     }
 }
 
+// ---- Code systems ------------------------------------------------------------------------------
+
+// Names each coding's system by the uri the content knows it by, when the record names it another
+// way: an OID (CDA, HL7 v2), urn:oid:OID, or an alias (HL7 v2 table 0396). The codings live in the
+// record's arena, which the mapping owns. FHIR's uris start with "http": left as they are, so a
+// FHIR record costs one comparison per coding.
+class SystemNames {
+public:
+    explicit SystemNames(const Content& c) : c_(c) {}
+    void operator()(const Codings& codes) const {
+        for (const Coding& k : codes) {
+            const std::string_view s = k.system;
+            if (s.empty() || s.substr(0, 4) == "http") continue;
+            if (const CodeSystem* system = c_.systemByName(s))
+                const_cast<Coding&>(k).system = Text(std::string_view(system->uri));
+        }
+    }
+
+private:
+    const Content& c_;
+};
+
+void nameSystems(RawRecord& raw, const Content& content) {
+    const SystemNames name(content);
+    for (const auto& o : raw.observations) {
+        name(o.codes);
+        name(o.valueCodes);
+        for (const auto& c : o.components) name(c.codes);
+    }
+    for (const auto& c : raw.conditions) name(c.codes);
+    for (const auto& p : raw.procedures) name(p.codes);
+    for (const auto& m : raw.medications) name(m.codes);
+    for (const auto& d : raw.medicationDefinitions) name(d.codes);
+    for (const auto& a : raw.allergies) name(a.codes);
+    for (const auto& e : raw.encounters) name(e.types);
+}
+
 // ---- Dates and statuses ------------------------------------------------------------------------
 
 const std::optional<DateTime>& either(const std::optional<DateTime>& a, const std::optional<DateTime>& b) {
@@ -395,6 +432,7 @@ PatientRecord mapRecord(RawRecord&& raw, const std::string& requestedPatientId, 
     if (raw.patients.empty())
         throw Error(PPMG_E_NO_PATIENT, "the record holds no Patient; ppmg needs the patient's record",
                     Location{sourceName, "", "", 0});
+    nameSystems(raw, content);
     resolveMedications(raw);
     const Patients patients(raw.patients);
     const size_t chosen = choosePatient(raw, patients, requestedPatientId, content, sourceName);

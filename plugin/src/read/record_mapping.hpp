@@ -5,6 +5,9 @@
 //    _history), and the resources they name;
 //  - medications resolved: medicationReference to a Medication of the record (by fullUrl, by id,
 //    or contained in the same resource); a reference to nothing is an unresolved medication;
+//  - code systems named the one way the content knows them (an OID, urn:oid:OID or an HL7 v2
+//    table 0396 name becomes the system's uri; the codings may then view the content's strings,
+//    which outlive every request);
 //  - the patient chosen (requested id, else the delivery's subject, else the only Patient);
 //    repeated copies of one Patient (same id or fullUrl) are one patient;
 //  - whose data each fact is: the patient's (kept), another patient's (dropped), or unknown (no
