@@ -246,10 +246,11 @@ PatientRecord selectPatient(RawRecord&& raw, const std::string& requestedId, con
         if (subjects.size() == 1)
             chosen = *subjects.begin();
         else
-            throw Error(PPMG_E_AMBIGUOUS_PATIENT,
-                        "the record holds " + std::to_string(raw.patients.size()) +
-                            " patients and no single delivery subject; choose one with --patient ID: " + candidates(),
-                        Location{sourceName, "", "", 0});
+            throw Error(
+                PPMG_E_AMBIGUOUS_PATIENT,
+                "the record holds " + std::to_string(raw.patients.size()) +
+                    " patients and no single delivery subject; name the one to assess by its id: " + candidates(),
+                Location{sourceName, "", "", 0});
     }
     PatientRecord rec;
     rec.patient = std::move(raw.patients[static_cast<size_t>(chosen - raw.patients.data())]);
