@@ -7,6 +7,7 @@ set(PPMG_CORE_SOURCES
   ${PPMG_PLUGIN_SRC}/read/fhir_json.cpp
   ${PPMG_PLUGIN_SRC}/read/fhir_xml.cpp
   ${PPMG_PLUGIN_SRC}/read/json_syntax.cpp
+  ${PPMG_PLUGIN_SRC}/read/record_mapping.cpp
   ${PPMG_PLUGIN_SRC}/read/record_reader.cpp
   ${PPMG_PLUGIN_SRC}/assess/delivery_episode.cpp
   ${PPMG_PLUGIN_SRC}/assess/rule_engine.cpp

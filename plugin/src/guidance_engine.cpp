@@ -11,6 +11,7 @@
 
 #include "assess/rule_engine.hpp"
 #include "base/errors.hpp"
+#include "read/record_mapping.hpp"
 #include "write/assessment_writers.hpp"
 #include "write/cda_writer.hpp"
 #include "write/document_id.hpp"
@@ -119,7 +120,7 @@ GuidanceEngine::Prepared GuidanceEngine::prepare(const RequestSpec& r) const {
         asOf = *d;
     }
     RawRecord raw = readRecord(r.data, r.inputFormat, config_.limits, source);
-    PatientRecord record = selectPatient(std::move(raw), r.patientId, *content_, source);
+    PatientRecord record = mapRecord(std::move(raw), r.patientId, *content_, source);
     return Prepared{ppmg::core::assess(*content_, record, asOf)};
 }
 

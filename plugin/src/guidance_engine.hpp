@@ -8,7 +8,7 @@
 
 #include "content/content.hpp"
 #include "ppmg/ppmg.h"
-#include "read/fhir_reader.hpp"
+#include "read/record_reader.hpp"
 
 namespace ppmg::core {
 

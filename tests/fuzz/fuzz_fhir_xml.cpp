@@ -2,7 +2,7 @@
 #include <string_view>
 
 #include "fuzz_common.hpp"
-#include "read/fhir_reader.hpp"
+#include "read/record_reader.hpp"
 
 int ppmgFuzzFhirXml(const uint8_t* data, size_t size) {
     ppmg::core::ReadLimits limits;

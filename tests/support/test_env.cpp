@@ -1,6 +1,7 @@
 #include "support/test_env.hpp"
 
 #include "guidance_engine.hpp"
+#include "support/fhir_xml_convert.hpp"
 
 #include <sys/stat.h>
 #include <fstream>
@@ -26,7 +27,16 @@ const Content& content() {
 
 Assessment assessRecord(const std::string& record, const std::string& asOf, const std::string& patientId) {
     RawRecord raw = readRecord(record, PPMG_INPUT_AUTO, ReadLimits{}, "vignette");
-    PatientRecord rec = selectPatient(std::move(raw), patientId, content(), "vignette");
+    PatientRecord rec = mapRecord(std::move(raw), patientId, content(), "vignette");
+    if (record.find_first_not_of(" \t\r\n") != std::string::npos &&
+        record[record.find_first_not_of(" \t\r\n")] == '{') {
+        // Every JSON vignette is also a parity check: the same record as FHIR XML gives the same facts.
+        const std::string xml = fhirJsonToXml(record);
+        PatientRecord twin =
+            mapRecord(readRecord(xml, PPMG_INPUT_FHIR_XML, ReadLimits{}, "vignette"), patientId, content(), "vignette");
+        INFO("the vignette as FHIR XML:\n" << xml);
+        CHECK(describeFacts(twin) == describeFacts(rec));
+    }
     auto d = parseIsoDate(asOf);
     REQUIRE(d.has_value());
     return assess(content(), rec, *d);

@@ -8,7 +8,8 @@
 
 #include "assess/rule_engine.hpp"
 #include "content/content.hpp"
-#include "read/fhir_reader.hpp"
+#include "read/record_mapping.hpp"
+#include "read/record_reader.hpp"
 
 namespace ppmg::core {}
 namespace ppmg::test {

@@ -65,8 +65,8 @@ std::shared_ptr<Content> smallContent() {
     c->sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     c->title = "ppmg test content";
     c->signOff = "Signed off for tests only";
-    c->codeSystems.push_back({"loinc", "http://loinc.org", "2.16.840.1.113883.6.1", "LOINC", false});
-    c->codeSystems.push_back({"sct", "http://snomed.info/sct", "2.16.840.1.113883.6.96", "SNOMED CT", false});
+    c->codeSystems.push_back({"loinc", "http://loinc.org", "2.16.840.1.113883.6.1", "LOINC", false, {}, ""});
+    c->codeSystems.push_back({"sct", "http://snomed.info/sct", "2.16.840.1.113883.6.96", "SNOMED CT", false, {}, ""});
     c->massageTypes = {massageType("abdominal", "Abdominal massage", "818983003"),
                        massageType("low-back", "Low-back massage", "37822005"),
                        massageType("breast", "Breast massage", "76752008")};

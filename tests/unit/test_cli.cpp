@@ -179,7 +179,8 @@ TEST_CASE("CLI: an ambiguous record gets the plugin's message and the command li
     auto r = runProcess({ppmgBinary(), "assess", "--as-of", "2025-11-15", two});
     CHECK(r.status == 2);
     CHECK(lines(r.err) == 1);
-    CHECK_THAT(r.err, Catch::Contains("by its id: a") && Catch::EndsWith("; choose one with --patient ID\n"));
+    CHECK_THAT(r.err,
+               Catch::Contains("name the patient to assess: a") && Catch::EndsWith("; choose one with --patient ID\n"));
     std::remove(two.c_str());
 }
 

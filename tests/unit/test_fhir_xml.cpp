@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "base/errors.hpp"
-#include "read/fhir_reader.hpp"
+#include "read/record_mapping.hpp"
+#include "read/record_reader.hpp"
+#include "support/test_env.hpp"
 
 using namespace ppmg::core;
 
@@ -230,8 +232,9 @@ TEST_CASE("XML: a bundle with every resource kind", "[fhir_xml]") {
         CHECK(o.source.path == "Bundle.entry[2].resource");
         CHECK(o.status == "amended");
         CHECK(o.subject == "Patient/p1");
-        REQUIRE(o.effective);
-        CHECK(o.effective->text == "2025-11-12T10:00:00Z");  // issued, for want of effective[x]
+        CHECK(!o.effective);
+        REQUIRE(o.issued);
+        CHECK(o.issued->text == "2025-11-12T10:00:00Z");  // the mapping dates it by issued
         CHECK(!o.quantity.present);
         REQUIRE(o.valueCodes.size() == 1);
         CHECK(o.valueCodes[0].code == "373066001");
@@ -253,8 +256,8 @@ TEST_CASE("XML: a bundle with every resource kind", "[fhir_xml]") {
     }
 
     REQUIRE(r.conditions.size() == 2);
-    CHECK(r.conditions[0].clinicalStatus == "active");
-    CHECK(r.conditions[0].verificationStatus == "confirmed");
+    CHECK(r.conditions[0].clinicalStatusCodings.at(0).code == "active");
+    CHECK(r.conditions[0].verificationStatusCodings.at(0).code == "confirmed");
     REQUIRE(r.conditions[0].codes.size() == 1);
     CHECK(r.conditions[0].codes[0].code == "386661006");
     REQUIRE(r.conditions[0].onset);
@@ -263,7 +266,7 @@ TEST_CASE("XML: a bundle with every resource kind", "[fhir_xml]") {
     CHECK(formatIsoDate(r.conditions[0].recorded->date) == "2025-11-10");
     CHECK(r.conditions[0].source.path == "Bundle.entry[5].resource");
     CHECK(r.conditions[1].codes.empty());  // text only
-    CHECK(r.conditions[1].clinicalStatus.empty());
+    CHECK(r.conditions[1].clinicalStatusCodings.empty());
     REQUIRE(r.conditions[1].onset);
     CHECK(formatIsoDate(r.conditions[1].onset->date) == "2012-11-01");
 
@@ -281,20 +284,20 @@ TEST_CASE("XML: a bundle with every resource kind", "[fhir_xml]") {
     CHECK(r.medications[0].status == "active");
     CHECK(r.medications[0].codes.at(0).code == "855332");
     CHECK(r.medications[0].medicationReference.empty());
-    REQUIRE(r.medications[0].date);
-    CHECK(r.medications[0].date->text == "2025-10-30");
+    REQUIRE(r.medications[0].authoredOn);
+    CHECK(r.medications[0].authoredOn->text == "2025-10-30");
     CHECK(r.medications[1].source.resourceType == "MedicationStatement");
-    REQUIRE(r.medications[1].date);
-    CHECK(r.medications[1].date->text == "2025-10-02");  // effectivePeriod.start before dateAsserted
-    REQUIRE(r.medications[2].date);
-    CHECK(r.medications[2].date->text == "2025-10-06");
+    REQUIRE(r.medications[1].effective);
+    CHECK(r.medications[1].effective->text == "2025-10-02");  // effectivePeriod.start; the mapping prefers it
+    REQUIRE(r.medications[2].dateAsserted);
+    CHECK(r.medications[2].dateAsserted->text == "2025-10-06");
     CHECK(r.medications[2].codes.empty());
     CHECK(r.medications[2].status == "completed");
 
     REQUIRE(r.allergies.size() == 1);
     CHECK(r.allergies[0].subject == "urn:uuid:p1");
-    CHECK(r.allergies[0].clinicalStatus == "active");
-    CHECK(r.allergies[0].verificationStatus == "unconfirmed");
+    CHECK(r.allergies[0].clinicalStatusCodings.at(0).code == "active");
+    CHECK(r.allergies[0].verificationStatusCodings.at(0).code == "unconfirmed");
     CHECK(r.allergies[0].codes.at(0).code == "227493005");
     REQUIRE(r.allergies[0].recorded);
     CHECK(r.allergies[0].recorded->text == "2014-10-09T14:58:00+11:00");
@@ -382,13 +385,15 @@ TEST_CASE("XML: medicationReference resolution", "[fhir_xml]") {
         entry(
             "urn:uuid:s1",
             R"(<MedicationStatement><id value="s1"/><status value="active"/><medicationReference><reference value="Medication/m1"/></medicationReference><effectiveDateTime value="2025-11-02"/></MedicationStatement>)"));
-    RawRecord r = readXml(xml);
-    CHECK(r.resourceCount == 10);
-    REQUIRE(r.medicationDefinitions.size() == 2);  // contained Medications stay with their container
-    CHECK(r.medicationDefinitions[0].id == "m1");
-    CHECK(r.medicationDefinitions[0].fullUrl == "http://example.org/fhir/Medication/m1");
-    CHECK(r.medicationDefinitions[1].id.empty());
-    CHECK(r.medicationDefinitions[1].fullUrl == "urn:uuid:med-2");
+    RawRecord raw = readXml(xml);
+    CHECK(raw.resourceCount == 10);
+    REQUIRE(raw.medicationDefinitions.size() == 3);  // the contained Medication is kept with its container
+    CHECK(raw.medicationDefinitions[0].id == "m1");
+    CHECK(raw.medicationDefinitions[0].fullUrl == "http://example.org/fhir/Medication/m1");
+    CHECK(raw.medicationDefinitions[1].id.empty());
+    CHECK(raw.medicationDefinitions[1].fullUrl == "urn:uuid:med-2");
+    // The mapping resolves the references.
+    PatientRecord r = mapRecord(std::move(raw), "", ppmg::test::content(), "meds.xml");
     REQUIRE(r.medications.size() == 7);
     auto codeOf = [&](size_t i) {
         return r.medications[i].codes.empty() ? std::string() : std::string(r.medications[i].codes[0].code);
@@ -398,12 +403,15 @@ TEST_CASE("XML: medicationReference resolution", "[fhir_xml]") {
     CHECK(codeOf(1) == "5640");    // by fullUrl
     CHECK(codeOf(2) == "114194");  // contained "#id"
     CHECK(codeOf(3) == "11289");   // absolute URL = fullUrl
-    CHECK(codeOf(4).empty());      // unresolvable: no codes, the reference kept
+    CHECK(codeOf(4).empty());      // unresolvable: no codes, the reference kept, an unknown medication
     CHECK(r.medications[4].medicationReference == "Medication/unknown");
-    CHECK(codeOf(5).empty());     // "#id" contained in another resource does not count
+    CHECK(r.medications[4].unresolved);
+    CHECK(codeOf(5).empty());  // "#id" contained in another resource does not count
+    CHECK(r.medications[5].unresolved);
+    CHECK_FALSE(r.medications[0].unresolved);
     CHECK(codeOf(6) == "11289");  // MedicationStatement
-    REQUIRE(r.medications[6].date);
-    CHECK(r.medications[6].date->text == "2025-11-02");
+    REQUIRE(r.medications[6].when);
+    CHECK(r.medications[6].when->text == "2025-11-02");
 }
 
 TEST_CASE("XML: the contained Medication of the FHIR example", "[fhir_xml]") {
@@ -415,9 +423,10 @@ TEST_CASE("XML: the contained Medication of the FHIR example", "[fhir_xml]") {
                  <medicationReference><reference value="#med0350"/></medicationReference>
                  <subject><!-- a comment --><reference value="Patient/pat1"/><display value="Donald Duck"/></subject>
                  <authoredOn value="2015-01-15"/></MedicationRequest>)"));
-    RawRecord r = readXml(xml);
-    REQUIRE(r.medications.size() == 1);
-    CHECK(r.medications[0].subject == "Patient/pat1");
+    RawRecord raw = readXml(xml);
+    REQUIRE(raw.medications.size() == 1);
+    CHECK(raw.medications[0].subject == "Patient/pat1");
+    PatientRecord r = mapRecord(std::move(raw), "", ppmg::test::content(), "rx.xml");
     REQUIRE(r.medications[0].codes.size() == 1);
     CHECK(r.medications[0].codes[0].display == "Warfarin Sodium");
 }
@@ -701,6 +710,7 @@ void checkSameRecord(const RawRecord& j, const RawRecord& x) {
         CHECK(a.status == b.status);
         checkSameCodes(a.codes, b.codes);
         checkSameDate(a.effective, b.effective);
+        checkSameDate(a.issued, b.issued);
         checkSameQuantity(a.quantity, b.quantity);
         checkSameCodes(a.valueCodes, b.valueCodes);
         checkSameDate(a.valueDateTime, b.valueDateTime);
@@ -716,11 +726,13 @@ void checkSameRecord(const RawRecord& j, const RawRecord& x) {
         const Condition &a = j.conditions[i], &b = x.conditions[i];
         checkSameSource(a.source, b.source);
         CHECK(a.subject == b.subject);
-        CHECK(a.clinicalStatus == b.clinicalStatus);
-        CHECK(a.verificationStatus == b.verificationStatus);
+        checkSameCodes(a.clinicalStatusCodings, b.clinicalStatusCodings);
+        checkSameCodes(a.verificationStatusCodings, b.verificationStatusCodings);
         checkSameCodes(a.codes, b.codes);
+        CHECK(a.codeText == b.codeText);
         checkSameDate(a.onset, b.onset);
         checkSameDate(a.recorded, b.recorded);
+        checkSameDate(a.abatement, b.abatement);
     }
     REQUIRE(j.procedures.size() == x.procedures.size());
     for (size_t i = 0; i < j.procedures.size(); ++i) {
@@ -739,16 +751,19 @@ void checkSameRecord(const RawRecord& j, const RawRecord& x) {
         CHECK(a.status == b.status);
         checkSameCodes(a.codes, b.codes);
         CHECK(a.medicationReference == b.medicationReference);
-        checkSameDate(a.date, b.date);
+        checkSameDate(a.authoredOn, b.authoredOn);
+        checkSameDate(a.effective, b.effective);
+        checkSameDate(a.dateAsserted, b.dateAsserted);
     }
     REQUIRE(j.allergies.size() == x.allergies.size());
     for (size_t i = 0; i < j.allergies.size(); ++i) {
         const Allergy &a = j.allergies[i], &b = x.allergies[i];
         checkSameSource(a.source, b.source);
         CHECK(a.subject == b.subject);
-        CHECK(a.clinicalStatus == b.clinicalStatus);
-        CHECK(a.verificationStatus == b.verificationStatus);
+        checkSameCodes(a.clinicalStatusCodings, b.clinicalStatusCodings);
+        checkSameCodes(a.verificationStatusCodings, b.verificationStatusCodings);
         checkSameCodes(a.codes, b.codes);
+        checkSameDate(a.onset, b.onset);
         checkSameDate(a.recorded, b.recorded);
     }
     REQUIRE(j.encounters.size() == x.encounters.size());
@@ -763,6 +778,7 @@ void checkSameRecord(const RawRecord& j, const RawRecord& x) {
     for (size_t i = 0; i < j.medicationDefinitions.size(); ++i) {
         CHECK(j.medicationDefinitions[i].id == x.medicationDefinitions[i].id);
         CHECK(j.medicationDefinitions[i].fullUrl == x.medicationDefinitions[i].fullUrl);
+        CHECK(j.medicationDefinitions[i].containedIn == x.medicationDefinitions[i].containedIn);
         checkSameCodes(j.medicationDefinitions[i].codes, x.medicationDefinitions[i].codes);
     }
 }

@@ -87,7 +87,7 @@ TEST_CASE("Real records: FHIR records with a Patient render valid CDA, everythin
             } catch (const Error& e) {
                 REQUIRE(e.status() == PPMG_E_AMBIGUOUS_PATIENT);
                 std::string msg = e.what();
-                size_t start = msg.find(": ", msg.find("by its id")) + 2;
+                size_t start = msg.find(": ", msg.find("name the patient to assess")) + 2;
                 req.patientId = msg.substr(start, msg.find(' ', start) - start);
                 INFO("choosing " << req.patientId);
             }

@@ -962,8 +962,6 @@ TEST_CASE("Robustness: tricky but valid records render valid CDA", "[robustness]
          "<f:Patient xmlns:f=\"http://hl7.org/fhir\"><f:id value=\"p1\"/><f:gender value=\"female\"/></f:Patient>"},
         {"JSON escapes everywhere",
          R"({"resourceType":"Patient","id":"p1","name":[{"family":"\u004d\u00fc\u006c\u006c\u0065\u0072 \ud83d\ude00","given":["\/\b\f\r"]}]})"},
-        {"duplicate keys (the first wins)",
-         R"({"resourceType":"Patient","id":"p1","id":"p2","gender":"female","gender":7})"},
         {"a patient without a name, gender or birth date", R"({"resourceType":"Patient"})"},
         {"an empty name and empty arrays",
          R"({"resourceType":"Patient","id":"p1","name":[{}],"identifier":[],"extension":[]})"},

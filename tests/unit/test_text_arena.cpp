@@ -13,7 +13,8 @@
 #include "assess/rule_engine.hpp"
 #include "base/text_arena.hpp"
 #include "content/content.hpp"
-#include "read/fhir_reader.hpp"
+#include "read/record_mapping.hpp"
+#include "read/record_reader.hpp"
 #include "write/cda_writer.hpp"
 
 using namespace ppmg::core;
@@ -93,7 +94,7 @@ TEST_CASE("text arena: the assessment keeps the patient's strings after the reco
     {
         std::string input = json;  // the input dies too: nothing may view it
         RawRecord raw = readRecord(input, PPMG_INPUT_AUTO, ReadLimits{}, "sample.json");
-        PatientRecord record = selectPatient(std::move(raw), "", *content, "sample.json");
+        PatientRecord record = mapRecord(std::move(raw), "", *content, "sample.json");
         REQUIRE(record.text != nullptr);
         a = assess(*content, record, *parseIsoDate("2025-11-15"));
         CHECK(a.text == record.text);

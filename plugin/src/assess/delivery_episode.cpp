@@ -66,16 +66,16 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
 
     std::vector<DeliveryRecord> records;
     for (const auto& p : rec.procedures) {
-        if (!procedureDone(p) || !p.performed) continue;
+        if (!procedureDone(p) || !p.when) continue;
         if (inValueSet(caesarean, p.codes))
-            records.push_back({p.performed->date, DeliveryMode::Caesarean,
-                               evidenceOf(p.source, p.codes, &caesarean, "caesarean", p.performed), ""});
+            records.push_back({p.when->date, DeliveryMode::Caesarean,
+                               evidenceOf(p.source, p.codes, &caesarean, "caesarean", p.when), ""});
         else if (inValueSet(vaginal, p.codes))
-            records.push_back({p.performed->date, DeliveryMode::Vaginal,
-                               evidenceOf(p.source, p.codes, &vaginal, "vaginal", p.performed), ""});
+            records.push_back(
+                {p.when->date, DeliveryMode::Vaginal, evidenceOf(p.source, p.codes, &vaginal, "vaginal", p.when), ""});
         else if (unspecified && inValueSet(*unspecified, p.codes))  // e.g. Synthea's "Childbirth"
-            records.push_back({p.performed->date, DeliveryMode::Unknown,
-                               evidenceOf(p.source, p.codes, unspecified, "mode not stated", p.performed), ""});
+            records.push_back({p.when->date, DeliveryMode::Unknown,
+                               evidenceOf(p.source, p.codes, unspecified, "mode not stated", p.when), ""});
     }
     for (const auto& o : rec.observations) {
         if (!inValueSet(dateObs, o.codes) || !o.valueDateTime) continue;
@@ -92,8 +92,7 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
     std::vector<std::pair<int32_t, size_t>> visits;  // (date, index in rec.encounters), by date
     for (size_t i = 0; i < rec.encounters.size(); ++i) {
         const Encounter& v = rec.encounters[i];
-        if (v.start && v.start->date <= asOf && inValueSet(postnatal, v.types))
-            visits.push_back({v.start->date.days, i});
+        if (v.when && v.when->date <= asOf && inValueSet(postnatal, v.types)) visits.push_back({v.when->date.days, i});
     }
     std::sort(visits.begin(), visits.end());
     // firstIn[k][j]: the smallest record index among visits[j .. j + 2^k).
@@ -106,8 +105,8 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
         firstIn.push_back(std::move(level));
     }
     for (const auto& adm : rec.encounters) {
-        if (!adm.start || !inValueSet(admission, adm.types)) continue;
-        const int32_t day = adm.start->date.days;
+        if (!adm.when || !inValueSet(admission, adm.types)) continue;
+        const int32_t day = adm.when->date.days;
         auto byDate = [](const std::pair<int32_t, size_t>& v, int32_t d) { return v.first <= d; };
         const size_t lo =
             static_cast<size_t>(std::lower_bound(visits.begin(), visits.end(), day, byDate) - visits.begin());
@@ -117,11 +116,11 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
         size_t k = 0;
         while ((size_t{1} << (k + 1)) <= hi - lo) ++k;
         const Encounter& visit = rec.encounters[std::min(firstIn[k][lo], firstIn[k][hi - (size_t{1} << k)])];
-        records.push_back({adm.start->date, DeliveryMode::Unknown,
-                           evidenceOf(adm.source, adm.types, &admission, "obstetric admission", adm.start),
+        records.push_back({adm.when->date, DeliveryMode::Unknown,
+                           evidenceOf(adm.source, adm.types, &admission, "obstetric admission", adm.when),
                            "obstetric admission " + std::string(adm.source.id) + " on " +
-                               formatIsoDate(adm.start->date) + " followed by postnatal visit " +
-                               std::string(visit.source.id) + " on " + formatIsoDate(visit.start->date)});
+                               formatIsoDate(adm.when->date) + " followed by postnatal visit " +
+                               std::string(visit.source.id) + " on " + formatIsoDate(visit.when->date)});
     }
     anyDelivery = !records.empty();
     futureDelivery =

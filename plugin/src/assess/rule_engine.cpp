@@ -21,10 +21,19 @@ namespace {
 
 // Data semantics (clinical-rules.md): which statuses count. (string_view: these run for every fact
 // and clause, and std::string == "literal" is an out-of-line call with a strlen.)
+// A status counts as active unless it was read as another code; a verification status refutes
+// only when read as refuted or entered-in-error (an unreadable one counts as unrefuted).
+bool readAs(const StatusReading& s, std::string_view code) {
+    return s.state == StatusReading::State::Read && std::string_view(s.code) == code;
+}
+bool activeStatus(const StatusReading& s) {
+    return s.state != StatusReading::State::Read || readAs(s, "active") || readAs(s, "recurrence") ||
+           readAs(s, "relapse");
+}
+bool refutedStatus(const StatusReading& s) { return readAs(s, "refuted") || readAs(s, "entered-in-error"); }
+
 bool conditionCounts(const Condition& c) {
-    const std::string_view cs = c.clinicalStatus, vs = c.verificationStatus;
-    bool active = cs.empty() || cs == "active" || cs == "recurrence" || cs == "relapse";
-    return active && vs != "refuted" && vs != "entered-in-error";
+    return activeStatus(c.clinicalStatus) && !refutedStatus(c.verificationStatus);
 }
 
 bool medicationCounts(const Medication& m) {
@@ -34,10 +43,7 @@ bool medicationCounts(const Medication& m) {
     return status == "active" || status == "intended" || status == "on-hold";
 }
 
-bool allergyCounts(const Allergy& a) {
-    const std::string_view cs = a.clinicalStatus, vs = a.verificationStatus;
-    return (cs.empty() || cs == "active") && vs != "refuted" && vs != "entered-in-error";
-}
+bool allergyCounts(const Allergy& a) { return activeStatus(a.clinicalStatus) && !refutedStatus(a.verificationStatus); }
 
 bool observationCounts(const Observation& o) {
     const std::string_view status = o.status;
@@ -66,10 +72,10 @@ struct Reading {
             std::string v(o.valueText);
             if (v.empty() && !o.valueCodes.empty())
                 v = o.valueCodes.front().display.empty() ? o.valueCodes.front().code : o.valueCodes.front().display;
-            return evidenceOf(o.source, *codes, valueSet, v, o.effective);
+            return evidenceOf(o.source, *codes, valueSet, v, o.when);
         }
         return evidenceOf(o.source, *codes, valueSet, formatNumber(quantity->value).append(" ").append(quantity->unit),
-                          o.effective);
+                          o.when);
     }
 };
 
@@ -198,11 +204,11 @@ private:
             if (!a.earliestDataDate || d->date < *a.earliestDataDate) a.earliestDataDate = d->date;
             if (!a.latestDataDate || d->date > *a.latestDataDate) a.latestDataDate = d->date;
         };
-        for (const auto& o : r_.observations) note(o.effective);
-        for (const auto& p : r_.procedures) note(p.performed);
-        for (const auto& x : r_.conditions) note(x.onset ? x.onset : x.recorded);
-        for (const auto& m : r_.medications) note(m.date);
-        for (const auto& e : r_.encounters) note(e.start);
+        for (const auto& o : r_.observations) note(o.when);
+        for (const auto& p : r_.procedures) note(p.when);
+        for (const auto& x : r_.conditions) note(x.when);
+        for (const auto& m : r_.medications) note(m.when);
+        for (const auto& e : r_.encounters) note(e.when);
     }
 
     // ---- Indexes built once per assessment -------------------------------------------
@@ -229,7 +235,7 @@ private:
             readings_.push_back({&kv.first, &kv.second, &c_.valueSets.at(kv.second.valueSet), {}});
         std::vector<CodeIndex::Mask> componentMasks;
         for (const auto& o : r_.observations) {
-            if (!observationCounts(o) || !o.effective || o.effective->date > asOf_) continue;
+            if (!observationCounts(o) || !o.when || o.when->date > asOf_) continue;
             const CodeIndex::Mask mask = c_.codeIndex.maskOf(o.codes);
             componentMasks.clear();
             for (const auto& comp : o.components) componentMasks.push_back(c_.codeIndex.maskOf(comp.codes));
@@ -249,7 +255,7 @@ private:
     void addReading(MeasureReadings& mr, const Observation& o, const Codings& codes, const Quantity& q) {
         const Measure& m = *mr.measure;
         Reading rd;
-        rd.when = &*o.effective;
+        rd.when = &*o.when;
         rd.observation = &o;
         rd.codes = &codes;
         rd.valueSet = mr.valueSet;
@@ -279,9 +285,8 @@ private:
     void indexWoundStatus() {
         const ValueSet& vs = c_.valueSets.at(c_.delivery.woundStatusValueSet);
         for (const auto& o : r_.observations) {
-            if (!observationCounts(o) || !o.effective || o.effective->date > asOf_ || !inValueSet(vs, o.codes))
-                continue;
-            if (!latestWound_ || o.effective->instant > latestWound_->effective->instant) latestWound_ = &o;
+            if (!observationCounts(o) || !o.when || o.when->date > asOf_ || !inValueSet(vs, o.codes)) continue;
+            if (!latestWound_ || o.when->instant > latestWound_->when->instant) latestWound_ = &o;
         }
     }
 
@@ -331,9 +336,10 @@ private:
                 for (size_t i = 0; i < r_.conditions.size(); ++i) {
                     const Condition& x = r_.conditions[i];
                     if (!in(vs, conditionMasks_[i], x.codes) || !conditionCounts(x)) continue;
-                    std::string status(x.clinicalStatus.empty() ? "clinical status not recorded" : x.clinicalStatus);
-                    if (!x.verificationStatus.empty()) status.append(", ").append(x.verificationStatus);
-                    ev.push_back(evidenceOf(x.source, x.codes, &vs, status, x.onset ? x.onset : x.recorded));
+                    std::string status(x.clinicalStatus.shown.empty() ? "clinical status not recorded"
+                                                                      : x.clinicalStatus.shown);
+                    if (!x.verificationStatus.shown.empty()) status.append(", ").append(x.verificationStatus.shown);
+                    ev.push_back(evidenceOf(x.source, x.codes, &vs, status, x.when));
                     hit = true;
                 }
                 return hit;
@@ -344,7 +350,7 @@ private:
                 for (size_t i = 0; i < r_.medications.size(); ++i) {
                     const Medication& m = r_.medications[i];
                     if (!in(vs, medicationMasks_[i], m.codes) || !medicationCounts(m)) continue;
-                    ev.push_back(evidenceOf(m.source, m.codes, &vs, m.status, m.date));
+                    ev.push_back(evidenceOf(m.source, m.codes, &vs, m.status, m.when));
                     hit = true;
                 }
                 return hit;
@@ -356,8 +362,8 @@ private:
                     const Allergy& x = r_.allergies[i];
                     if (!in(vs, allergyMasks_[i], x.codes) || !allergyCounts(x)) continue;
                     ev.push_back(evidenceOf(x.source, x.codes, &vs,
-                                            x.clinicalStatus.empty() ? Text("recorded") : x.clinicalStatus,
-                                            x.recorded));
+                                            x.clinicalStatus.shown.empty() ? Text("recorded") : x.clinicalStatus.shown,
+                                            x.when));
                     hit = true;
                 }
                 return hit;
@@ -387,7 +393,7 @@ private:
                 if (!episode_) return false;
                 // The latest status in the window; a value the content does not know counts as missing.
                 std::string status = "missing";
-                if (latestWound_ && withinDays(*latestWound_->effective, cl.withinDays))
+                if (latestWound_ && withinDays(*latestWound_->when, cl.withinDays))
                     for (const auto& v : latestWound_->valueCodes)
                         if (c_.woundStatusValues.count(std::string(v.code))) {
                             status = v.code;
@@ -395,8 +401,8 @@ private:
                         }
                 if (std::find(cl.values.begin(), cl.values.end(), status) == cl.values.end()) return false;
                 if (status != "missing")
-                    ev.push_back(evidenceOf(latestWound_->source, latestWound_->codes, nullptr, status,
-                                            latestWound_->effective));
+                    ev.push_back(
+                        evidenceOf(latestWound_->source, latestWound_->codes, nullptr, status, latestWound_->when));
                 return true;
             }
             case K::EpisodeProcedure: {
@@ -405,13 +411,12 @@ private:
                 bool hit = false;
                 for (size_t i = 0; i < r_.procedures.size(); ++i) {
                     const Procedure& p = r_.procedures[i];
-                    if (!in(vs, procedureMasks_[i], p.codes) || !p.performed ||
+                    if (!in(vs, procedureMasks_[i], p.codes) || !p.when ||
                         !(p.status.empty() || std::string_view(p.status) == "completed"))
                         continue;
-                    if (std::abs(p.performed->date.days - episode_->date.days) > c_.delivery.episodeWindowDays)
-                        continue;
-                    ev.push_back(evidenceOf(p.source, p.codes, &vs, p.status.empty() ? Text("recorded") : p.status,
-                                            p.performed));
+                    if (std::abs(p.when->date.days - episode_->date.days) > c_.delivery.episodeWindowDays) continue;
+                    ev.push_back(
+                        evidenceOf(p.source, p.codes, &vs, p.status.empty() ? Text("recorded") : p.status, p.when));
                     hit = true;
                 }
                 return hit;

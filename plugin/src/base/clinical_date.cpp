@@ -42,28 +42,36 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
 
 bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
-unsigned daysInMonth(int y, unsigned m) {
+}  // namespace
+
+unsigned daysInMonth(int y, int m) {
     static const unsigned dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m < 1 || m > 12) return 0;
     return m == 2 && leap(y) ? 29 : dim[m - 1];
 }
 
-}  // namespace
-
 std::optional<DateTime> parseFhirDateTime(std::string_view s) {
     int y = 0, mo = 1, d = 1;
+    Precision precision = Precision::Year;
     if (!digits(s, 0, 4, y)) return std::nullopt;
     size_t pos = 4;
     if (pos < s.size()) {
         if (s[pos] != '-' || !digits(s, pos + 1, 2, mo)) return std::nullopt;
         pos += 3;
+        precision = Precision::Month;
         if (pos < s.size()) {
             if (s[pos] != '-' || !digits(s, pos + 1, 2, d)) return std::nullopt;
             pos += 3;
+            precision = Precision::Day;
         }
     }
     if (mo < 1 || mo > 12 || d < 1 || static_cast<unsigned>(d) > daysInMonth(y, mo)) return std::nullopt;
     DateTime out;
-    out.date.days = daysFromCivil(y, mo, d);
+    out.date.days = daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+    out.precision = precision;
+    out.last = precision == Precision::Year    ? Date{daysFromCivil(y, 12, 31)}
+               : precision == Precision::Month ? Date{daysFromCivil(y, static_cast<unsigned>(mo), daysInMonth(y, mo))}
+                                               : out.date;
     out.text = s;
     int64_t seconds = 0;
     int offset = 0;
@@ -85,6 +93,7 @@ std::optional<DateTime> parseFhirDateTime(std::string_view s) {
         }
         if (hh > 24 || mm > 59 || ss > 60) return std::nullopt;
         seconds = hh * 3600 + mm * 60 + ss;
+        out.precision = Precision::Time;
         if (pos == s.size()) {
             // FHIR requires a zone with a time; accept it as UTC rather than lose the datum.
         } else if (s[pos] == 'Z') {

@@ -23,17 +23,24 @@ struct Date {
     Date plusDays(int32_t n) const { return Date{days + n}; }
 };
 
+// How much of a date-time was written: "2025" is a year, "2025-10" a month, "2025-10-03" a day.
+enum class Precision : uint8_t { Year, Month, Day, Time };
+
 struct DateTime {
-    Date date;            // calendar date in the timestamp's own offset
+    Date date;            // calendar date in the timestamp's own offset; a partial date's first day
+    Date last;            // the last calendar day the written value allows (== date unless partial)
     int64_t instant = 0;  // seconds since the epoch, UTC; date-only values count as 00:00Z
-    Text text;            // as written: a view of the text parsed (the reader keeps it alive)
+    Precision precision = Precision::Day;
+    Text text;  // as written: a view of the text parsed (the reader keeps it alive)
+    bool partial() const { return precision < Precision::Day; }
 };
 
 // Days from civil date (proleptic Gregorian).
 int32_t daysFromCivil(int y, unsigned m, unsigned d);
 void civilFromDays(int32_t z, int& y, unsigned& m, unsigned& d);
 
-// "YYYY", "YYYY-MM", "YYYY-MM-DD" (partial dates take the first day) or a full FHIR dateTime.
+// "YYYY", "YYYY-MM", "YYYY-MM-DD" (partial dates: date is the first day, last the last day they
+// allow) or a full FHIR dateTime.
 // Returns nullopt when the text is not a valid FHIR date or dateTime. The result's text views the
 // argument, which must outlive it.
 std::optional<DateTime> parseFhirDateTime(std::string_view text);
@@ -43,6 +50,8 @@ inline std::optional<DateTime> parseFhirDateTime(const char* text) { return pars
 std::optional<Date> parseIsoDate(std::string_view text);
 std::string formatIsoDate(Date d);  // "2025-11-15"
 std::string formatCdaDate(Date d);  // "20251115"
+// The number of days in a month of a (proleptic Gregorian) year.
+unsigned daysInMonth(int year, int month);  // 0 for a month outside 1..12
 // Completed years between birth and the date.
 int ageInYears(Date birth, Date at);
 

@@ -24,11 +24,13 @@ const char* outcomeCode(Outcome o);  // "escalate", ..., "not-applicable"
 bool parseOutcome(const std::string& s, Outcome& out);
 
 struct CodeSystem {
-    std::string id;            // short id used in content, e.g. "sct"
-    std::string uri;           // FHIR system, e.g. "http://snomed.info/sct"
-    std::string oid;           // CDA codeSystem OID
-    std::string name;          // "SNOMED CT"
-    bool prefixMatch = false;  // ICD-10(-CM), ATC: match by prefix, dots removed
+    std::string id;                    // short id used in content, e.g. "sct"
+    std::string uri;                   // FHIR system, e.g. "http://snomed.info/sct"
+    std::string oid;                   // CDA codeSystem OID
+    std::string name;                  // "SNOMED CT"
+    bool prefixMatch = false;          // ICD-10(-CM), ATC: match by prefix, dots removed
+    std::vector<std::string> aliases;  // other names records use (HL7 v2 table 0396 mnemonics)
+    std::string oidUrn;                // "urn:oid:" + oid
 };
 
 // True when the code, its dots ignored, starts with the prefix (ICD-10, ATC: prefix systems).
@@ -248,6 +250,11 @@ struct Content {
 
     const Reference* findReference(const std::string& id) const;
     const CodeSystem* systemByUri(std::string_view uri) const;
+    // The system a coding names by uri, OID, urn:oid:OID or alias; nullptr when none.
+    const CodeSystem* systemByName(std::string_view name) const;
+    // Every name of every system (uri, OID, urn:oid:OID, aliases), built at load; the keys view the
+    // systems' strings.
+    std::unordered_map<std::string_view, const CodeSystem*> systemNames;
     const CodeSystem* systemById(const std::string& id) const;
     const std::string& text(const std::string& id) const;  // "" when absent
 };

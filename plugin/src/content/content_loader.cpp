@@ -64,6 +64,11 @@ const CodeSystem* Content::systemByUri(std::string_view uri) const {
     return nullptr;
 }
 
+const CodeSystem* Content::systemByName(std::string_view name) const {
+    auto it = systemNames.find(name);
+    return it == systemNames.end() ? nullptr : it->second;
+}
+
 const CodeSystem* Content::systemById(const std::string& id) const {
     for (const auto& s : codeSystems)
         if (s.id == id) return &s;
@@ -356,9 +361,22 @@ private:
             s.name = attr(n, "name");
             std::string prefix = attr(n, "prefix");
             s.prefixMatch = prefix == "true" || prefix == "1";
+            std::istringstream names(attr(n, "aliases"));
+            for (std::string a; names >> a;) s.aliases.push_back(a);
             if (c_.systemById(s.id)) error(n, "duplicate code system id '" + s.id + "'");
             if (c_.systemByUri(s.uri)) error(n, "duplicate code system uri '" + s.uri + "'");
             c_.codeSystems.push_back(std::move(s));
+        }
+        for (CodeSystem& s : c_.codeSystems) {  // the vector is complete: pointers stay valid
+            s.oidUrn = "urn:oid:" + s.oid;
+            std::vector<std::string_view> names = {s.uri, s.oid, s.oidUrn};
+            names.insert(names.end(), s.aliases.begin(), s.aliases.end());
+            for (std::string_view name : names) {
+                auto [it, fresh] = c_.systemNames.emplace(name, &s);
+                if (!fresh && it->second != &s)
+                    error(section, "the name '" + std::string(name) + "' is given to two code systems, '" +
+                                       it->second->id + "' and '" + s.id + "'");
+            }
         }
     }
 

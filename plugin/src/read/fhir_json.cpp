@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "base/errors.hpp"
-#include "read/fhir_reader.hpp"
+#include "read/record_reader.hpp"
 
 namespace ppmg::core {
 namespace {
@@ -44,8 +44,9 @@ private:
     size_t index_ = kNoIndex;
 };
 
-// The members of an object that a reader wants, found in one pass over the object. The first
-// occurrence of a key wins, as with object::at_key.
+// The members of an object that a reader wants, found in one pass over the object. A wanted key
+// that occurs twice is noted (repeated()): FHIR JSON forbids it, readers disagree on which copy
+// wins, so the reader refuses the record (clinical rules 1.1, rule 21).
 template <size_t N>
 class Members {
 public:
@@ -53,36 +54,29 @@ public:
         for (const auto field : o) {
             for (size_t i = 0; i < N; ++i) {
                 if (field.key != keys[i]) continue;
-                if (!found_[i]) {
-                    value_[i] = field.value;
-                    found_[i] = true;
-                }
+                if (found_[i]) repeated_ = keys[i];
+                value_[i] = field.value;
+                found_[i] = true;
                 break;
             }
         }
     }
     // The member's value, or nullptr when the object does not have it.
     const element* operator[](size_t i) const { return found_[i] ? &value_[i] : nullptr; }
+    // A wanted key that occurs more than once ("" when none does).
+    std::string_view repeated() const { return repeated_; }
 
 private:
     element value_[N];
     bool found_[N] = {};
+    std::string_view repeated_;
 };
-
-// o[key] into slot: &slot, or nullptr when the object does not have the key.
-const element* member(object o, const char* key, element& slot) { return o[key].get(slot) ? nullptr : &slot; }
 
 // Where a resource sits, for its Source: a Bundle entry's index, or (a bare resource) its path.
 struct SourceAt {
     std::string_view text;
     size_t entry;
 };
-
-// "Medication/" + id == reference, without building the string.
-bool isPrefixedId(std::string_view reference, std::string_view prefix, std::string_view id) {
-    return reference.size() == prefix.size() + id.size() && reference.substr(0, prefix.size()) == prefix &&
-           reference.substr(prefix.size()) == id;
-}
 
 class JsonReader {
 public:
@@ -94,10 +88,10 @@ public:
         std::string_view type = resourceType(top, Path(""));
         if (type == "Bundle") {
             element slot;
-            out_.bundleType = keep(str(member(top, "type", slot), "type", Path("Bundle.type")));
+            out_.bundleType = keep(str(member(top, "type", slot, Path("Bundle")), "type", Path("Bundle.type")));
             array entries;
             element e;
-            if (!top["entry"].get(e)) {
+            if (member(top, "entry", e, Path("Bundle")) != nullptr) {
                 if (e.get(entries)) fail(PPMG_E_NOT_FHIR, "Bundle.entry is not an array", Path("Bundle.entry"));
                 reserveFacts(entries);
                 const Path bundleEntry("Bundle.entry");
@@ -107,17 +101,17 @@ public:
                     object eo;
                     if (entry.get(eo)) fail(PPMG_E_NOT_FHIR, "a bundle entry is not an object", path);
                     element res;
-                    if (eo["resource"].get(res)) continue;  // e.g. a transaction-response entry
+                    if (member(eo, "resource", res, path) == nullptr) continue;  // e.g. a transaction-response entry
                     object ro;
                     if (res.get(ro)) fail(PPMG_E_NOT_FHIR, "entry.resource is not an object", Path(path, ".resource"));
-                    std::string_view fullUrl = str(member(eo, "fullUrl", slot), "fullUrl", Path(path, ".fullUrl"));
+                    std::string_view fullUrl =
+                        str(member(eo, "fullUrl", slot, path), "fullUrl", Path(path, ".fullUrl"));
                     readResource(ro, Path(path, ".resource"), SourceAt{{}, i - 1}, fullUrl);
                 }
             }
         } else {
             readResource(top, Path(type), SourceAt{type, Source::kNoEntry}, "");
         }
-        resolveMedications();
         if (out_.patients.empty()) {
             std::string what = type == "Bundle" ? "the Bundle" : "it is a single " + std::string(type);
             fail(PPMG_E_NO_PATIENT,
@@ -170,6 +164,37 @@ private:
         throw Error(s, msg, Location{source_, path.str(), std::string(id), 0});
     }
 
+    [[noreturn]] void repeated(std::string_view key, const Path& path) const {
+        fail(PPMG_E_NOT_FHIR,
+             "the member \"" + std::string(key.substr(0, 64)) +
+                 "\" occurs twice in one object (FHIR JSON forbids repeated members; readers disagree on which "
+                 "copy counts)",
+             path);
+    }
+
+    // The wanted members of o, refusing a wanted key that occurs twice.
+    template <size_t N>
+    Members<N> members(object o, const std::string_view (&keys)[N], const Path& path) const {
+        Members<N> m(o, keys);
+        if (!m.repeated().empty()) repeated(m.repeated(), path);
+        return m;
+    }
+
+    // o[key] into slot: &slot, or nullptr when the object does not have the key; refuses a
+    // repeated key.
+    const element* member(object o, std::string_view key, element& slot, const Path& path) const {
+        bool found = false;
+        for (const auto field : o) {
+            if (field.key != key) continue;
+            if (found) repeated(key, path);
+            slot = field.value;
+            found = true;
+        }
+        return found ? &slot : nullptr;
+    }
+
+    // The resourceType (the first copy: a resource ppmg reads names "resourceType" among its
+    // wanted members, so a second copy is refused there).
     std::string_view resourceType(object o, const Path& path) const {
         element t;
         std::string_view v;
@@ -190,7 +215,7 @@ private:
     }
     std::string_view str(object o, const char* key, const Path& path) const {
         element slot;
-        return str(member(o, key, slot), key, path);
+        return str(member(o, key, slot, path), key, path);
     }
 
     bool obj(const element* e, const char* key, object& out, const Path& path) const {
@@ -211,12 +236,12 @@ private:
     Codings codings(object cc, const Path& path) const {
         array list;
         element slot;
-        if (!arr(member(cc, "coding", slot), "coding", list, Path(path, ".coding"))) return {};
+        if (!arr(member(cc, "coding", slot, path), "coding", list, Path(path, ".coding"))) return {};
         codings_.clear();
         for (element c : list) {
             object co;
             if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a coding is not an object", Path(path, ".coding"));
-            Members<3> m(co, kCodingKeys);
+            const auto m = members(co, kCodingKeys, Path(path, ".coding"));
             Coding& k = codings_.emplace_back();
             k.system = keep(str(m[0], "system", Path(path, ".coding.system")));
             k.code = keep(str(m[1], "code", Path(path, ".coding.code")));
@@ -240,12 +265,37 @@ private:
         return codings(cc, at);
     }
 
-    Text firstCode(const element* e, const char* key, const Path& path) const {
+    // A status CodeableConcept's codings; a plain string (not R4) as one coding without a system.
+    Codings statusCodings(const element* e, const char* key, const Path& path) const {
         if (e == nullptr) return {};
         std::string_view v;
-        if (!e->get(v)) return keep(v);  // R4 B: status as a plain code
-        auto c = concept(e, key, path);
-        return c.empty() ? Text() : c.front().code;
+        if (!e->get(v)) {
+            if (v.size() > limits_.maxStringBytes)
+                fail(PPMG_E_LIMIT, std::string(key) + " is longer than the string limit", Path(path, ".", key));
+            Coding* one = text_.make<Coding>(1);
+            one->code = keep(v);
+            return Codings(one, 1);
+        }
+        return concept(e, key, path);
+    }
+
+    // A CodeableConcept's text ("" when absent).
+    Text conceptText(const element* e, const char* key, const Path& path) const {
+        object cc;
+        const Path at(path, ".", key);
+        if (!obj(e, key, cc, at)) return {};
+        return keep(str(cc, "text", Path(at, ".text")));
+    }
+
+    // A Period's end, else its start.
+    std::optional<DateTime> periodEndElseStart(const element* e, const char* key, const Path& path) const {
+        object p;
+        const Path at(path, ".", key);
+        if (!obj(e, key, p, at)) return std::nullopt;
+        static constexpr std::string_view kKeys[] = {"start", "end"};
+        const auto m = members(p, kKeys, at);
+        auto end = dateField(m[1], "end", at);
+        return end ? end : dateField(m[0], "start", at);
     }
 
     std::optional<DateTime> dateField(const element* e, const char* key, const Path& path) const {
@@ -262,7 +312,7 @@ private:
         const Path at(path, ".", key);
         if (!obj(e, key, p, at)) return std::nullopt;
         element slot;
-        return dateField(member(p, "start", slot), "start", at);
+        return dateField(member(p, "start", slot, at), "start", at);
     }
 
     Text reference(const element* e, const char* key, const Path& path) const {
@@ -277,7 +327,7 @@ private:
         Quantity q;
         object vq;
         if (!obj(e, "valueQuantity", vq, Path(path, ".valueQuantity"))) return q;
-        Members<3> m(vq, kQuantityKeys);
+        const auto m = members(vq, kQuantityKeys, Path(path, ".valueQuantity"));
         if (m[0] == nullptr) return q;
         double d;
         if (m[0]->get(d))
@@ -330,8 +380,8 @@ private:
 
     void readPatient(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum { kId, kGender, kBirthDate, kIdentifier, kName };
-        static constexpr std::string_view kKeys[] = {"id", "gender", "birthDate", "identifier", "name"};
-        const Members<5> m(r, kKeys);
+        static constexpr std::string_view kKeys[] = {"id", "gender", "birthDate", "identifier", "name", "resourceType"};
+        const auto m = members(r, kKeys, path);
         Patient& p = out_.patients.emplace_back();  // filled in place
         p.source = source("Patient", m[kId], path, pathText, fullUrl);
         p.fullUrl = keep(fullUrl);
@@ -371,7 +421,8 @@ private:
                 p.nameText = keep(str(chosen, "text", Path(path, ".name.text")));
                 array given;
                 element slot;
-                if (arr(member(chosen, "given", slot), "given", given, Path(path, ".name.given"))) {
+                if (arr(member(chosen, "given", slot, Path(path, ".name")), "given", given,
+                        Path(path, ".name.given"))) {
                     for (element g : given) {
                         std::string_view v;
                         if (g.get(v)) fail(PPMG_E_NOT_FHIR, "name.given is not a string", Path(path, ".name.given"));
@@ -410,8 +461,9 @@ private:
                                                      "valueCodeableConcept",
                                                      "valueDateTime",
                                                      "valueString",
-                                                     "component"};
-        const Members<13> m(r, kKeys);
+                                                     "component",
+                                                     "resourceType"};
+        const auto m = members(r, kKeys, path);
         Observation& o = out_.observations.emplace_back();  // filled in place
         o.source = source("Observation", m[kId], path, pathText, fullUrl);
         o.subject = reference(m[kSubject], "subject", path);
@@ -420,7 +472,7 @@ private:
         o.effective = dateField(m[kEffectiveDateTime], "effectiveDateTime", path);
         if (!o.effective) o.effective = periodStart(m[kEffectivePeriod], "effectivePeriod", path);
         if (!o.effective) o.effective = dateField(m[kEffectiveInstant], "effectiveInstant", path);
-        if (!o.effective) o.effective = dateField(m[kIssued], "issued", path);
+        o.issued = dateField(m[kIssued], "issued", path);
         o.quantity = quantity(m[kValueQuantity], path);
         o.valueCodes = concept(m[kValueCodeableConcept], "valueCodeableConcept", path);
         o.valueDateTime = dateField(m[kValueDateTime], "valueDateTime", path);
@@ -433,7 +485,7 @@ private:
                 object co;
                 if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a component is not an object", cp, o.source.id);
                 static constexpr std::string_view kComponentKeys[] = {"code", "valueQuantity"};
-                const Members<2> cm(co, kComponentKeys);
+                const auto cm = members(co, kComponentKeys, cp);
                 Observation::Component& comp = o.components.emplace_back();
                 comp.codes = concept(cm[0], "code", cp);
                 comp.quantity = quantity(cm[1], cp);
@@ -442,26 +494,41 @@ private:
     }
 
     void readCondition(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
-        enum { kId, kSubject, kClinicalStatus, kVerificationStatus, kCode, kOnsetDateTime, kOnsetPeriod, kRecorded };
-        static constexpr std::string_view kKeys[] = {"id",   "subject",       "clinicalStatus", "verificationStatus",
-                                                     "code", "onsetDateTime", "onsetPeriod",    "recordedDate"};
-        const Members<8> m(r, kKeys);
+        enum {
+            kId,
+            kSubject,
+            kClinicalStatus,
+            kVerificationStatus,
+            kCode,
+            kOnsetDateTime,
+            kOnsetPeriod,
+            kRecorded,
+            kAbatementDateTime,
+            kAbatementPeriod
+        };
+        static constexpr std::string_view kKeys[] = {
+            "id",          "subject",      "clinicalStatus",    "verificationStatus", "code",        "onsetDateTime",
+            "onsetPeriod", "recordedDate", "abatementDateTime", "abatementPeriod",    "resourceType"};
+        const auto m = members(r, kKeys, path);
         Condition& c = out_.conditions.emplace_back();  // filled in place
         c.source = source("Condition", m[kId], path, pathText, fullUrl);
         c.subject = reference(m[kSubject], "subject", path);
-        c.clinicalStatus = firstCode(m[kClinicalStatus], "clinicalStatus", path);
-        c.verificationStatus = firstCode(m[kVerificationStatus], "verificationStatus", path);
+        c.clinicalStatusCodings = statusCodings(m[kClinicalStatus], "clinicalStatus", path);
+        c.verificationStatusCodings = statusCodings(m[kVerificationStatus], "verificationStatus", path);
         c.codes = concept(m[kCode], "code", path);
+        c.codeText = conceptText(m[kCode], "code", path);
         c.onset = dateField(m[kOnsetDateTime], "onsetDateTime", path);
         if (!c.onset) c.onset = periodStart(m[kOnsetPeriod], "onsetPeriod", path);
         c.recorded = dateField(m[kRecorded], "recordedDate", path);
+        c.abatement = dateField(m[kAbatementDateTime], "abatementDateTime", path);
+        if (!c.abatement) c.abatement = periodEndElseStart(m[kAbatementPeriod], "abatementPeriod", path);
     }
 
     void readProcedure(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum { kId, kSubject, kStatus, kCode, kPerformedDateTime, kPerformedPeriod };
-        static constexpr std::string_view kKeys[] = {"id",   "subject",           "status",
-                                                     "code", "performedDateTime", "performedPeriod"};
-        const Members<6> m(r, kKeys);
+        static constexpr std::string_view kKeys[] = {
+            "id", "subject", "status", "code", "performedDateTime", "performedPeriod", "resourceType"};
+        const auto m = members(r, kKeys, path);
         Procedure& p = out_.procedures.emplace_back();  // filled in place
         p.source = source("Procedure", m[kId], path, pathText, fullUrl);
         p.subject = reference(m[kSubject], "subject", path);
@@ -494,21 +561,20 @@ private:
                                                      "effectiveDateTime",
                                                      "effectivePeriod",
                                                      "dateAsserted",
-                                                     "contained"};
-        const Members<10> m(r, kKeys);
+                                                     "contained",
+                                                     "resourceType"};
+        const auto m = members(r, kKeys, path);
         Medication& med = out_.medications.emplace_back();  // filled in place
         med.source = source(type, m[kId], path, pathText, fullUrl);
         med.subject = reference(m[kSubject], "subject", path);
         med.status = keep(str(m[kStatus], "status", Path(path, ".status")));
         med.codes = concept(m[kMedicationCodeableConcept], "medicationCodeableConcept", path);
         med.medicationReference = reference(m[kMedicationReference], "medicationReference", path);
-        if (type == "MedicationRequest") {
-            med.date = dateField(m[kAuthoredOn], "authoredOn", path);
-        } else {
-            med.date = dateField(m[kEffectiveDateTime], "effectiveDateTime", path);
-            if (!med.date) med.date = periodStart(m[kEffectivePeriod], "effectivePeriod", path);
-            if (!med.date) med.date = dateField(m[kDateAsserted], "dateAsserted", path);
-        }
+        med.authoredOn = dateField(m[kAuthoredOn], "authoredOn", path);
+        med.effective = dateField(m[kEffectiveDateTime], "effectiveDateTime", path);
+        if (!med.effective) med.effective = periodStart(m[kEffectivePeriod], "effectivePeriod", path);
+        med.dateAsserted = dateField(m[kDateAsserted], "dateAsserted", path);
+        const size_t index = out_.medications.size() - 1;
         array contained;
         if (arr(m[kContained], "contained", contained, Path(path, ".contained"))) {
             size_t i = 0;
@@ -517,41 +583,44 @@ private:
                 object co;
                 if (c.get(co)) fail(PPMG_E_NOT_FHIR, "a contained resource is not an object", cp);
                 if (resourceType(co, cp) != "Medication") continue;
-                element slot;
-                std::string_view id = str(co, "id", Path(cp, ".id"));
-                Codings codes = concept(member(co, "code", slot), "code", cp);
-                if (med.codes.empty() && isPrefixedId(med.medicationReference, "#", id)) med.codes = codes;
+                readMedicationDefinition(co, cp, {}, index);
             }
         }
     }
 
-    void readMedicationDefinition(object r, const Path& path, std::string_view fullUrl) {
-        static constexpr std::string_view kKeys[] = {"id", "code"};
-        const Members<2> m(r, kKeys);
+    // containedIn: the index of the medication fact that contains it, or kNotContained.
+    void readMedicationDefinition(object r, const Path& path, std::string_view fullUrl,
+                                  size_t containedIn = MedicationDefinition::kNotContained) {
+        static constexpr std::string_view kKeys[] = {"id", "code", "resourceType"};
+        const auto m = members(r, kKeys, path);
         MedicationDefinition& d = out_.medicationDefinitions.emplace_back();  // filled in place
         d.id = keep(str(m[0], "id", Path(path, ".id")));
         d.fullUrl = keep(fullUrl);
         d.codes = concept(m[1], "code", path);
+        d.containedIn = containedIn;
     }
 
     void readAllergy(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
-        enum { kId, kPatient, kClinicalStatus, kVerificationStatus, kCode, kRecorded };
-        static constexpr std::string_view kKeys[] = {"id",   "patient",     "clinicalStatus", "verificationStatus",
-                                                     "code", "recordedDate"};
-        const Members<6> m(r, kKeys);
+        enum { kId, kPatient, kClinicalStatus, kVerificationStatus, kCode, kOnsetDateTime, kOnsetPeriod, kRecorded };
+        static constexpr std::string_view kKeys[] = {
+            "id",          "patient",      "clinicalStatus", "verificationStatus", "code", "onsetDateTime",
+            "onsetPeriod", "recordedDate", "resourceType"};
+        const auto m = members(r, kKeys, path);
         Allergy& a = out_.allergies.emplace_back();  // filled in place
         a.source = source("AllergyIntolerance", m[kId], path, pathText, fullUrl);
         a.subject = reference(m[kPatient], "patient", path);
-        a.clinicalStatus = firstCode(m[kClinicalStatus], "clinicalStatus", path);
-        a.verificationStatus = firstCode(m[kVerificationStatus], "verificationStatus", path);
+        a.clinicalStatusCodings = statusCodings(m[kClinicalStatus], "clinicalStatus", path);
+        a.verificationStatusCodings = statusCodings(m[kVerificationStatus], "verificationStatus", path);
         a.codes = concept(m[kCode], "code", path);
+        a.onset = dateField(m[kOnsetDateTime], "onsetDateTime", path);
+        if (!a.onset) a.onset = periodStart(m[kOnsetPeriod], "onsetPeriod", path);
         a.recorded = dateField(m[kRecorded], "recordedDate", path);
     }
 
     void readEncounter(object r, const Path& path, const SourceAt& pathText, std::string_view fullUrl) {
         enum { kId, kSubject, kType, kPeriod };
-        static constexpr std::string_view kKeys[] = {"id", "subject", "type", "period"};
-        const Members<4> m(r, kKeys);
+        static constexpr std::string_view kKeys[] = {"id", "subject", "type", "period", "resourceType"};
+        const auto m = members(r, kKeys, path);
         Encounter& e = out_.encounters.emplace_back();  // filled in place
         e.source = source("Encounter", m[kId], path, pathText, fullUrl);
         e.subject = reference(m[kSubject], "subject", path);
@@ -567,30 +636,6 @@ private:
             e.types = inArena(all);
         }
         e.start = periodStart(m[kPeriod], "period", path);
-    }
-
-    // Through two indexes, not a loop over every definition per medication: that is quadratic,
-    // minutes for a record with tens of thousands of each. The first definition in the record
-    // that matches wins, as in a loop.
-    void resolveMedications() {
-        if (out_.medicationDefinitions.empty()) return;
-        std::unordered_map<std::string_view, const MedicationDefinition*> byUrl, byId;
-        for (const auto& d : out_.medicationDefinitions) {
-            byUrl.emplace(d.fullUrl, &d);  // emplace keeps the first
-            byId.emplace(d.id, &d);
-        }
-        constexpr std::string_view kPrefix = "Medication/";
-        for (auto& m : out_.medications) {
-            if (!m.codes.empty() || m.medicationReference.empty()) continue;
-            const std::string_view ref = m.medicationReference;
-            const MedicationDefinition* def = nullptr;
-            if (auto it = byUrl.find(ref); it != byUrl.end()) def = it->second;
-            if (ref.substr(0, kPrefix.size()) == kPrefix) {
-                auto it = byId.find(ref.substr(kPrefix.size()));
-                if (it != byId.end() && (def == nullptr || it->second < def)) def = it->second;
-            }
-            if (def != nullptr) m.codes = def->codes;
-        }
     }
 
     static constexpr std::string_view kCodingKeys[] = {"system", "code", "display"};

@@ -1,4 +1,4 @@
-// FHIR R4 XML reader (libxml2). See read/fhir_reader.hpp for the contract; this file must give
+// FHIR R4 XML reader (libxml2). See read/record_reader.hpp for the contract; this file must give
 // the same RawRecord as the JSON reader for the same record.
 //
 // Safety: the document is parsed with its own parser context (no global handlers, so many
@@ -27,8 +27,8 @@
 
 #include "base/clinical_date.hpp"
 #include "base/errors.hpp"
-#include "read/fhir_reader.hpp"
 #include "read/patient_record.hpp"
+#include "read/record_reader.hpp"
 
 namespace ppmg::core {
 namespace {
@@ -405,7 +405,6 @@ public:
                             " resource" + (rec_.resourceCount == 1 ? "" : "s") +
                             ", none of them a Patient); ppmg needs the patient's record",
                         loc(root, nullptr, "Bundle"));
-        resolveMedications();
         return std::move(rec_);
     }
 
@@ -549,13 +548,9 @@ private:
         } else if (type == "Procedure") {
             readProcedure(res, ctx, std::move(src));
         } else if (type == "MedicationRequest" || type == "MedicationStatement") {
-            readMedication(res, ctx, std::move(src), type == "MedicationRequest");
+            readMedication(res, ctx, std::move(src));
         } else if (type == "Medication") {
-            MedicationDefinition def;
-            def.id = kept(primitive(res, "id"));
-            def.fullUrl = kept(fullUrl);
-            def.codes = codes(child(res, "code"));
-            rec_.medicationDefinitions.push_back(std::move(def));
+            readMedicationDefinition(res, fullUrl, MedicationDefinition::kNotContained);
         } else if (type == "AllergyIntolerance") {
             readAllergy(res, ctx, std::move(src));
         } else if (type == "Encounter") {
@@ -588,10 +583,15 @@ private:
         return Codings(out, list.size());
     }
 
-    // CodeableConcept.coding[0].code, "" when absent.
-    static std::string firstCode(const xmlNode* concept) {
-        if (const xmlAttr* a = valueAttr(concept)) return attrText(a);  // a plain code (R4B/R5 style)
-        return primitive(child(concept, "coding"), "code");
+    // A status CodeableConcept's codings; a plain code (value attribute, not R4) as one coding
+    // without a system.
+    Codings statusCodings(const xmlNode* concept) {
+        if (const xmlAttr* a = valueAttr(concept)) {
+            Coding* one = rec_.text->make<Coding>(1);
+            one->code = kept(attrText(a));
+            return Codings(one, 1);
+        }
+        return codes(concept);
     }
 
     static std::string reference(const xmlNode* ref) { return primitive(ref, "reference"); }
@@ -676,7 +676,7 @@ private:
         o.effective = dateChild(res, "effectiveDateTime", ctx);
         if (!o.effective) o.effective = periodStart(res, "effectivePeriod", ctx);
         if (!o.effective) o.effective = dateChild(res, "effectiveInstant", ctx);
-        if (!o.effective) o.effective = dateChild(res, "issued", ctx);
+        o.issued = dateChild(res, "issued", ctx);
         o.quantity = quantity(child(res, "valueQuantity"), ctx, "valueQuantity");
         o.valueCodes = codes(child(res, "valueCodeableConcept"));
         o.valueDateTime = dateChild(res, "valueDateTime", ctx);
@@ -697,12 +697,18 @@ private:
         Condition c;
         c.source = std::move(src);
         c.subject = kept(reference(child(res, "subject")));
-        c.clinicalStatus = kept(firstCode(child(res, "clinicalStatus")));
-        c.verificationStatus = kept(firstCode(child(res, "verificationStatus")));
+        c.clinicalStatusCodings = statusCodings(child(res, "clinicalStatus"));
+        c.verificationStatusCodings = statusCodings(child(res, "verificationStatus"));
         c.codes = codes(child(res, "code"));
+        c.codeText = kept(primitive(child(res, "code"), "text"));
         c.onset = dateChild(res, "onsetDateTime", ctx);
         if (!c.onset) c.onset = periodStart(res, "onsetPeriod", ctx);
         c.recorded = dateChild(res, "recordedDate", ctx);
+        c.abatement = dateChild(res, "abatementDateTime", ctx);
+        if (const xmlNode* period = child(res, "abatementPeriod"); !c.abatement && period) {
+            c.abatement = dateTime(child(period, "end"), ctx, "abatementPeriod.end");
+            if (!c.abatement) c.abatement = dateTime(child(period, "start"), ctx, "abatementPeriod.start");
+        }
         rec_.conditions.push_back(std::move(c));
     }
 
@@ -717,39 +723,44 @@ private:
         rec_.procedures.push_back(std::move(p));
     }
 
-    void readMedication(const xmlNode* res, const Ctx& ctx, Source src, bool request) {
+    void readMedication(const xmlNode* res, const Ctx& ctx, Source src) {
         Medication m;
         m.source = std::move(src);
         m.subject = kept(reference(child(res, "subject")));
         m.status = kept(primitive(res, "status"));
         m.codes = codes(child(res, "medicationCodeableConcept"));
         m.medicationReference = kept(reference(child(res, "medicationReference")));
-        if (m.codes.empty() && m.medicationReference.size() > 1 && m.medicationReference[0] == '#') {
-            // A contained Medication.
-            const std::string_view localId = std::string_view(m.medicationReference).substr(1);
-            forEachChild(res, "contained", [&](const xmlNode* contained) {
-                const xmlNode* med = firstElementChild(contained);
-                if (m.codes.empty() && med && isFhir(med, "Medication") && primitive(med, "id") == localId)
-                    m.codes = codes(child(med, "code"));
-            });
-        }
-        if (request) {
-            m.date = dateChild(res, "authoredOn", ctx);
-        } else {
-            m.date = dateChild(res, "effectiveDateTime", ctx);
-            if (!m.date) m.date = periodStart(res, "effectivePeriod", ctx);
-            if (!m.date) m.date = dateChild(res, "dateAsserted", ctx);
-        }
+        const size_t index = rec_.medications.size();
+        forEachChild(res, "contained", [&](const xmlNode* contained) {
+            const xmlNode* med = firstElementChild(contained);
+            if (med && isFhir(med, "Medication")) readMedicationDefinition(med, std::string(), index);
+        });
+        m.authoredOn = dateChild(res, "authoredOn", ctx);
+        m.effective = dateChild(res, "effectiveDateTime", ctx);
+        if (!m.effective) m.effective = periodStart(res, "effectivePeriod", ctx);
+        m.dateAsserted = dateChild(res, "dateAsserted", ctx);
         rec_.medications.push_back(std::move(m));
+    }
+
+    // containedIn: the index of the medication fact that contains it, or kNotContained.
+    void readMedicationDefinition(const xmlNode* res, const std::string& fullUrl, size_t containedIn) {
+        MedicationDefinition def;
+        def.id = kept(primitive(res, "id"));
+        def.fullUrl = kept(fullUrl);
+        def.codes = codes(child(res, "code"));
+        def.containedIn = containedIn;
+        rec_.medicationDefinitions.push_back(std::move(def));
     }
 
     void readAllergy(const xmlNode* res, const Ctx& ctx, Source src) {
         Allergy a;
         a.source = std::move(src);
         a.subject = kept(reference(child(res, "patient")));
-        a.clinicalStatus = kept(firstCode(child(res, "clinicalStatus")));
-        a.verificationStatus = kept(firstCode(child(res, "verificationStatus")));
+        a.clinicalStatusCodings = statusCodings(child(res, "clinicalStatus"));
+        a.verificationStatusCodings = statusCodings(child(res, "verificationStatus"));
         a.codes = codes(child(res, "code"));
+        a.onset = dateChild(res, "onsetDateTime", ctx);
+        if (!a.onset) a.onset = periodStart(res, "onsetPeriod", ctx);
         a.recorded = dateChild(res, "recordedDate", ctx);
         rec_.allergies.push_back(std::move(a));
     }
@@ -763,33 +774,6 @@ private:
         e.types = inArena(codings_);
         e.start = periodStart(res, "period", ctx);
         rec_.encounters.push_back(std::move(e));
-    }
-
-    // medicationReference to a Medication in the bundle: by fullUrl, or by "Medication/id"
-    // (relative, or the tail of an absolute URL; a "/_history/n" suffix is ignored).
-    void resolveMedications() {
-        if (rec_.medicationDefinitions.empty()) return;
-        std::unordered_map<std::string_view, const MedicationDefinition*> byUrl, byId;
-        for (const auto& d : rec_.medicationDefinitions) {
-            if (!d.fullUrl.empty()) byUrl.emplace(d.fullUrl, &d);
-            if (!d.id.empty()) byId.emplace(d.id, &d);
-        }
-        for (auto& m : rec_.medications) {
-            if (!m.codes.empty() || m.medicationReference.empty() || m.medicationReference[0] == '#') continue;
-            const MedicationDefinition* def = nullptr;
-            if (auto it = byUrl.find(m.medicationReference); it != byUrl.end()) def = it->second;
-            if (!def) {
-                std::string_view ref = m.medicationReference;
-                if (auto h = ref.find("/_history/"); h != std::string_view::npos) ref = ref.substr(0, h);
-                constexpr std::string_view kType = "Medication/";
-                auto pos = ref.rfind(kType);
-                if (pos != std::string_view::npos && (pos == 0 || ref[pos - 1] == '/')) {
-                    std::string_view id = ref.substr(pos + kType.size());
-                    if (auto it = byId.find(id); it != byId.end()) def = it->second;
-                }
-            }
-            if (def) m.codes = def->codes;
-        }
     }
 };
 

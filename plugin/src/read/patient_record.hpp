@@ -1,5 +1,15 @@
-// The normalised patient record: what the readers produce and the rule engine reads.
-// Every fact keeps its source (resource type, id, FHIR path) so findings can cite it.
+// The facts of a record, in two stages of one form:
+//
+//  1. The neutral form (RawRecord): what a format parser (FHIR JSON, FHIR XML, C-CDA, HL7 v2)
+//     writes. A parser only turns bytes into these structs, in FHIR's vocabulary: the fields
+//     marked "parsed" below, each as written (a reference as written, every coding of a status,
+//     every date the format carries). It decides nothing.
+//  2. The facts about one patient (PatientRecord): what the one mapping (read/record_mapping.hpp)
+//     makes of a RawRecord, the same for every format. It reads references, resolves medications,
+//     chooses the patient, decides whose data each fact is, which date counts for it and what its
+//     statuses say: the fields marked "decided". The rule engine reads only PatientRecord.
+//
+// Every fact keeps its source (resource type, id, path) so findings can cite it.
 //
 // Strings are views into the record's TextArena (RawRecord::text, PatientRecord::text), or into
 // static storage (literals): a fact is valid while its record's arena is alive. Copying a fact out
@@ -54,11 +64,49 @@ struct Source {
     size_t entry = kNoEntry;  // a Bundle entry's index, its path spelled out only when shown
 
     static constexpr size_t kNoEntry = static_cast<size_t>(-1);
-    // The FHIR path of the resource: path, or "Bundle.entry[<entry>].resource".
+    // The path of the resource: path, or "Bundle.entry[<entry>].resource".
     std::string pathText() const {
         if (entry == kNoEntry) return std::string(path);
         return "Bundle.entry[" + std::to_string(entry) + "].resource";
     }
+};
+
+// A reference read into its parts (readReference, read/record_mapping.hpp). Views of the text.
+struct ResourceReference {
+    enum class Kind : uint8_t {
+        None,       // no reference
+        Relative,   // "Patient/x", "Patient/x/_history/2"
+        Absolute,   // "https://server/fhir/Patient/x[/_history/2]"
+        Urn,        // "urn:uuid:...", "urn:oid:..."
+        Contained,  // "#x"
+        Bare,       // "x": an id alone (not FHIR, but written by some systems)
+        Other       // anything else ("Patient", "https://server/", ...): names nothing here
+    };
+    Kind kind = Kind::None;
+    Text type;     // "Patient" (Relative, Absolute)
+    Text id;       // "x" (Relative, Absolute, Contained, Bare; Urn: the part after urn:uuid:)
+    Text version;  // "2" of "/_history/2"
+    Text url;      // Absolute: the URL without its _history part; Urn: the whole urn
+};
+
+// Whose data a fact is (decided by the mapping). Facts about another patient of the record are
+// not kept.
+enum class Whose : uint8_t {
+    Patient,  // its subject names the assessed patient
+    Unknown   // no subject, or a subject that names no Patient of the record
+};
+
+// A status CodeableConcept (Condition/AllergyIntolerance clinicalStatus, verificationStatus),
+// decided by the mapping from its codings: the code of the coding in the HL7 code system, exactly.
+struct StatusReading {
+    enum class State : uint8_t {
+        Absent,     // no status at all
+        Read,       // code is the HL7 code
+        Unreadable  // no HL7 coding, an unknown code, or two HL7 codings that disagree
+    };
+    State state = State::Absent;
+    Text code;   // Read: the HL7 code ("active", "refuted", ...)
+    Text shown;  // for people: the code, else the first coding's code or text as written
 };
 
 struct Quantity {
@@ -69,68 +117,96 @@ struct Quantity {
 
 struct Observation {
     Source source;
-    Text subject;  // reference as written, "" when absent
-    Text status;
-    Codings codes;
-    std::optional<DateTime> effective;
-    Quantity quantity;
-    Codings valueCodes;  // valueCodeableConcept
-    std::optional<DateTime> valueDateTime;
-    Text valueText;  // valueString, for display
+    Text subject;                           // parsed: the reference as written, "" when absent
+    Text status;                            // parsed
+    Codings codes;                          // parsed
+    std::optional<DateTime> effective;      // parsed: effectiveDateTime | effectivePeriod.start | effectiveInstant
+    std::optional<DateTime> issued;         // parsed
+    Quantity quantity;                      // parsed: valueQuantity
+    Codings valueCodes;                     // parsed: valueCodeableConcept
+    std::optional<DateTime> valueDateTime;  // parsed
+    Text valueText;                         // parsed: valueString, for display
     struct Component {
         Codings codes;
         Quantity quantity;
     };
-    std::vector<Component> components;
+    std::vector<Component> components;  // parsed
+    std::optional<DateTime> when;       // decided: effective, else issued
+    Whose whose = Whose::Patient;       // decided
 };
 
 struct Condition {
     Source source;
-    Text subject;
-    Text clinicalStatus;      // "" when absent
-    Text verificationStatus;  // "" when absent
-    Codings codes;
-    std::optional<DateTime> onset;
-    std::optional<DateTime> recorded;
+    Text subject;                       // parsed
+    Codings clinicalStatusCodings;      // parsed: every coding (a bare code: one coding without system)
+    Codings verificationStatusCodings;  // parsed
+    Codings codes;                      // parsed
+    Text codeText;                      // parsed: code.text
+    std::optional<DateTime> onset;      // parsed: onsetDateTime | onsetPeriod.start
+    std::optional<DateTime> recorded;   // parsed: recordedDate
+    std::optional<DateTime> abatement;  // parsed: abatementDateTime | abatementPeriod.end (else .start)
+    StatusReading clinicalStatus;       // decided
+    StatusReading verificationStatus;   // decided
+    std::optional<DateTime> when;       // decided: onset, else recorded
+    Whose whose = Whose::Patient;       // decided
 };
 
 struct Procedure {
     Source source;
-    Text subject;
-    Text status;
-    Codings codes;
-    std::optional<DateTime> performed;
+    Text subject;                       // parsed
+    Text status;                        // parsed
+    Codings codes;                      // parsed
+    std::optional<DateTime> performed;  // parsed: performedDateTime | performedPeriod.start
+    std::optional<DateTime> when;       // decided: performed
+    Whose whose = Whose::Patient;       // decided
 };
 
 struct Medication {  // a MedicationRequest or MedicationStatement
     Source source;
-    Text subject;
-    Text status;
-    Codings codes;                 // medicationCodeableConcept, or the referenced Medication's code
-    Text medicationReference;      // resolved after reading
-    std::optional<DateTime> date;  // authoredOn / effective[x]
+    Text subject;                          // parsed
+    Text status;                           // parsed
+    Codings codes;                         // parsed: medicationCodeableConcept; decided: or the referenced Medication's
+    Text medicationReference;              // parsed: as written
+    std::optional<DateTime> authoredOn;    // parsed (MedicationRequest)
+    std::optional<DateTime> effective;     // parsed (MedicationStatement): effectiveDateTime | effectivePeriod.start
+    std::optional<DateTime> dateAsserted;  // parsed (MedicationStatement)
+    std::optional<DateTime> when;          // decided: authoredOn; effective, else dateAsserted
+    bool unresolved = false;               // decided: a medicationReference to nothing in the record
+    Whose whose = Whose::Patient;          // decided
 };
 
 struct Allergy {
     Source source;
-    Text subject;
-    Text clinicalStatus;
-    Text verificationStatus;
-    Codings codes;
-    std::optional<DateTime> recorded;
+    Text subject;                       // parsed: AllergyIntolerance.patient
+    Codings clinicalStatusCodings;      // parsed
+    Codings verificationStatusCodings;  // parsed
+    Codings codes;                      // parsed
+    std::optional<DateTime> onset;      // parsed: onsetDateTime | onsetPeriod.start
+    std::optional<DateTime> recorded;   // parsed: recordedDate
+    StatusReading clinicalStatus;       // decided
+    StatusReading verificationStatus;   // decided
+    std::optional<DateTime> when;       // decided: onset, else recorded
+    Whose whose = Whose::Patient;       // decided
 };
 
 struct Encounter {
     Source source;
-    Text subject;
-    Codings types;  // Encounter.type[*]
-    std::optional<DateTime> start;
+    Text subject;                   // parsed
+    Codings types;                  // parsed: Encounter.type[*]
+    std::optional<DateTime> start;  // parsed: period.start
+    std::optional<DateTime> when;   // decided: start
+    Whose whose = Whose::Patient;   // decided
 };
 
-struct MedicationDefinition {  // a Medication resource, to resolve medicationReference
+// A Medication resource, to resolve medicationReference. parsed.
+struct MedicationDefinition {
     Text id;
     Text fullUrl;
     Codings codes;
+    // A contained Medication: the index in RawRecord::medications of the resource that contains
+    // it ("#id" references resolve only there); kNotContained for a resource of the record.
+    size_t containedIn = kNotContained;
+    static constexpr size_t kNotContained = static_cast<size_t>(-1);
 };
 
 struct Identifier {
@@ -149,7 +225,7 @@ struct Patient {
     std::optional<Date> birthDate;
 };
 
-// Everything read from one input, for all patients in it.
+// The neutral form: everything a parser read from one input, for all patients in it.
 struct RawRecord {
     std::vector<Patient> patients;
     std::vector<Observation> observations;
@@ -164,7 +240,7 @@ struct RawRecord {
     std::shared_ptr<TextArena> text = std::make_shared<TextArena>();  // holds every string above
 };
 
-// The facts about one patient, after selection.
+// The facts about one patient: what the mapping made of a RawRecord.
 struct PatientRecord {
     Patient patient;
     std::vector<Observation> observations;
@@ -173,6 +249,7 @@ struct PatientRecord {
     std::vector<Medication> medications;
     std::vector<Allergy> allergies;
     std::vector<Encounter> encounters;
+    size_t patientCount = 1;          // the distinct Patients in the record
     std::shared_ptr<TextArena> text;  // the RawRecord's, which holds every string above
 };
 

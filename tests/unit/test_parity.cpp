@@ -1,0 +1,116 @@
+// One reading of a record: the same record in FHIR JSON and FHIR XML gives identical facts (not
+// only identical outcomes). Every in-repo FHIR fixture is read in both formats (the XML made from
+// the JSON by tests/support/fhir_xml_convert), and the real JSON/XML twins in ../shared are
+// compared as published. Every JSON vignette of the rule tests is checked the same way
+// (tests/support/test_env.cpp, assessRecord). The C-CDA and HL7 v2 readers join this test with
+// their own fixtures, compared on facts without sources.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/errors.hpp"
+#include "read/record_mapping.hpp"
+#include "read/record_reader.hpp"
+#include "support/fhir_xml_convert.hpp"
+#include "support/test_env.hpp"
+
+using namespace ppmg::core;
+using namespace ppmg::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+PatientRecord facts(const std::string& text, ppmg_input_format format, const std::string& name) {
+    return mapRecord(readRecord(text, format, ReadLimits{}, name), "", content(), name);
+}
+
+// The fixture read as JSON and as the XML made from it: the same facts and the same outcomes.
+void checkTwins(const std::string& name, const std::string& json, const std::string& xml, const std::string& asOf) {
+    INFO(name);
+    const PatientRecord j = facts(json, PPMG_INPUT_FHIR_JSON, name);
+    const PatientRecord x = facts(xml, PPMG_INPUT_FHIR_XML, name);
+    CHECK(describeFacts(j) == describeFacts(x));
+    const Date d = *parseIsoDate(asOf);
+    CHECK(outcomes(assess(content(), j, d)) == outcomes(assess(content(), x, d)));
+}
+
+std::vector<std::string> jsonFiles(const std::string& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".json") out.push_back(e.path().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("Parity: every in-repo FHIR fixture gives the same facts in JSON and XML", "[parity]") {
+    std::vector<std::string> files = {std::string(PPMG_SAMPLES_DIR) + "/sample-patient.json"};
+    for (const auto& dir : {std::string(PPMG_TEST_DIR) + "/browser/vignettes", std::string(PPMG_TEST_DIR) + "/parity"})
+        for (const auto& f : jsonFiles(dir)) files.push_back(f);
+    REQUIRE(files.size() >= 6);
+    for (const auto& f : files) {
+        const std::string json = slurp(f);
+        checkTwins(f, json, fhirJsonToXml(json), "2025-11-15");
+    }
+}
+
+TEST_CASE("Parity: the shared examples and the published JSON/XML twins give the same facts", "[parity][shared]") {
+    PPMG_REQUIRE_SHARED();
+    for (const auto& f : jsonFiles(sharedDir() + "/examples")) {
+        if (fs::path(f).filename() == "expected.json") continue;
+        const std::string json = slurp(f);
+        checkTwins(f, json, fhirJsonToXml(json), "2025-11-15");
+    }
+    // Published twins: the same Synthea patient and the FHIR specification's examples, each as
+    // its publisher serialised it in JSON and in XML.
+    const std::string data = sharedDir() + "/data/";
+    const std::pair<const char*, const char*> twins[] = {
+        {"synthea-pathling/Bennett146_Swaniawski813_704c9750-f6e6-473b-ee83-fbd48e07fe3f.json",
+         "synthea-pathling/Bennett146_Swaniawski813_704c9750-f6e6-473b-ee83-fbd48e07fe3f.xml"},
+        {"fhir-r4-examples/json/patient-example.json", "fhir-r4-examples/xml/patient-example.xml"},
+        {"fhir-r4-examples/json/patient-example-mom.json", "fhir-r4-examples/xml/patient-example-mom(mom).xml"},
+    };
+    for (const auto& t : twins) checkTwins(t.first, slurp(data + t.first), slurp(data + t.second), "2025-06-01");
+}
+
+TEST_CASE("Parity: medication references in every shape servers write resolve alike in JSON and XML",
+          "[parity][medication]") {
+    const std::string json = slurp(std::string(PPMG_TEST_DIR) + "/parity/medication-references.json");
+    for (ppmg_input_format format : {PPMG_INPUT_FHIR_JSON, PPMG_INPUT_FHIR_XML}) {
+        const std::string text = format == PPMG_INPUT_FHIR_JSON ? json : fhirJsonToXml(json);
+        const PatientRecord r = facts(text, format, "medication-references");
+        INFO(describeFacts(r));
+        REQUIRE(r.medications.size() == 7);
+        auto code = [&](size_t i) {
+            return r.medications[i].codes.empty() ? std::string() : std::string(r.medications[i].codes[0].code);
+        };
+        CHECK(code(0) == "67108");    // Medication/enox
+        CHECK(code(1) == "67108");    // Medication/enox/_history/2
+        CHECK(code(2) == "67108");    // https://.../Medication/enox
+        CHECK(code(3) == "67108");    // https://.../Medication/enox/_history/2
+        CHECK(code(4) == "1364430");  // urn:uuid: fullUrl
+        CHECK(code(5) == "855332");   // #contained
+        for (size_t i = 0; i < 6; ++i) CHECK_FALSE(r.medications[i].unresolved);
+        CHECK(r.medications[6].unresolved);  // Medication/not-here
+        // Subjects in every shape name the patient.
+        for (const auto& m : r.medications) CHECK(m.whose == Whose::Patient);
+        // Every resolved anticoagulant cites its own record in the precaution.
+        const Assessment a = assess(content(), r, *parseIsoDate("2025-11-15"));
+        size_t cited = 0;
+        for (const auto& f : a.findings)
+            if (f.outcome == Outcome::Modify)
+                for (const auto& e : f.evidence)
+                    cited += std::string_view(e.resourceType).substr(0, 10) == "Medication";
+        CHECK(cited >= 6);
+    }
+}
