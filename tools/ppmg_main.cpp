@@ -3,6 +3,7 @@
 #include <iostream>
 #include <vector>
 
+#include "audit_command.hpp"
 #include "bench_command.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -18,6 +19,7 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--patient ID] [-o OUT] FILE\n"
                      "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
                      "  ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
+                     "  ppmg audit --store S [--since D] [--patient ID]       (see ppmg audit --help)\n"
                      "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
                      "  ppmg version\n"
                      "  ppmg COMMAND --help   (or ppmg help COMMAND): the command's own usage\n"
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
         if (cmd == "render") return runRender(argc, argv);
         if (cmd == "validate") return runValidate(argc, argv);
         if (cmd == "serve") return runServe(argc, argv);
+        if (cmd == "audit") return runAudit(argc, argv);
         if (cmd == "bench") return runBench(argc, argv);
         if (cmd == "version" || cmd == "--version") {
             if (argc > 2 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) {
