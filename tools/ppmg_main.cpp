@@ -1,6 +1,7 @@
 // `ppmg`: the reference host. It loads the plugin built or installed beside it.
 #include <cstring>
 #include <iostream>
+#include <vector>
 
 #include "audit_command.hpp"
 #include "bench_command.hpp"
@@ -22,17 +23,32 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "  ppmg audit --store S [--since D] [--patient ID]       (see ppmg audit --help)\n"
                      "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
                      "  ppmg version\n"
+                     "  ppmg COMMAND --help   (or ppmg help COMMAND): the command's own usage\n"
                      "\n"
                      "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient); '-' reads stdin.\n"
                      "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
                      "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml.\n"
                      "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
 
+const char* kVersionUsage =
+    "usage: ppmg version\n"
+    "\n"
+    "Prints the version of this program (the plugin's is in every assessment and document).\n";
+
 }  // namespace
 
 int main(int argc, char** argv) {
     using namespace ppmg::cli;
-    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    const bool askedHelp =
+        argc >= 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help"));
+    // `ppmg help COMMAND` is `ppmg COMMAND --help`.
+    std::vector<char*> helpArgv;
+    char helpFlag[] = "--help";
+    if (askedHelp && argc == 3) {
+        helpArgv = {argv[0], argv[2], helpFlag, nullptr};
+        argc = 3;
+        argv = helpArgv.data();
+    } else if (argc < 2 || askedHelp) {
         std::cout << kUsage;
         return argc < 2 ? kBadInput : kOk;
     }
@@ -45,6 +61,14 @@ int main(int argc, char** argv) {
         if (cmd == "audit") return runAudit(argc, argv);
         if (cmd == "bench") return runBench(argc, argv);
         if (cmd == "version" || cmd == "--version") {
+            if (argc > 2 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) {
+                std::cout << kVersionUsage;
+                return kOk;
+            }
+            if (argc > 2) {
+                printError("", std::string("unexpected argument \"") + argv[2] + "\" (see ppmg version --help)");
+                return kBadInput;
+            }
             std::cout << "ppmg " PPMG_VERSION << std::endl;
             return kOk;
         }
