@@ -14,15 +14,17 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "\n"
                      "usage:\n"
                      "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
-                     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--patient ID] [-o OUT] FILE\n"
+                     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html|mdm] [--patient ID] [-o OUT] FILE\n"
                      "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
                      "  ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
+                     "  ppmg listen --mllp HOST:PORT [--forward HOST:PORT] [...]  (see ppmg listen --help)\n"
                      "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
                      "  ppmg version\n"
                      "\n"
-                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient); '-' reads stdin.\n"
+                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient), or HL7 v2.3-2.8\n"
+                     "  messages (ER7); '-' reads stdin.\n"
                      "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
-                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml.\n"
+                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml|hl7v2.\n"
                      "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
 
 }  // namespace

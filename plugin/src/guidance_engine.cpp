@@ -14,6 +14,7 @@
 #include "write/cda_writer.hpp"
 #include "write/document_id.hpp"
 #include "write/html_view.hpp"
+#include "write/mdm_writer.hpp"
 
 namespace ppmg::core {
 
@@ -82,8 +83,8 @@ std::string GuidanceEngine::assess(const RequestSpec& r) const {
 
 void GuidanceEngine::checkDocumentFormat(const RequestSpec& r) const {
     if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_CDA &&
-        r.outputFormat != PPMG_OUTPUT_HTML)
-        throw Error(PPMG_E_UNSUPPORTED, "render writes CDA or HTML only");
+        r.outputFormat != PPMG_OUTPUT_HTML && r.outputFormat != PPMG_OUTPUT_MDM)
+        throw Error(PPMG_E_UNSUPPORTED, "render writes CDA, HTML or MDM only");
     if (r.outputFormat == PPMG_OUTPUT_HTML && !htmlView_)
         throw Error(PPMG_E_UNSUPPORTED, "no HTML stylesheet in the content (" + std::string(kHtmlStylesheet) + ")");
 }
@@ -110,6 +111,7 @@ std::string GuidanceEngine::document(const Prepared& p, const RequestSpec& r) co
     ctx.documentId = newDocumentId();
     ctx.effectiveTime = Poco::DateTimeFormatter::format(Poco::DateTime(), "%Y%m%d%H%M%S+0000");
     std::string cda = writeCda(p.assessment, *content_, ctx, cdaFragments_.get());
+    if (r.outputFormat == PPMG_OUTPUT_MDM) return writeMdm(p.assessment, cda, ctx);
     if (r.outputFormat != PPMG_OUTPUT_HTML) return cda;
     return htmlView_->transform(cda);
 }

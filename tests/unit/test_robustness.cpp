@@ -608,7 +608,7 @@ TEST_CASE("Robustness: ABI misuse gets a status, never a crash", "[robustness][a
         bad = req;
         bad.input_format = static_cast<ppmg_input_format>(-1);
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);
-        bad.input_format = static_cast<ppmg_input_format>(3);
+        bad.input_format = static_cast<ppmg_input_format>(5);
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);
         bad = req;
         bad.output_format = static_cast<ppmg_output_format>(99);
