@@ -2,6 +2,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "audit_command.hpp"
 #include "bench_command.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -18,6 +19,7 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
                      "  ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
                      "  ppmg listen --mllp HOST:PORT [--forward HOST:PORT] [...]  (see ppmg listen --help)\n"
+                     "  ppmg audit --store S [--since D] [--patient ID]       (see ppmg audit --help)\n"
                      "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
                      "  ppmg version\n"
                      "\n"
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
         if (cmd == "render") return runRender(argc, argv);
         if (cmd == "validate") return runValidate(argc, argv);
         if (cmd == "serve") return runServe(argc, argv);
+        if (cmd == "audit") return runAudit(argc, argv);
         if (cmd == "bench") return runBench(argc, argv);
         if (cmd == "version" || cmd == "--version") {
             std::cout << "ppmg " PPMG_VERSION << std::endl;

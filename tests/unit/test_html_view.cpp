@@ -125,7 +125,7 @@ void requireWellFormedPage(const std::string& html) {
         CHECK(text.find(name) != std::string::npos);
     }
     // Provenance: content version, plugin version, as-of date.
-    CHECK(text.find("Content version: 1.0.0") != std::string::npos);
+    CHECK(text.find("Content version: 1.1.0") != std::string::npos);
     CHECK(text.find("Plugin version: " PPMG_VERSION) != std::string::npos);
     CHECK(text.find("As-of date: 2025-11-15") != std::string::npos);
 }

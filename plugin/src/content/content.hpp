@@ -116,6 +116,9 @@ struct Measure {
     std::string unit;      // canonical UCUM unit, "Cel"
     std::string valueSet;  // value set id of the observation / component codes
     std::vector<UnitConversion> units;
+    // The longest window a rule reads it over (kNotRead: no rule reads it), found at load.
+    int ruleWindowDays = kNotRead;
+    static constexpr int kNotRead = -2;
 };
 
 // One clause of a rule's condition. Leaves read the record; allOf/anyOf/noneOf combine.
@@ -138,7 +141,15 @@ struct Clause {
         FutureDelivery,         // a delivery dated after the as-of date
         LastDeliveryOlderThan,  // days
         PatientGender,          // values
-        PatientAge              // bounds on completed years
+        PatientAge,             // bounds on completed years
+        UnusableUnit,           // a value a rule reads whose unit is missing or not convertible (rule 8)
+        LaterPregnancy,         // a delivery record beyond the later-pregnancy window (rule 3)
+        UndatedDelivery,        // a delivery-coded Condition or Observation without a date (rule 5)
+        CaesareanWithin,        // days: a caesarean record less than N days old (rule 17)
+        UncodedCondition,       // an active Condition with no coding at all (rule 9)
+        UnknownSubject,         // values "one" | "several": facts of unknown subject, by patients (rule 20)
+        UnknownMedication,      // a medication whose medicine is unknown (rule 20)
+        UnreadableStatus        // a Condition or allergy whose status cannot be read (rule 19)
     };
     Kind kind = Kind::AllOf;
     std::vector<Clause> children;
@@ -155,7 +166,8 @@ struct Clause {
 };
 
 struct Rule {
-    std::string id;  // "PPM-TIME-01"; several rows may share an id
+    std::string id;           // "PPM-TIME-01"; several rows may share an id
+    std::string derivedFrom;  // the research report's rule id it derives from ("" when none)
     std::string title;
     Outcome outcome = Outcome::NoFlag;
     std::vector<size_t> types;  // indexes into Content::massageTypes
@@ -217,7 +229,11 @@ struct DeliveryConfig {
     std::string postnatalVisitValueSet;
     int postnatalWindowDays = 84;
     int episodeWindowDays = 1;
-    std::string woundStatusValueSet;  // the cs-wound-status observation code
+    int laterPregnancyDays = 180;           // a delivery record further after the as-of date: a later pregnancy
+    std::string methodObservationValueSet;  // delivery method observations (valued by mode), "" = none
+    std::string woundStatusValueSet;        // the cs-wound-status observation code
+    // Wound status values, worst first, with "missing" among them: those after it clear a flag.
+    std::vector<std::string> woundStatusOrder;
 };
 
 // Loaded once and shared read-only; not copyable, since clauses point at its value sets.

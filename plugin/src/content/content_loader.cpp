@@ -309,6 +309,13 @@ public:
 private:
     std::string file_;
     Content& c_;
+    mutable bool readingRules_ = false;  // a rule's clauses (not a data gap's) are being read
+
+    // The longest window a rule reads a measure over (Measure::ruleWindowDays; < 0: no limit).
+    void noteWindow(const std::string& measure, int days) const {
+        int& w = c_.measures.at(measure).ruleWindowDays;
+        if (w == Measure::kNotRead || (w >= 0 && (days < 0 || days > w))) w = days;
+    }
     std::unordered_set<std::string> referenceIds_;
 
     long line(const xmlNode* n) const { return n ? xmlGetLineNo(const_cast<xmlNodePtr>(n)) : 0; }
@@ -456,6 +463,12 @@ private:
         d.woundStatusValueSet = attr(n, "woundStatus");
         d.postnatalWindowDays = integer(n, "postnatalWindowDays");
         d.episodeWindowDays = integer(n, "episodeWindowDays");
+        d.laterPregnancyDays = integer(n, "laterPregnancyDays");
+        d.methodObservationValueSet = attr(n, "methodObservation");
+        if (!d.methodObservationValueSet.empty()) checkValueSet(n, d.methodObservationValueSet, "delivery");
+        d.woundStatusOrder = splitWords(attr(n, "woundStatusOrder"));
+        if (std::find(d.woundStatusOrder.begin(), d.woundStatusOrder.end(), "missing") == d.woundStatusOrder.end())
+            error(n, "delivery: woundStatusOrder must place \"missing\" among the wound status values");
         for (const std::string* id : {&d.caesareanValueSet, &d.vaginalValueSet, &d.dateObservationValueSet,
                                       &d.obstetricAdmissionValueSet, &d.postnatalVisitValueSet, &d.woundStatusValueSet})
             checkValueSet(n, *id, "delivery");
@@ -579,11 +592,13 @@ private:
             checkMeasure(n, c.measure, who);
             c.withinDays = integer(n, "withinDays");
             readBounds(n, c, who);
+            if (readingRules_) noteWindow(c.measure, c.withinDays);
         } else if (name == "noObservation") {
             c.kind = Clause::Kind::NoObservation;
             c.measure = attr(n, "measure");
             checkMeasure(n, c.measure, who);
             c.withinDays = integer(n, "withinDays");
+            if (readingRules_) noteWindow(c.measure, c.withinDays);
         } else if (name == "noResource") {
             c.kind = Clause::Kind::NoResource;
             c.resourceTypes = splitWords(attr(n, "types"));
@@ -613,6 +628,24 @@ private:
         } else if (name == "patientAge") {
             c.kind = Clause::Kind::PatientAge;
             readBounds(n, c, who);
+        } else if (name == "unusableUnit") {
+            c.kind = Clause::Kind::UnusableUnit;
+        } else if (name == "laterPregnancy") {
+            c.kind = Clause::Kind::LaterPregnancy;
+        } else if (name == "undatedDelivery") {
+            c.kind = Clause::Kind::UndatedDelivery;
+        } else if (name == "caesareanWithin") {
+            c.kind = Clause::Kind::CaesareanWithin;
+            c.days = integer(n, "days");
+        } else if (name == "uncodedCondition") {
+            c.kind = Clause::Kind::UncodedCondition;
+        } else if (name == "unknownSubject") {
+            c.kind = Clause::Kind::UnknownSubject;
+            c.values = {attr(n, "patients")};
+        } else if (name == "unknownMedication") {
+            c.kind = Clause::Kind::UnknownMedication;
+        } else if (name == "unreadableStatus") {
+            c.kind = Clause::Kind::UnreadableStatus;
         } else {
             error(n, who + ": unknown clause <" + name + ">");
         }
@@ -657,8 +690,11 @@ private:
             r.action = textOf(need(n, "action"));
             r.gap = textOf(firstElement(n, "gap"));
             r.references = splitWords(attr(n, "refs"));
+            r.derivedFrom = attr(n, "derivedFrom");
             checkReferences(n, r.references, who);
+            readingRules_ = true;
             r.when = readWhen(n, who);
+            readingRules_ = false;
             c_.rules.push_back(std::move(r));
         }
         if (c_.rules.empty()) error(section, "no rules");

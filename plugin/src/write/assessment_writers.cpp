@@ -155,6 +155,7 @@ void writeEvidence(Json& j, const Evidence& e) {
 void writeFinding(Json& j, const Finding& f, const Content& c) {
     j.open('{');
     j.field("rule", f.rule->id);
+    if (!f.rule->derivedFrom.empty()) j.field("derivedFrom", f.rule->derivedFrom);
     j.field("outcome", outcomeCode(f.outcome));
     j.field("title", f.rule->title);
     j.key("types");
