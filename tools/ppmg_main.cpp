@@ -6,6 +6,7 @@
 #include "bench_command.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "listen_command.hpp"
 #include "serve_command.hpp"
 
 namespace {
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
         if (cmd == "render") return runRender(argc, argv);
         if (cmd == "validate") return runValidate(argc, argv);
         if (cmd == "serve") return runServe(argc, argv);
+        if (cmd == "listen") return runListen(argc, argv);
         if (cmd == "audit") return runAudit(argc, argv);
         if (cmd == "bench") return runBench(argc, argv);
         if (cmd == "version" || cmd == "--version") {
