@@ -282,6 +282,7 @@ public:
                     ++fields;
                 p = segEnd + 1;
             }
+            fields_ += fields;  // kept, so the count is made
             return fields > 0;
         }
         if (in.json) {
@@ -297,6 +298,7 @@ public:
 
 private:
     simdjson::dom::parser parser_;
+    size_t fields_ = 0;
 };
 
 struct FloorResult {

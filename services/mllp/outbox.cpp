@@ -179,10 +179,13 @@ bool Outbox::next(uint64_t& seq, std::string& message, int waitMs) {
 void Outbox::done(uint64_t seq) {
     std::unique_lock<std::mutex> lock(mu_);
     if (!pending_.erase(seq)) return;
-    if (pending_.empty() && !syncing_ && synced_ == written_) {
-        // Nothing pending: the journal starts again empty.
-        if (::ftruncate(fd_, 0) == 0) written_ = synced_ = 0;
-        return;
+    if (pending_.empty() && !syncing_) {
+        // Nothing pending: the journal starts again empty (not while a sync runs: its offsets
+        // would then name a file that no longer is).
+        if (::ftruncate(fd_, 0) == 0) {
+            written_ = synced_ = 0;
+            return;
+        }
     }
     append(record(kDone, seq, {}));
 }
