@@ -442,7 +442,7 @@ TEST_CASE("MDM^T02: every field, and the CDA in OBX-5 decodes and validates", "[
     CHECK(evn[2] == msh[6]);
     const auto pid = fields(2);
     CHECK(pid[0] == "PID");
-    CHECK(pid[3] == "MRN-5521^^^&2.16.840.1.113883.19.5&ISO~NHS-943 476 5919^^^NHS");
+    CHECK(pid[3] == "MRN-5521^^^&2.16.840.1.113883.19.5&ISO^MR~NHS-943 476 5919^^^NHS^NH");
     CHECK(pid[5] == "Okafor^Adaeze^N");
     CHECK(pid[7] == "19910314");
     CHECK(pid[8] == "F");

@@ -465,7 +465,8 @@ private:
                                           : std::string(universal);
             else
                 system = std::string(ns);
-            ids.push_back(Identifier{text_.keep(system), value});
+            // CX-5: the identifier type (table 0203, as FHIR's Identifier.type takes it).
+            ids.push_back(Identifier{text_.keep(system), value, decode(sub(comp(cx, 5), 1), idField)});
             keys.push_back(system + "|" + std::string(value) + "|" + std::string(comp(cx, 5)));
             return true;
         });

@@ -25,7 +25,7 @@ void appendEscaped(std::string& out, std::string_view v) {
 void appendIdentifier(std::string& out, const Identifier& id) {
     appendEscaped(out, id.value);
     const std::string_view system = id.system;
-    if (system.empty()) return;
+    if (system.empty() && id.type.empty()) return;
     out += "^^^";
     // The HD's subcomponents are escaped with \T\ where they hold '&'.
     if (system.substr(0, 8) == "urn:oid:") {
@@ -42,6 +42,10 @@ void appendIdentifier(std::string& out, const Identifier& id) {
         out += "&URI";
     } else {
         appendEscaped(out, system);
+    }
+    if (!id.type.empty()) {  // CX-5: the identifier type (table 0203)
+        out += '^';
+        appendEscaped(out, id.type);
     }
 }
 
