@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
         ppmgFuzzHl7v2(bytes, data.size());
         ppmgFuzzRender(bytes, data.size());
     }
-    std::printf("replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2 and fuzz_render\n", files.size());
+    std::printf("replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2 and fuzz_render\n",
+                files.size());
     return 0;
 }
