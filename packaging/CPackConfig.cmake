@@ -104,13 +104,12 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGE_FILE_NAME ${CPACK_PACKAGE_NAME}-${PROJECT_VERSION}-linux-${CMAKE_SYSTEM_PROCESSOR})
 
 # Debian 12. Depends comes from dpkg-shlibdeps on the plugin and the program (libc6, libstdc++6,
-# libpoco*80, libxml2, libxslt1.1, libsimdjson14, ...). The CMake package's ppmg::host needs the
-# Poco headers, so libpoco-dev is recommended (a C host using only ppmg::sdk does not need it).
+# libpoco*80, libxml2, libxslt1.1, libsimdjson14, ...). A host built with the SDK needs none of
+# them at build time: ppmg::sdk is headers, ppmg::host needs only the C++ library and libdl.
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpoco-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "cmake, pkgconf")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # A .so under /usr/lib must activate libc's ldconfig trigger (Debian policy 8.1.1), even one that

@@ -1,6 +1,7 @@
 // `ppmg`: the reference host. It loads the plugin built or installed beside it.
 #include <cstring>
 #include <iostream>
+#include <vector>
 
 #include "audit_command.hpp"
 #include "bench_command.hpp"
@@ -24,6 +25,7 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "  ppmg audit --store S [--since D] [--patient ID]       (see ppmg audit --help)\n"
                      "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
                      "  ppmg version\n"
+                     "  ppmg COMMAND --help   (or ppmg help COMMAND): the command's own usage\n"
                      "\n"
                      "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient), or HL7 v2.3-2.8\n"
                      "  messages (ER7); '-' reads stdin.\n"
@@ -31,11 +33,25 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml|hl7v2.\n"
                      "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
 
+const char* kVersionUsage =
+    "usage: ppmg version\n"
+    "\n"
+    "Prints the version of this program (the plugin's is in every assessment and document).\n";
+
 }  // namespace
 
 int main(int argc, char** argv) {
     using namespace ppmg::cli;
-    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    const bool askedHelp =
+        argc >= 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help"));
+    // `ppmg help COMMAND` is `ppmg COMMAND --help`.
+    std::vector<char*> helpArgv;
+    char helpFlag[] = "--help";
+    if (askedHelp && argc == 3) {
+        helpArgv = {argv[0], argv[2], helpFlag, nullptr};
+        argc = 3;
+        argv = helpArgv.data();
+    } else if (argc < 2 || askedHelp) {
         std::cout << kUsage;
         return argc < 2 ? kBadInput : kOk;
     }
@@ -49,6 +65,14 @@ int main(int argc, char** argv) {
         if (cmd == "audit") return runAudit(argc, argv);
         if (cmd == "bench") return runBench(argc, argv);
         if (cmd == "version" || cmd == "--version") {
+            if (argc > 2 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) {
+                std::cout << kVersionUsage;
+                return kOk;
+            }
+            if (argc > 2) {
+                printError("", std::string("unexpected argument \"") + argv[2] + "\" (see ppmg version --help)");
+                return kBadInput;
+            }
             std::cout << "ppmg " PPMG_VERSION << std::endl;
             return kOk;
         }

@@ -1,6 +1,7 @@
 #include "support/test_env.hpp"
 
 #include "fhir_to_hl7v2.hpp"
+#include "guidance_engine.hpp"
 #include "support/fhir_xml_convert.hpp"
 
 #include <sys/stat.h>
@@ -10,6 +11,16 @@
 #include <regex>
 
 namespace ppmg::test {
+
+namespace {
+// The tests link the plugin's core, not the plugin: they say where the plugin is, as a host's init
+// call would, so an engine made with no content folder finds the build tree's copy of the content
+// beside it (<build>/bin/../share/ppmg/content), as the plugin does.
+const bool kPluginPathSet = [] {
+    ppmg::core::setPluginPath(std::string(PPMG_BIN_DIR) + "/libppmg_plugin.so");
+    return true;
+}();
+}  // namespace
 
 const Content& content() {
     static std::shared_ptr<const Content> c = loadContent(PPMG_SOURCE_CONTENT_DIR);
