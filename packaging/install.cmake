@@ -70,6 +70,8 @@ install(CODE "
   if(NOT \"\$ENV{DESTDIR}\" STREQUAL \"\")
     file(INSTALL ${PPMG_PACKAGING_DIR}/deb/ppmg-serve.service DESTINATION /lib/systemd/system)
     file(INSTALL ${PPMG_PACKAGING_DIR}/deb/serve.conf DESTINATION /etc/ppmg)
+    file(INSTALL ${PPMG_PACKAGING_DIR}/deb/ppmg-listen.service DESTINATION /lib/systemd/system)
+    file(INSTALL ${PPMG_PACKAGING_DIR}/deb/listen.conf DESTINATION /etc/ppmg)
   endif()" COMPONENT runtime)
 
 # Debian wants the man page and the changelog compressed with gzip -9n (no name, no timestamp:

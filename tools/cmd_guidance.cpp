@@ -75,8 +75,10 @@ int runGuidance(int argc, char** argv, bool render) {
             job.request.outputFormat = PPMG_OUTPUT_CDA;
         else if (format == "html")
             job.request.outputFormat = PPMG_OUTPUT_HTML;
+        else if (format == "mdm")
+            job.request.outputFormat = PPMG_OUTPUT_MDM;
         else {
-            printError("", "--format must be cda or html");
+            printError("", "--format must be cda, html or mdm");
             return kBadInput;
         }
     } else {
@@ -104,8 +106,10 @@ int runGuidance(int argc, char** argv, bool render) {
         job.request.inputFormat = PPMG_INPUT_FHIR_JSON;
     else if (inputFormat == "xml")
         job.request.inputFormat = PPMG_INPUT_FHIR_XML;
+    else if (inputFormat == "hl7v2")
+        job.request.inputFormat = PPMG_INPUT_HL7V2;
     else if (inputFormat != "auto") {
-        printError("", "--input-format must be auto, json or xml");
+        printError("", "--input-format must be auto, json, xml or hl7v2");
         return kBadInput;
     }
     // Only a missing --as-of means today: an empty one is a mistake (an unset shell variable).

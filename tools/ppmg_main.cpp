@@ -7,6 +7,7 @@
 #include "bench_command.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "listen_command.hpp"
 #include "serve_command.hpp"
 
 namespace {
@@ -16,18 +17,20 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "\n"
                      "usage:\n"
                      "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
-                     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--audience clinician|patient]\n"
+                     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html|mdm] [--audience clinician|patient]\n"
                      "              [--lang en|zh-CN] [--patient ID] [-o OUT] FILE\n"
                      "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
                      "  ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
+                     "  ppmg listen --mllp HOST:PORT [--forward HOST:PORT] [...]  (see ppmg listen --help)\n"
                      "  ppmg audit --store S [--since D] [--patient ID]       (see ppmg audit --help)\n"
                      "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
                      "  ppmg version\n"
                      "  ppmg COMMAND --help   (or ppmg help COMMAND): the command's own usage\n"
                      "\n"
-                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient); '-' reads stdin.\n"
+                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient), or HL7 v2.3-2.8\n"
+                     "  messages (ER7); '-' reads stdin.\n"
                      "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
-                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml.\n"
+                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml|hl7v2.\n"
                      "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
 
 const char* kVersionUsage =
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
         if (cmd == "render") return runRender(argc, argv);
         if (cmd == "validate") return runValidate(argc, argv);
         if (cmd == "serve") return runServe(argc, argv);
+        if (cmd == "listen") return runListen(argc, argv);
         if (cmd == "audit") return runAudit(argc, argv);
         if (cmd == "bench") return runBench(argc, argv);
         if (cmd == "version" || cmd == "--version") {

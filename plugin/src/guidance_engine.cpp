@@ -16,6 +16,7 @@
 #include "write/cda_writer.hpp"
 #include "write/document_id.hpp"
 #include "write/html_view.hpp"
+#include "write/mdm_writer.hpp"
 
 namespace ppmg::core {
 
@@ -151,8 +152,8 @@ void GuidanceEngine::checkDocumentFormat(const RequestSpec& r) const {
         throw Error(PPMG_E_UNSUPPORTED, "the content has no patient handout");
     languageIndex(r);
     if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_CDA &&
-        r.outputFormat != PPMG_OUTPUT_HTML)
-        throw Error(PPMG_E_UNSUPPORTED, "render writes CDA or HTML only");
+        r.outputFormat != PPMG_OUTPUT_HTML && r.outputFormat != PPMG_OUTPUT_MDM)
+        throw Error(PPMG_E_UNSUPPORTED, "render writes CDA, HTML or MDM only");
     if (r.outputFormat == PPMG_OUTPUT_HTML && !htmlView_)
         throw Error(PPMG_E_UNSUPPORTED, "no HTML stylesheet in the content (" + std::string(kHtmlStylesheet) + ")");
 }
@@ -181,6 +182,7 @@ std::string GuidanceEngine::document(const Prepared& p, const RequestSpec& r) co
     ctx.patient = r.audience == PPMG_AUDIENCE_PATIENT;
     ctx.language = ctx.patient ? languageIndex(r) : 0;
     std::string cda = writeCda(p.assessment, *content_, ctx, ctx.patient ? nullptr : cdaFragments_.get());
+    if (r.outputFormat == PPMG_OUTPUT_MDM) return writeMdm(p.assessment, cda, ctx);
     if (r.outputFormat != PPMG_OUTPUT_HTML) return cda;
     return htmlView_->transform(cda);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml and fuzz_render, built
+# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2 and fuzz_render, built
 # with clang (ASan + UBSan + coverage) in build-fuzz/, each for PPMG_FUZZ_SECONDS (60) from a seed
 # corpus made at run time from ../shared/data, ../shared/examples, samples/ and tests/hostile/.
 # Fails on any crash, leak, timeout or broken invariant, and says how to keep the input as a
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 seconds=${PPMG_FUZZ_SECONDS:-60}
 build=${PPMG_FUZZ_BUILD_DIR:-build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_render)
+((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_hl7v2 fuzz_render)
 shared=../shared
 
 if [[ ! -d $shared/data || ! -d $shared/examples ]]; then
@@ -37,7 +37,7 @@ mkdir -p "$artifacts"
 seed() {  # target, extension pattern
   local dir=$corpus/$1
   mkdir -p "$dir"
-  find "$shared/data" "$shared/examples" samples tests/hostile tests/fuzz/regressions -type f \
+  find "$shared/data" "$shared/examples" samples tests/hostile tests/hl7v2 tests/fuzz/regressions -type f \
     \( -iname "$2" \) -size -128k ! -name expected.json -print0 |
     while IFS= read -r -d '' f; do cp "$f" "$dir/$(echo "$f" | tr '/' '_')"; done
 }
@@ -49,6 +49,7 @@ for target in "${targets[@]}"; do
   case $target in
     fuzz_fhir_json) seed "$target" '*.json' ;;
     fuzz_fhir_xml) seed "$target" '*.xml' ;;
+    fuzz_hl7v2) seed "$target" '*.hl7' ;;
     fuzz_render) seed "$target" '*.json'; seed "$target" '*.xml' ;;
     *) echo "fuzz: unknown target $target" >&2; exit 2 ;;
   esac

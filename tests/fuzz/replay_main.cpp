@@ -45,8 +45,10 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
         ppmgFuzzFhirJson(bytes, data.size());
         ppmgFuzzFhirXml(bytes, data.size());
+        ppmgFuzzHl7v2(bytes, data.size());
         ppmgFuzzRender(bytes, data.size());
     }
-    std::printf("replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml and fuzz_render\n", files.size());
+    std::printf("replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2 and fuzz_render\n",
+                files.size());
     return 0;
 }
