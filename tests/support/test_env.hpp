@@ -20,6 +20,11 @@ const Content& content();
 // Reads the record (JSON or XML), chooses the patient and assesses it as of the date.
 Assessment assessRecord(const std::string& record, const std::string& asOf, const std::string& patientId = "");
 
+// The checks of a JSON record's HL7 v2 twin (assessRecord runs them for every JSON vignette), and
+// how many vignettes had one.
+void checkHl7v2Twin(const std::string& json, const PatientRecord& fhir, const Assessment& fhirAssessment, Date asOf);
+size_t& hl7v2TwinCount();
+
 // Outcome code per massage type code, e.g. {"abdominal": "defer", ...}.
 std::map<std::string, std::string> outcomes(const Assessment& a);
 std::string earliest(const Assessment& a, const std::string& type);  // "" when none

@@ -174,9 +174,18 @@ struct Rule {
     int earliestDay = -1;       // defer: earliest date = delivery + earliestDay
     std::string reason;         // why, in plain words
     std::string action;         // what to do: modification, or what the reviewer checks
-    std::string gap;            // when the rule reads missing data: the data gap it names
+    // The action as written for one massage type (rule 12), in place of action for that type.
+    std::vector<std::pair<size_t, std::string>> typeActions;
+    std::string gap;  // when the rule reads missing data: the data gap it names
     std::vector<std::string> references;
     Clause when;
+
+    // The action for massage type t: its own wording when the content has one, else action.
+    const std::string& actionFor(size_t t) const {
+        for (const auto& [type, text] : typeActions)
+            if (type == t) return text;
+        return action;
+    }
 };
 
 struct Benefit {
@@ -211,8 +220,12 @@ struct WarningSign {
 
 struct DataGapDef {
     std::string id;
+    std::string name;  // the gap by name, without advice ("" = text)
     std::string text;
     Clause when;
+    // Its clauses name records (unknown subjects, undated deliveries, unreadable statuses): the gap
+    // lists them after its text.
+    bool namesData = false;
 };
 
 struct OutcomeText {
@@ -236,6 +249,55 @@ struct DeliveryConfig {
     std::vector<std::string> woundStatusOrder;
 };
 
+// ---- the patient handout: every text in every language of the handout ---------------------------
+
+// One text per language, by Handout::languages index (the loader refuses a missing one).
+using Translated = std::vector<std::string>;
+
+struct HandoutLanguage {
+    std::string code;     // the request's language: "en", "zh-CN"
+    std::string cdaCode;  // ClinicalDocument/languageCode: "en-US", "zh-CN"
+    std::string name;     // "English", "简体中文"
+    bool draft = true;    // not yet clinically (and, for a translation, linguistically) signed off
+    std::string signOff;  // the record of that sign-off, as text
+};
+
+struct HandoutType {
+    Translated name;
+    std::vector<Translated> steps;
+    std::vector<Translated> takeCare;
+};
+
+struct HandoutRuleText {
+    std::string rule;  // rule id
+    Outcome outcome = Outcome::NoFlag;
+    std::vector<size_t> types;  // massage types it is written for (all of the rule's when empty)
+    Translated text;
+};
+
+struct Handout {
+    std::vector<HandoutLanguage> languages;  // [0] is the default ("en")
+    std::map<std::string, Translated> phrases;
+    std::vector<HandoutType> types;  // by Content::massageTypes index
+    std::vector<HandoutRuleText> rules;
+    std::vector<Translated> warningSigns;  // by Content::warningSigns index
+
+    // The index of a language by its code, or npos.
+    size_t language(std::string_view code) const {
+        for (size_t i = 0; i < languages.size(); ++i)
+            if (languages[i].code == code) return i;
+        return static_cast<size_t>(-1);
+    }
+    // A phrase in a language; the loader checks every phrase the writers use is there.
+    const std::string& phrase(const std::string& id, size_t lang) const;
+    // The text written for a finding of this rule and outcome, for massage type t, or nullptr.
+    const Translated* ruleText(const std::string& rule, Outcome outcome, size_t t) const;
+};
+
+// The phrase ids the handout writer uses: the loader refuses content that lacks one.
+extern const char* const kHandoutPhraseIds[];
+extern const size_t kHandoutPhraseCount;
+
 // Loaded once and shared read-only; not copyable, since clauses point at its value sets.
 struct Content {
     Content() = default;
@@ -245,9 +307,9 @@ struct Content {
     std::string version;
     std::string sha256;
     std::string title;
-    std::string signOff;        // the record of clinical sign-off, as text
-    std::string signOffStatus;  // "draft" until a named clinician signs it off, then "signed"
-    std::string directory;      // where it was loaded from
+    std::string signOff;    // the record of clinical sign-off, as text
+    bool draft = true;      // signOff status is not "signed": every output says so (rule 16)
+    std::string directory;  // where it was loaded from
     std::vector<CodeSystem> codeSystems;
     std::unordered_map<std::string, ValueSet> valueSets;
     CodeIndex codeIndex;  // over valueSets
@@ -263,7 +325,9 @@ struct Content {
     DeliveryConfig delivery;
     // Every wound status value the rules name; any other recorded value counts as missing.
     std::unordered_set<std::string> woundStatusValues;
-    std::map<std::string, std::string> texts;  // other display texts by id
+    std::map<std::string, std::string> texts;       // other display texts by id
+    std::map<std::string, std::string> unitLabels;  // a record's unit code -> as people write it
+    Handout handout;                                // empty languages: no handout in this content
 
     const Reference* findReference(const std::string& id) const;
     const CodeSystem* systemByUri(std::string_view uri) const;
@@ -274,6 +338,10 @@ struct Content {
     std::unordered_map<std::string_view, const CodeSystem*> systemNames;
     const CodeSystem* systemById(const std::string& id) const;
     const std::string& text(const std::string& id) const;  // "" when absent
+    // "38.9 Cel" -> "38.9 °C": a value whose last word is a unit code, with the unit as people write it.
+    std::string readableValue(std::string_view value) const;
+    // The data gap's name (rule 11), for a gap the rules or the data-gap list named.
+    std::string gapName(const std::string& id, const std::string& text) const;
 };
 
 // True when any coding is in the value set (prefix systems: dot-less prefix match).

@@ -399,7 +399,10 @@ private:
                 object io;
                 if (e.get(io)) fail(PPMG_E_NOT_FHIR, "an identifier is not an object", Path(path, ".identifier"));
                 Identifier id{keep(str(io, "system", Path(path, ".identifier.system"))),
-                              keep(str(io, "value", Path(path, ".identifier.value")))};
+                              keep(str(io, "value", Path(path, ".identifier.value"))),
+                              {}};
+                for (const Coding& c : concept(&e, "type", Path(path, ".identifier")))
+                    if (c.system == kIdentifierTypeSystem && id.type.empty()) id.type = c.code;
                 if (!id.value.empty()) p.identifiers.push_back(std::move(id));
             }
         }
@@ -730,8 +733,13 @@ RawRecord readFhirJson(std::string_view data, const ReadLimits& limits, const st
         if (chosen->allocate(data.size(), limits.maxDepth))
             throw Error(PPMG_E_NO_MEMORY, "cannot allocate the JSON parser", Location{sourceName, "", "", 0});
     } else if (parserDepth != limits.maxDepth || threadParser.capacity() < data.size()) {
-        if (threadParser.allocate(data.size() < 65536 ? 65536 : data.size(), limits.maxDepth))
+        if (threadParser.allocate(data.size() < 65536 ? 65536 : data.size(), limits.maxDepth)) {
+            // A failed allocate leaves the parser half-sized (its capacity set, its depth stacks
+            // gone): the next call on this thread, on any engine, must not parse with it.
+            threadParser = simdjson::dom::parser{};
+            parserDepth = 0;
             throw Error(PPMG_E_NO_MEMORY, "cannot allocate the JSON parser", Location{sourceName, "", "", 0});
+        }
         parserDepth = limits.maxDepth;
     }
     simdjson::dom::parser& parser = *chosen;

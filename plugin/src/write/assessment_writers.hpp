@@ -15,6 +15,9 @@ std::string writeAssessmentText(const Assessment& a, const Content& c, const std
 // JSON string escaping (RFC 8259): quotes, backslash and control characters; UTF-8 kept as is.
 void appendJsonString(std::string& out, std::string_view s);
 
+// "Draft content: not yet clinically signed off" (the content's draft-notice text; rule 16).
+std::string draftNotice(const Content& c);
+
 // The outcome's sentence for a type, with {asOf} filled in.
 std::string outcomeSentence(const Content& c, Outcome o, Date asOf);
 
