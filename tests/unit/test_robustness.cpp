@@ -136,7 +136,7 @@ const std::map<std::string, ppmg_status>& hostileStatuses() {
         {"xml-bad-birthdate.xml", PPMG_E_NOT_FHIR},
         {"xml-bad-decimal.xml", PPMG_E_NOT_FHIR},
         {"xml-billion-laughs.xml", PPMG_E_NOT_FHIR},
-        {"xml-cda.xml", PPMG_E_NOT_FHIR},
+        {"xml-cda.xml", PPMG_E_NO_PATIENT},  // C-CDA without a recordTarget
         {"xml-comment-only.xml", PPMG_E_PARSE},
         {"xml-control-char.xml", PPMG_E_PARSE},
         {"xml-deep-nesting.xml", PPMG_E_LIMIT},

@@ -80,7 +80,7 @@ RawRecord readRecord(std::string_view data, ppmg_input_format format, const Read
         if (body[first] == '{' || body[first] == '[')
             format = PPMG_INPUT_FHIR_JSON;
         else if (body[first] == '<')
-            format = PPMG_INPUT_FHIR_XML;
+            format = isCcda(body.substr(first)) ? PPMG_INPUT_CCDA : PPMG_INPUT_FHIR_XML;
         else
             throw Error(PPMG_E_PARSE, "the input is neither JSON nor XML (it starts with neither '{' nor '<')",
                         Location{sourceName, "", "", lineOf(body, first)});
@@ -88,6 +88,7 @@ RawRecord readRecord(std::string_view data, ppmg_input_format format, const Read
     switch (format) {
         case PPMG_INPUT_FHIR_JSON: return readFhirJson(body, limits, sourceName);
         case PPMG_INPUT_FHIR_XML: return readFhirXml(body, limits, sourceName);
+        case PPMG_INPUT_CCDA: return readCcda(body, limits, sourceName);
         default: throw Error(PPMG_E_UNSUPPORTED, "unknown input format", Location{sourceName, "", "", 0});
     }
 }
