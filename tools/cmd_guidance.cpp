@@ -57,8 +57,10 @@ int runGuidance(int argc, char** argv, bool render) {
         job.request.inputFormat = PPMG_INPUT_FHIR_JSON;
     else if (inputFormat == "xml")
         job.request.inputFormat = PPMG_INPUT_FHIR_XML;
+    else if (inputFormat == "ccda")
+        job.request.inputFormat = PPMG_INPUT_CCDA;
     else if (inputFormat != "auto") {
-        printError("", "--input-format must be auto, json or xml");
+        printError("", "--input-format must be auto, json, xml or ccda");
         return kBadInput;
     }
     if (!job.request.asOf.empty() && (job.request.asOf.size() != 10 || job.request.asOf[4] != '-')) {

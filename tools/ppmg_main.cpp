@@ -20,9 +20,10 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
                      "  ppmg version\n"
                      "\n"
-                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient); '-' reads stdin.\n"
+                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient), or a C-CDA document;\n"
+                     "  '-' reads stdin.\n"
                      "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
-                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml.\n"
+                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml|ccda.\n"
                      "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
 
 }  // namespace

@@ -99,7 +99,7 @@ ppmg_status checkRequest(const ppmg_engine* engine, const ppmg_request* request,
     if (!request->data && request->size)
         throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "request data is NULL but size is not 0");
     const auto input = rawValue(request->input_format);
-    if (input < PPMG_INPUT_AUTO || input > PPMG_INPUT_FHIR_XML)
+    if (input < PPMG_INPUT_AUTO || input > PPMG_INPUT_CCDA)
         throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "unknown input_format " + std::to_string(input));
     const auto output = rawValue(request->output_format);
     if (output < PPMG_OUTPUT_DEFAULT || output > PPMG_OUTPUT_HTML)

@@ -27,6 +27,7 @@ struct Evidence {
     Text display;
     std::string value;  // "38.9 Cel", "active", "healed"
     Text date;          // as written in the record ("" when none)
+    const DocumentEntry* document = nullptr;  // a C-CDA entry: its id, section and template (Source::document)
 };
 
 struct Finding {
