@@ -63,6 +63,15 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/sdk/examples/ DESTINATION ${CMAKE_INSTAL
 install(FILES ${PROJECT_SOURCE_DIR}/samples/sample-patient.json
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT doc)
 
+# `ppmg serve` as a system service: the systemd unit and its options (a conffile), at the absolute
+# paths systemd and Debian want. Installed only into a DESTDIR (the .deb is staged in one), never
+# onto the build machine's own /etc, and not into the relocatable .tar.gz.
+install(CODE "
+  if(NOT \"\$ENV{DESTDIR}\" STREQUAL \"\")
+    file(INSTALL ${PPMG_PACKAGING_DIR}/deb/ppmg-serve.service DESTINATION /lib/systemd/system)
+    file(INSTALL ${PPMG_PACKAGING_DIR}/deb/serve.conf DESTINATION /etc/ppmg)
+  endif()" COMPONENT runtime)
+
 # Debian wants the man page and the changelog compressed with gzip -9n (no name, no timestamp:
 # reproducible).
 find_program(PPMG_GZIP gzip)
@@ -104,7 +113,7 @@ set(CPACK_DEBIAN_PACKAGE_SUGGESTS "cmake, pkgconf")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # A .so under /usr/lib must activate libc's ldconfig trigger (Debian policy 8.1.1), even one that
 # is loaded by path like the plugin. (CPack also writes ldconfig calls into postinst/postrm.)
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PPMG_PACKAGING_DIR}/deb/triggers)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PPMG_PACKAGING_DIR}/deb/triggers ${PPMG_PACKAGING_DIR}/deb/conffiles)
 # The synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; this is the extended description.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
 "ppmg is a clinical content plugin that an electronic health record loads as a
@@ -117,4 +126,5 @@ This package holds the plugin, the ppmg command line, the clinical content and
 its stylesheet, and the SDK: C and C++ headers, the loader library, a CMake
 package (find_package(ppmg)), pkg-config files and example hosts.")
 
+set(CPACK_PROJECT_CONFIG_FILE ${PPMG_PACKAGING_DIR}/deb/cpack_per_generator.cmake)
 include(CPack)

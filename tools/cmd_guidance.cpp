@@ -15,7 +15,9 @@ struct Job {
 
 int runGuidance(int argc, char** argv, bool render) {
     std::vector<std::string> valued = engineOptions();
-    for (const char* o : {"--as-of", "--format", "--patient", "--input-format", "-o", "--output"}) valued.push_back(o);
+    for (const char* o :
+         {"--as-of", "--format", "--patient", "--input-format", "-o", "--output", "--audience", "--lang"})
+        valued.push_back(o);
     Args args;
     try {
         args = parseArgs(argc, argv, 2, valued, {});
@@ -51,6 +53,16 @@ int runGuidance(int argc, char** argv, bool render) {
             printError("", "--format must be json or text");
             return kBadInput;
         }
+    }
+    if (render) {
+        const std::string audience = args.get("--audience", "clinician");
+        if (audience == "patient")
+            job.request.audience = PPMG_AUDIENCE_PATIENT;
+        else if (audience != "clinician") {
+            printError("", "--audience must be clinician or patient");
+            return kBadInput;
+        }
+        job.request.language = args.get("--lang");
     }
     const std::string inputFormat = args.get("--input-format", "auto");
     if (inputFormat == "json")

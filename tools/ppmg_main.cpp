@@ -2,6 +2,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "audit_command.hpp"
 #include "bench_command.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -14,9 +15,11 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "\n"
                      "usage:\n"
                      "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
-                     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--patient ID] [-o OUT] FILE\n"
+                     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html] [--audience clinician|patient]\n"
+                     "              [--lang en|zh-CN] [--patient ID] [-o OUT] FILE\n"
                      "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
                      "  ppmg serve --listen HOST:PORT --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
+                     "  ppmg audit --store S [--since D] [--patient ID]       (see ppmg audit --help)\n"
                      "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
                      "  ppmg version\n"
                      "\n"
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
         if (cmd == "render") return runRender(argc, argv);
         if (cmd == "validate") return runValidate(argc, argv);
         if (cmd == "serve") return runServe(argc, argv);
+        if (cmd == "audit") return runAudit(argc, argv);
         if (cmd == "bench") return runBench(argc, argv);
         if (cmd == "version" || cmd == "--version") {
             std::cout << "ppmg " PPMG_VERSION << std::endl;

@@ -30,6 +30,7 @@
   <!-- ppmg's local code system (cda-contract.md). -->
   <xsl:variable name="ppmg" select="'2.25.318214975805081609918790724903688664766.1'"/>
   <xsl:variable name="recordIdRoot" select="'2.25.318214975805081609918790724903688664766.4'"/>
+  <xsl:variable name="identifierRoot" select="'2.25.318214975805081609918790724903688664766.3'"/>
 
   <xsl:variable name="doc" select="/h:ClinicalDocument"/>
   <xsl:variable name="body" select="$doc/h:component/h:structuredBody"/>
@@ -37,6 +38,9 @@
       select="$body//h:section/h:entry/h:observation[h:code/@code = 'massage-outcome']"/>
   <xsl:variable name="provenance" select="$body/h:component/h:section[h:code/@code = 'provenance']"/>
   <xsl:variable name="warningSection" select="$body/h:component/h:section[h:code/@code = 'warning-signs']"/>
+  <xsl:variable name="draftSection" select="$body/h:component/h:section[h:code/@code = 'draft-notice'][1]"/>
+  <!-- The patient handout (audience patient): its sections carry handout-* codes. -->
+  <xsl:variable name="handout" select="boolean($body/h:component/h:section[h:code/@code = 'handout-about'])"/>
   <!-- The urgent message in the warning-signs narrative, and the list of data right after it. -->
   <xsl:variable name="urgentParagraph"
       select="$warningSection/h:text/h:paragraph[starts-with(normalize-space(.), 'URGENT')][1]"/>
@@ -80,9 +84,12 @@
         <xsl:otherwise>en</xsl:otherwise>
       </xsl:choose>
     </xsl:variable>
+    <!-- The title without the draft notice the writer appends (" – Draft ..."): shown on its own. -->
+    <xsl:variable name="fullTitle" select="normalize-space(h:title)"/>
     <xsl:variable name="title">
       <xsl:choose>
-        <xsl:when test="normalize-space(h:title) != ''"><xsl:value-of select="normalize-space(h:title)"/></xsl:when>
+        <xsl:when test="$draftSection and contains($fullTitle, ' – ')"><xsl:value-of select="substring-before($fullTitle, ' – ')"/></xsl:when>
+        <xsl:when test="$fullTitle != ''"><xsl:value-of select="$fullTitle"/></xsl:when>
         <xsl:otherwise>Postpartum massage guidance</xsl:otherwise>
       </xsl:choose>
     </xsl:variable>
@@ -95,7 +102,7 @@
         <meta name="referrer" content="no-referrer"/>
         <meta name="generator" content="ppmg content/xsl/cda-to-html.xsl"/>
         <title>
-          <xsl:if test="$escalated">URGENT: </xsl:if>
+          <xsl:if test="$escalated and not($handout)">URGENT: </xsl:if>
           <xsl:value-of select="$title"/>
           <xsl:if test="h:recordTarget/h:patientRole/h:patient/h:name">
             <xsl:text> – </xsl:text>
@@ -104,37 +111,65 @@
         </title>
         <style><xsl:call-template name="css"/></style>
       </head>
-      <body>
-        <xsl:attribute name="class">
-          <xsl:choose>
-            <xsl:when test="$escalated">page urgent-page</xsl:when>
-            <xsl:otherwise>page</xsl:otherwise>
-          </xsl:choose>
-        </xsl:attribute>
-        <header class="doc-header">
-          <p class="doc-kind">Clinical decision support</p>
-          <h1><xsl:value-of select="$title"/></h1>
-          <xsl:call-template name="patient-banner"/>
-        </header>
-        <main>
-          <xsl:choose>
-            <xsl:when test="$escalated"><xsl:call-template name="urgent-banner"/></xsl:when>
-            <xsl:when test="$warningSection">
-              <p class="check-first">
-                <strong>No warning sign was found in the record.</strong>
-                <xsl:text> Before any massage, go through the </xsl:text>
-                <a href="#v-warning-signs">warning-sign checklist</a>
-                <xsl:text> with her.</xsl:text>
-              </p>
-            </xsl:when>
-          </xsl:choose>
-          <xsl:apply-templates select="$guidance" mode="guidance"/>
-          <xsl:apply-templates select="$body/h:component/h:section[count(. | $guidance) != count($guidance)]"
-                               mode="top"/>
-          <xsl:call-template name="document-facts"/>
-        </main>
-      </body>
+      <xsl:choose>
+        <xsl:when test="$handout">
+          <xsl:call-template name="handout-body"><xsl:with-param name="title" select="$title"/></xsl:call-template>
+        </xsl:when>
+        <xsl:otherwise>
+          <xsl:call-template name="clinician-body"><xsl:with-param name="title" select="$title"/></xsl:call-template>
+        </xsl:otherwise>
+      </xsl:choose>
     </html>
+  </xsl:template>
+
+  <!-- ===================================================================================== -->
+  <!-- The clinician's page: urgent banner, who and when, draft notice, the one-line summary   -->
+  <!-- (all on the first screen), then the guidance per type, findings once, details.         -->
+  <!-- ===================================================================================== -->
+
+  <xsl:template name="clinician-body">
+    <xsl:param name="title"/>
+    <body>
+      <xsl:attribute name="class">
+        <xsl:choose>
+          <xsl:when test="$escalated">page urgent-page</xsl:when>
+          <xsl:otherwise>page</xsl:otherwise>
+        </xsl:choose>
+      </xsl:attribute>
+      <!-- Escalate: the urgent banner first, before anything else on the page. -->
+      <xsl:if test="$escalated"><xsl:call-template name="urgent-banner"/></xsl:if>
+      <header class="doc-header">
+        <h1><xsl:value-of select="$title"/></h1>
+        <xsl:call-template name="patient-banner"/>
+      </header>
+      <main>
+        <xsl:call-template name="draft-notice"/>
+        <xsl:apply-templates select="$guidance" mode="summary"/>
+        <xsl:if test="not($escalated) and $warningSection">
+          <p class="check-first">
+            <strong>No warning sign was found in the record.</strong>
+            <xsl:text> Before any massage, go through the </xsl:text>
+            <a href="#v-warning-signs">warning-sign checklist</a>
+            <xsl:text> with her.</xsl:text>
+          </p>
+        </xsl:if>
+        <xsl:apply-templates select="$guidance" mode="guidance"/>
+        <xsl:apply-templates select="$body/h:component/h:section[count(. | $guidance | $draftSection) != count($guidance | $draftSection)]"
+                             mode="top"/>
+        <xsl:call-template name="document-facts"/>
+      </main>
+    </body>
+  </xsl:template>
+
+  <!-- Draft content (rule 16): at the top of the page, from the document's draft section. -->
+  <xsl:template name="draft-notice">
+    <xsl:if test="$draftSection">
+      <p class="draft-notice" role="note" id="v-draft">
+        <span class="draft-tag" aria-hidden="true">DRAFT</span>
+        <xsl:text> </xsl:text>
+        <strong><xsl:value-of select="normalize-space($draftSection/h:title)"/></strong>
+      </p>
+    </xsl:if>
   </xsl:template>
 
   <!-- ===================================================================================== -->
@@ -148,6 +183,14 @@
     <xsl:variable name="day" select="$provenance/h:entry/h:observation[h:code/@code = 'postpartum-day']/h:value/@value"/>
     <xsl:variable name="deliveryDate" select="$provenance/h:entry/h:observation[h:code/@code = 'delivery-date']/h:value/@value"/>
     <xsl:variable name="deliveryMode" select="$provenance/h:entry/h:observation[h:code/@code = 'delivery-mode']/h:value/@code"/>
+    <!-- One identifier shown: the one marked displayable (the MRN), else the first the record
+         gave; the others behind a disclosure. -->
+    <xsl:variable name="ids" select="$patientRole/h:id[@extension and @root != $recordIdRoot]"/>
+    <xsl:variable name="marked" select="$ids[@displayable = 'true'][1]"/>
+    <xsl:variable name="unmarked" select="$ids[not(@displayable = 'false')][1]"/>
+    <xsl:variable name="mrn" select="$marked | $unmarked[not($marked)]"/>
+    <xsl:variable name="shown" select="$mrn | $patientRole/h:id[@extension and @root = $recordIdRoot and not($mrn)]"/>
+    <xsl:variable name="others" select="$patientRole/h:id[@extension][count(. | $shown) != count($shown)]"/>
     <dl class="facts">
       <div class="fact fact-patient">
         <dt>Patient</dt>
@@ -160,26 +203,18 @@
           </xsl:choose>
         </dd>
       </div>
-      <div class="fact">
-        <dt>Born</dt>
-        <dd><xsl:call-template name="ts"><xsl:with-param name="value" select="$patient/h:birthTime/@value"/></xsl:call-template></dd>
-      </div>
-      <xsl:variable name="ids" select="$patientRole/h:id[@extension and @root != $recordIdRoot]"/>
-      <xsl:for-each select="$ids | $patientRole/h:id[@extension and @root = $recordIdRoot and not($ids)]">
-        <div class="fact">
+      <xsl:for-each select="$shown">
+        <div class="fact fact-mrn">
           <dt>
             <xsl:choose>
+              <xsl:when test="@displayable = 'true'">MRN</xsl:when>
               <xsl:when test="@root = $recordIdRoot">Record ID</xsl:when>
               <xsl:otherwise>Identifier</xsl:otherwise>
             </xsl:choose>
           </dt>
-          <dd class="ident"><bdi><xsl:value-of select="@extension"/></bdi></dd>
+          <dd class="ident"><bdi><xsl:call-template name="id-value"/></bdi></dd>
         </div>
       </xsl:for-each>
-      <div class="fact fact-asof">
-        <dt>Data as of</dt>
-        <dd><xsl:call-template name="ts"><xsl:with-param name="value" select="$asOf"/></xsl:call-template></dd>
-      </div>
       <div class="fact">
         <dt>Postpartum day</dt>
         <dd>
@@ -204,7 +239,42 @@
           </xsl:choose>
         </dd>
       </div>
+      <div class="fact fact-asof">
+        <dt>Data as of</dt>
+        <dd><xsl:call-template name="ts"><xsl:with-param name="value" select="$asOf"/></xsl:call-template></dd>
+      </div>
+      <div class="fact">
+        <dt>Born</dt>
+        <dd><xsl:call-template name="ts"><xsl:with-param name="value" select="$patient/h:birthTime/@value"/></xsl:call-template></dd>
+      </div>
     </dl>
+    <xsl:if test="$others">
+      <details class="other-ids">
+        <summary>
+          <xsl:text>Other identifiers (</xsl:text>
+          <xsl:value-of select="count($others)"/>
+          <xsl:text>)</xsl:text>
+        </summary>
+        <ul class="plain-list">
+          <xsl:for-each select="$others">
+            <li class="ident"><bdi><xsl:call-template name="id-value"/></bdi></li>
+          </xsl:for-each>
+        </ul>
+      </details>
+    </xsl:if>
+  </xsl:template>
+
+  <!-- An identifier's value; "system|value" (the writer's form for a FHIR system that is no OID)
+       shows the value, and the system after it, smaller. -->
+  <xsl:template name="id-value">
+    <xsl:choose>
+      <xsl:when test="@root = $identifierRoot and contains(@extension, '|')">
+        <xsl:value-of select="substring-after(@extension, '|')"/>
+        <xsl:text> </xsl:text>
+        <span class="id-system">(<xsl:value-of select="substring-before(@extension, '|')"/>)</span>
+      </xsl:when>
+      <xsl:otherwise><xsl:value-of select="@extension"/></xsl:otherwise>
+    </xsl:choose>
   </xsl:template>
 
   <!-- A person's name: the given names and the family name, or the name's text. -->
@@ -246,56 +316,64 @@
   </xsl:template>
 
   <!-- ===================================================================================== -->
-  <!-- Massage guidance: the summary and one card per massage type                            -->
+  <!-- Massage guidance: the summary (first screen) and one card per massage type             -->
   <!-- ===================================================================================== -->
+
+  <xsl:template match="h:section" mode="summary">
+    <xsl:variable name="types" select="h:component/h:section[h:entry/h:observation[h:code/@code = 'massage-outcome']]"/>
+    <xsl:variable name="rows" select="h:text/h:table[1]/h:tbody/h:tr"/>
+    <section class="summary-box" id="v-summary" aria-labelledby="v-summary-heading">
+      <h2 id="v-summary-heading">
+        <xsl:choose>
+          <xsl:when test="h:text/h:table/h:caption">
+            <xsl:value-of select="normalize-space(h:text/h:table/h:caption)"/>
+          </xsl:when>
+          <xsl:otherwise>Summary</xsl:otherwise>
+        </xsl:choose>
+      </h2>
+      <table class="summary">
+        <caption class="visually-hidden">Each massage type: outcome, reason and earliest date</caption>
+        <thead>
+          <tr><th scope="col">Massage type</th><th scope="col">Outcome</th><th scope="col">Reason</th><th scope="col" class="col-earliest">Earliest date</th></tr>
+        </thead>
+        <tbody>
+          <xsl:for-each select="$types">
+            <xsl:variable name="i" select="position()"/>
+            <xsl:variable name="obs" select="h:entry/h:observation[h:code/@code = 'massage-outcome'][1]"/>
+            <xsl:variable name="earliest"
+                select="$obs/h:entryRelationship/h:observation[h:code/@code = 'earliest-date']/h:value/@value"/>
+            <tr data-massage-type="{h:code/@code}" data-outcome="{$obs/h:value/@code}">
+              <th scope="row"><a href="#{concat('v-type-', h:code/@code)}"><xsl:value-of select="normalize-space(h:title)"/></a></th>
+              <td>
+                <xsl:call-template name="badge"><xsl:with-param name="obs" select="$obs"/></xsl:call-template>
+                <xsl:if test="$earliest">
+                  <span class="earliest-inline">
+                    <xsl:text>From </xsl:text>
+                    <xsl:call-template name="ts"><xsl:with-param name="value" select="$earliest"/></xsl:call-template>
+                  </span>
+                </xsl:if>
+              </td>
+              <td class="reason"><xsl:apply-templates select="$rows[$i]/h:td[3]/node()"/></td>
+              <td class="col-earliest">
+                <xsl:choose>
+                  <xsl:when test="$earliest">
+                    <xsl:call-template name="ts"><xsl:with-param name="value" select="$earliest"/></xsl:call-template>
+                  </xsl:when>
+                  <xsl:otherwise><span class="muted">–</span></xsl:otherwise>
+                </xsl:choose>
+              </td>
+            </tr>
+          </xsl:for-each>
+        </tbody>
+      </table>
+    </section>
+  </xsl:template>
 
   <xsl:template match="h:section" mode="guidance">
     <xsl:variable name="types" select="h:component/h:section[h:entry/h:observation[h:code/@code = 'massage-outcome']]"/>
     <section class="guidance" id="v-guidance" aria-labelledby="v-guidance-heading">
       <h2 id="v-guidance-heading"><xsl:value-of select="normalize-space(h:title)"/></h2>
-      <div class="table-wrap">
-        <table class="summary">
-          <caption>
-            <xsl:choose>
-              <xsl:when test="h:text/h:table/h:caption">
-                <xsl:value-of select="normalize-space(h:text/h:table/h:caption)"/>
-              </xsl:when>
-              <xsl:otherwise>Summary</xsl:otherwise>
-            </xsl:choose>
-          </caption>
-          <thead>
-            <tr><th scope="col">Massage type</th><th scope="col">Outcome</th><th scope="col" class="col-earliest">Earliest date</th></tr>
-          </thead>
-          <tbody>
-            <xsl:for-each select="$types">
-              <xsl:variable name="obs" select="h:entry/h:observation[h:code/@code = 'massage-outcome'][1]"/>
-              <xsl:variable name="earliest"
-                  select="$obs/h:entryRelationship/h:observation[h:code/@code = 'earliest-date']/h:value/@value"/>
-              <tr>
-                <th scope="row"><a href="#{concat('v-type-', h:code/@code)}"><xsl:value-of select="normalize-space(h:title)"/></a></th>
-                <td>
-                  <xsl:call-template name="badge"><xsl:with-param name="obs" select="$obs"/></xsl:call-template>
-                  <xsl:if test="$earliest">
-                    <span class="earliest-inline">
-                      <xsl:text>Earliest date: </xsl:text>
-                      <xsl:call-template name="ts"><xsl:with-param name="value" select="$earliest"/></xsl:call-template>
-                    </span>
-                  </xsl:if>
-                </td>
-                <td class="col-earliest">
-                  <xsl:choose>
-                    <xsl:when test="$earliest">
-                      <xsl:call-template name="ts"><xsl:with-param name="value" select="$earliest"/></xsl:call-template>
-                    </xsl:when>
-                    <xsl:otherwise><span class="muted">–</span></xsl:otherwise>
-                  </xsl:choose>
-                </td>
-              </tr>
-            </xsl:for-each>
-          </tbody>
-        </table>
-      </div>
-      <!-- Any other narrative of the section (its table is the summary above, from the entries). -->
+      <!-- Any other narrative of the section (its first table is the summary above). -->
       <xsl:apply-templates select="h:text/node()[not(self::h:table)]">
         <xsl:with-param name="level" select="3"/>
       </xsl:apply-templates>
@@ -326,10 +404,23 @@
       </xsl:if>
       <!-- The narrative, less the paragraphs that state the coded outcome and earliest date
            (shown above from the entries). -->
+      <!-- The evidence (benefits, claims not supported, sources) folds away: one click on screen,
+           left out on paper. -->
+      <xsl:variable name="evidence" select="h:text/h:list[contains(h:caption, 'evidence')]
+                                            | h:text/h:paragraph[starts-with(normalize-space(.), 'Sources:')]"/>
       <xsl:apply-templates select="h:text/node()[not(self::h:paragraph[h:content[@ID and
-                                     concat('#', @ID) = current()/h:entry//h:text/h:reference/@value]])]">
+                                     concat('#', @ID) = current()/h:entry//h:text/h:reference/@value]])]
+                                   [count(. | $evidence) != count($evidence)]">
         <xsl:with-param name="level" select="4"/>
       </xsl:apply-templates>
+      <xsl:if test="$evidence">
+        <details class="evidence">
+          <summary>Evidence and sources</summary>
+          <xsl:apply-templates select="$evidence">
+            <xsl:with-param name="level" select="4"/>
+          </xsl:apply-templates>
+        </details>
+      </xsl:if>
       <xsl:apply-templates select="h:component/h:section" mode="sub">
         <xsl:with-param name="level" select="4"/>
       </xsl:apply-templates>
@@ -379,9 +470,18 @@
       </xsl:choose>
     </xsl:variable>
     <section id="{$id}" class="doc-section s-{$code}" aria-labelledby="{$id}-heading">
-      <h2 id="{$id}-heading"><xsl:value-of select="normalize-space(h:title)"/></h2>
       <xsl:choose>
+        <!-- Reference material: folded away on screen and on paper, one click to open. -->
+        <xsl:when test="$code = 'references' or $code = 'provenance'">
+          <details>
+            <summary><h2 id="{$id}-heading"><xsl:value-of select="normalize-space(h:title)"/></h2></summary>
+            <xsl:apply-templates select="h:text/node()">
+              <xsl:with-param name="level" select="3"/>
+            </xsl:apply-templates>
+          </details>
+        </xsl:when>
         <xsl:when test="$code = 'warning-signs'">
+          <h2 id="{$id}-heading"><xsl:value-of select="normalize-space(h:title)"/></h2>
           <!-- The urgent message and its data are at the top of the page. -->
           <xsl:apply-templates select="h:text/node()[count(. | $urgentParagraph | $urgentData)
                                                       != count($urgentParagraph | $urgentData)]">
@@ -389,7 +489,24 @@
             <xsl:with-param name="checklist" select="true()"/>
           </xsl:apply-templates>
         </xsl:when>
+        <xsl:when test="$code = 'findings'">
+          <h2 id="{$id}-heading"><xsl:value-of select="normalize-space(h:title)"/></h2>
+          <xsl:variable name="details" select="h:text/h:table[starts-with(normalize-space(h:caption), 'Details')]
+                                               | h:text/h:list[normalize-space(h:caption) = 'Data gap ids']"/>
+          <xsl:apply-templates select="h:text/node()[count(. | $details) != count($details)]">
+            <xsl:with-param name="level" select="3"/>
+          </xsl:apply-templates>
+          <xsl:if test="$details">
+            <details class="ids">
+              <summary>Details: rule ids, record ids and codes</summary>
+              <xsl:apply-templates select="$details">
+                <xsl:with-param name="level" select="3"/>
+              </xsl:apply-templates>
+            </details>
+          </xsl:if>
+        </xsl:when>
         <xsl:otherwise>
+          <h2 id="{$id}-heading"><xsl:value-of select="normalize-space(h:title)"/></h2>
           <xsl:apply-templates select="h:text/node()">
             <xsl:with-param name="level" select="3"/>
           </xsl:apply-templates>
@@ -448,6 +565,43 @@
   </xsl:template>
 
   <!-- ===================================================================================== -->
+  <!-- The handout for her: her language, plain words, only what the document's narrative says -->
+  <!-- (no codes, ids or rule names; no text of this stylesheet's own).                        -->
+  <!-- ===================================================================================== -->
+
+  <xsl:template name="handout-body">
+    <xsl:param name="title"/>
+    <body class="handout">
+      <header class="doc-header">
+        <h1><xsl:value-of select="$title"/></h1>
+      </header>
+      <main>
+        <xsl:if test="$draftSection">
+          <p class="draft-notice" role="note" id="v-draft">
+            <strong><xsl:value-of select="normalize-space($draftSection/h:title)"/></strong>
+          </p>
+        </xsl:if>
+        <xsl:for-each select="$body/h:component/h:section[h:code/@code != 'draft-notice']">
+          <xsl:variable name="code" select="h:code/@code"/>
+          <section class="h-section h-{$code}" id="v-{$code}">
+            <xsl:if test="$code = 'handout-urgent'"><xsl:attribute name="role">alert</xsl:attribute></xsl:if>
+            <xsl:if test="$code != 'handout-about'">
+              <h2><xsl:value-of select="normalize-space(h:title)"/></h2>
+            </xsl:if>
+            <xsl:apply-templates select="h:text/node()"/>
+            <xsl:for-each select="h:component/h:section">
+              <section class="h-type" data-handout-type="{h:code/@code}">
+                <h3><xsl:value-of select="normalize-space(h:title)"/></h3>
+                <xsl:apply-templates select="h:text/node()"/>
+              </section>
+            </xsl:for-each>
+          </section>
+        </xsl:for-each>
+      </main>
+    </body>
+  </xsl:template>
+
+  <!-- ===================================================================================== -->
   <!-- The CDA narrative block, element by element                                           -->
   <!-- ===================================================================================== -->
 
@@ -455,9 +609,15 @@
     <xsl:param name="level" select="3"/>
     <p>
       <xsl:call-template name="narrative-id"/>
-      <xsl:if test="starts-with(normalize-space(.), 'URGENT')">
-        <xsl:attribute name="class">urgent-note</xsl:attribute>
-      </xsl:if>
+      <xsl:choose>
+        <xsl:when test="starts-with(normalize-space(.), 'URGENT')">
+          <xsl:attribute name="class">urgent-note</xsl:attribute>
+        </xsl:when>
+        <!-- The one-line why of a massage type: the summary says it too, so paper leaves it out. -->
+        <xsl:when test="starts-with(normalize-space(.), 'Why:')">
+          <xsl:attribute name="class">why</xsl:attribute>
+        </xsl:when>
+      </xsl:choose>
       <xsl:apply-templates select="node()[not(self::h:caption)]"/>
     </p>
   </xsl:template>
@@ -664,6 +824,21 @@
     </xsl:choose>
   </xsl:template>
 
+  <!-- A reference's web address, written as text in the CDA (HL7's stylesheet flags a linkHtml
+       href holding ':'), becomes a link here: the text up to the next space. -->
+  <xsl:template match="h:section[h:code/@code = 'references']//h:item/text()[contains(., 'https://')]" priority="1">
+    <xsl:variable name="after" select="substring-after(., 'https://')"/>
+    <xsl:variable name="address">
+      <xsl:choose>
+        <xsl:when test="contains($after, ' ')"><xsl:value-of select="concat('https://', substring-before($after, ' '))"/></xsl:when>
+        <xsl:otherwise><xsl:value-of select="concat('https://', $after)"/></xsl:otherwise>
+      </xsl:choose>
+    </xsl:variable>
+    <xsl:value-of select="substring-before(., 'https://')"/>
+    <a href="{$address}" rel="noopener noreferrer external"><xsl:value-of select="$address"/></a>
+    <xsl:value-of select="substring-after(., $address)"/>
+  </xsl:template>
+
   <!-- Unknown narrative elements: their text only. -->
   <xsl:template match="h:*">
     <xsl:apply-templates/>
@@ -724,10 +899,10 @@
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;background:var(--wash);color:var(--ink);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","DejaVu Sans","Liberation Sans",Arial,sans-serif}
-.doc-header,main{max-width:62rem;margin:0 auto;padding:0 1.25rem}
-.doc-header{padding-top:1.25rem;padding-bottom:.75rem}
+.doc-header,main,body>.urgent{max-width:62rem;margin:0 auto;padding:0 1.25rem}
+.doc-header{padding-top:.6rem;padding-bottom:.2rem}
 .doc-kind{margin:0;color:var(--muted);font-size:.8rem;letter-spacing:.06em;text-transform:uppercase}
-h1{margin:.1rem 0 .75rem;font-size:1.7rem;line-height:1.2}
+h1{margin:.1rem 0 .4rem;font-size:1.35rem;line-height:1.2}
 h2{font-size:1.3rem;line-height:1.25;margin:0 0 .75rem}
 h3{font-size:1.12rem;line-height:1.3;margin:1.1rem 0 .5rem}
 h4{font-size:1rem;margin:1rem 0 .35rem}
@@ -741,29 +916,40 @@ bdi{unicode-bidi:isolate}
 .label{font-weight:600}
 .ident{font-family:ui-monospace,"DejaVu Sans Mono","Liberation Mono",monospace;font-size:.92em;overflow-wrap:anywhere}
 .visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
-.facts{display:flex;flex-wrap:wrap;gap:.5rem 2.25rem;margin:0;padding:.75rem 1rem;background:var(--paper);border:1px solid var(--line);border-radius:8px}
+.facts{display:flex;flex-wrap:wrap;align-items:flex-end;gap:.3rem 1.75rem;margin:0;padding:.45rem .9rem;background:var(--paper);border:1px solid var(--line);border-radius:8px}
 .fact{min-width:0;max-width:100%}
 .fact dt{font-size:.75rem;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 .fact dd{margin:0;font-weight:600;overflow-wrap:anywhere}
-.fact-patient{flex-basis:100%}
-.fact-patient dd{font-size:1.15rem}
+.fact-patient dd{font-size:1.2rem}
+.id-system{font-size:.8em;font-weight:400;color:var(--muted)}
+.other-ids{margin:.2rem 0 0;font-size:.85rem;color:var(--muted)}
+.other-ids ul{margin:.2rem 0}
+.draft-notice{margin:.5rem 0;padding:.35rem .8rem;background:#fff3d6;border:1px solid #c98a0b;border-left:6px solid #c98a0b;border-radius:6px;color:#4a2e00}
+.draft-tag{display:inline-block;padding:0 .4rem;border:1px solid #6b4200;border-radius:4px;font-size:.75rem;font-weight:800;letter-spacing:.06em;color:#4a2e00}
+.summary-box h2{font-size:1.1rem;margin:0 0 .4rem}
+td.reason{font-size:.92rem}
+details>summary{cursor:pointer}
+details>summary h2{display:inline;font-size:1.15rem}
+.ids table{font-size:.82rem}
+p,li,dd,td,th,caption{overflow-wrap:anywhere}
 main{padding-bottom:2rem}
-main>section,.doc-footer{background:var(--paper);border:1px solid var(--line);border-radius:8px;padding:1rem 1.25rem;margin:1rem 0}
-.urgent{background:var(--esc-bg)!important;color:var(--esc-fg);border:4px solid #5c0a0c!important;padding:1rem 1.25rem}
+main>section,.doc-footer{background:var(--paper);border:1px solid var(--line);border-radius:8px;padding:.7rem 1.1rem;margin:.7rem 0}
+.urgent{background:var(--esc-bg)!important;color:var(--esc-fg);border:4px solid #5c0a0c!important;padding:.55rem 1rem}
+body>.urgent{max-width:59.5rem;margin:.5rem auto 0;border-radius:8px}
 .urgent-head{display:flex;align-items:center;gap:.6rem;margin:0 0 .35rem}
-.urgent h2{font-size:1.55rem;margin:0;letter-spacing:.01em}
+.urgent h2{font-size:1.35rem;margin:0;letter-spacing:.01em}
 .urgent-icon{display:inline-flex;flex:none;align-items:center;justify-content:center;width:2.1rem;height:2.1rem;border-radius:50%;background:#fff;color:var(--esc-bg);font-weight:800;font-size:1.4rem}
-.urgent-lead{font-size:1.08rem;font-weight:600;margin:.25rem 0 .5rem}
-.urgent h3{color:#fff;font-size:1rem;margin:.75rem 0 .25rem}
-.urgent ul{background:#fff;color:var(--ink);border-radius:6px;padding:.6rem .9rem .6rem 2rem;margin:.25rem 0 0}
+.urgent-lead{font-size:1rem;font-weight:600;margin:.15rem 0 .35rem}
+.urgent h3{color:#fff;font-size:.95rem;margin:.3rem 0 .2rem}
+.urgent ul{background:#fff;color:var(--ink);border-radius:6px;padding:.35rem .9rem .35rem 2rem;margin:.2rem 0 0}
 .urgent ul.data{background:transparent;padding:0 0 0 1.2rem}
 .urgent a{color:var(--link)}
-.check-first{background:var(--paper);border:1px solid var(--line);border-left:6px solid #4f5862;border-radius:8px;padding:.65rem 1rem;margin:1rem 0}
+.check-first{background:var(--paper);border:1px solid var(--line);border-left:6px solid #4f5862;border-radius:8px;padding:.5rem 1rem;margin:.7rem 0}
 .check-first a{font-weight:600}
 .table-wrap{overflow-x:auto;margin:.5rem 0 1rem}
 table{border-collapse:collapse;width:100%;font-size:.95rem}
 caption{text-align:left;font-weight:700;padding:.25rem 0 .5rem;caption-side:top}
-th,td{border:1px solid var(--line);padding:.45rem .6rem;text-align:left;vertical-align:top}
+th,td{border:1px solid var(--line);padding:.35rem .55rem;text-align:left;vertical-align:top}
 thead th{background:var(--wash)}
 tbody th{font-weight:600}
 td ul,td ol{margin:0;padding-left:1.1rem}
@@ -774,7 +960,7 @@ table.summary td,table.summary th{vertical-align:middle}
 .sub-caption{font-size:.85rem;font-weight:700;color:#39414a;margin:.35rem 0 0}
 .s-provenance ul.plain-list{list-style:none;padding-left:0}
 .s-provenance ul.plain-list>li{margin:.3rem 0}
-.badge{display:inline-flex;align-items:center;gap:.4rem;padding:.15rem .7rem .15rem .25rem;border:2px solid;border-radius:999px;font-weight:700;font-size:.92rem;line-height:1.5;white-space:nowrap}
+.badge{display:inline-flex;align-items:center;gap:.4rem;padding:.1rem .7rem .1rem .25rem;border:2px solid;border-radius:999px;font-weight:700;font-size:.88rem;line-height:1.4;white-space:nowrap}
 .badge-icon{display:inline-flex;align-items:center;justify-content:center;width:1.35rem;height:1.35rem;border-radius:50%;color:#fff;font-size:.85rem;font-weight:800}
 .badge.o-escalate{color:var(--esc-fg);background:var(--esc-bg);border-color:#5c0a0c}
 .badge.o-escalate .badge-icon{background:#fff;color:var(--esc-bg)}
@@ -816,6 +1002,19 @@ ul.checklist li::before{content:"";position:absolute;left:0;top:.15rem;width:1.1
 .doc-footer{font-size:.88rem;color:var(--muted)}
 .doc-footer ul.plain{list-style:none;padding:0;margin:0}
 ul.plain-list{padding-left:1.2rem}
+body.handout{background:#fff;font-size:18px;line-height:1.6}
+html:lang(zh) body{font-family:"Noto Sans CJK SC","Noto Sans SC","Source Han Sans SC","Source Han Sans CN","PingFang SC","Hiragino Sans GB","Microsoft YaHei","WenQuanYi Micro Hei",system-ui,sans-serif}
+.handout .doc-header,.handout main{max-width:46rem}
+.handout h1{font-size:1.6rem;margin:.6rem 0 .3rem}
+.handout h2{font-size:1.25rem;margin:.2rem 0 .4rem}
+.handout h3{font-size:1.1rem;margin:.6rem 0 .2rem}
+.handout main>section{border:0;border-top:2px solid var(--line);border-radius:0;padding:.5rem 0;margin:.4rem 0;background:transparent}
+.handout .h-handout-about{border-top:0}
+.handout .h-handout-urgent{background:var(--esc-bg);color:#fff;border:4px solid #5c0a0c;border-radius:8px;padding:.6rem 1rem}
+.handout .h-handout-help{border:3px solid var(--esc-bg);border-radius:8px;padding:.5rem 1rem}
+.handout .h-handout-help h2{color:var(--esc-bg)}
+.handout .h-type{margin:.3rem 0 .6rem}
+.handout li{margin:.15rem 0}
 @media (max-width:40rem){
 body{font-size:15.5px}
 .doc-header,main{padding:0 .6rem}
@@ -835,11 +1034,43 @@ table.summary tbody th{width:38%}
 .facts{gap:.5rem 1.25rem}
 .s-findings td:first-child,.s-findings td:nth-child(2){white-space:normal}
 table{font-size:.9rem}
+table:not(.summary),table:not(.summary) tbody,table:not(.summary) tr,table:not(.summary) td,table:not(.summary) th{display:block;width:auto}
+table:not(.summary) thead{display:none}
+table:not(.summary) tr{border-top:2px solid var(--line);padding:.2rem 0}
+table:not(.summary) td,table:not(.summary) th{border:0;padding:.15rem .3rem}
+.fact-patient{flex-basis:100%}
+table.summary,table.summary tbody,table.summary tr,table.summary th,table.summary td{display:block;width:auto;border:0}
+table.summary thead{display:none}
+table.summary tr{border-top:1px solid var(--line);padding:.35rem 0}
+table.summary tbody th,table.summary td{padding:.1rem 0}
+table.summary tbody th{width:auto}
+table.summary .badge{white-space:nowrap;font-size:.85rem}
+table.summary td.reason{font-size:.9rem}
+table.summary td.col-earliest{display:none}
+td,li,p{overflow-wrap:break-word}
+.ident,.s-provenance li,.ids td{overflow-wrap:anywhere}
 }
 @media print{
-@page{margin:14mm}
-body{background:#fff;font-size:10.5pt;color:#000}
-.doc-header,main{max-width:none;padding:0}
+@page{margin:10mm}
+body{background:#fff;font-size:9pt;line-height:1.3;color:#000}
+p.why{display:none}
+h2{font-size:11.5pt;margin:0 0 .3rem}
+h3,.massage-head h3{font-size:10.5pt}
+h4,.block-heading{font-size:9.5pt;margin:.3rem 0 .1rem}
+.massage-head{margin:.3rem 0 .1rem}
+.facts{padding:.2rem .5rem}
+.doc-header,main,body>.urgent{max-width:none;padding:0}
+main>section,.doc-footer{padding:.3rem .5rem;margin:.35rem 0}
+.massage{padding:.1rem .6rem .3rem;margin:.4rem 0}
+h3{margin:.5rem 0 .25rem}
+ul,ol{margin:.15rem 0 .35rem}
+li{margin:.05rem 0}
+p{margin:.25rem 0}
+.draft-notice{border:2px solid #000;color:#000;background:#fff}
+.draft-tag{color:#000;border-color:#000}
+.check-first{display:none}
+details:not([open])>:not(summary){display:none}
+*{overflow-wrap:anywhere}
 main>section,.doc-footer,.facts,.massage{border-radius:0;box-shadow:none}
 .urgent{background:#fff!important;color:#000;border:5px double #000!important}
 .urgent h3,.urgent a{color:#000}
@@ -850,6 +1081,26 @@ main>section,.doc-footer,.facts,.massage{border-radius:0;box-shadow:none}
 .badge.o-escalate{border-width:3px}
 .badge-icon,.badge.o-escalate .badge-icon{background:#000;color:#fff;-webkit-print-color-adjust:exact;print-color-adjust:exact}
 .urgent-note{color:#000}
+body.handout{font-size:11pt;line-height:1.4}
+.handout main>section{padding:.2rem 0;margin:.2rem 0}
+.handout .h-handout-help,.handout .h-handout-urgent{border:2px solid #000;background:#fff;color:#000}
+.handout .h-handout-help h2{color:#000}
+.handout h1{font-size:15pt}
+.handout h2{font-size:12.5pt}
+.handout h3{font-size:11.5pt;margin:.3rem 0 .1rem}
+body.handout{font-size:10pt;line-height:1.35}
+.handout li{margin:0}
+.handout .h-handout-help ul,.handout .h-handout-now ul,.handout .h-handout-wait ul{columns:2;column-gap:7mm}
+.handout .h-handout-about p{margin:.1rem 0}
+.handout h1{margin:0 0 .2rem}
+.handout .h-handout-how{columns:2;column-gap:7mm}
+.handout .h-handout-how>h2,.handout .h-handout-how>p{column-span:all}
+.handout .h-type{break-inside:avoid}
+.handout ul,.handout ol{padding-left:1.1rem}
+.guidance{columns:2;column-gap:6mm;column-fill:balance}
+.guidance>h2,.guidance>p,.guidance>div{column-span:all}
+.massage{break-inside:auto;border-left-width:4px;margin:0 0 .4rem}
+.s-warning-signs ul,.s-findings .block ul{columns:2;column-gap:6mm}
 .table-wrap{overflow:visible}
 .check-first{border-left-width:3px}
 h2,h3,h4,.massage-head{break-after:avoid;page-break-after:avoid}

@@ -80,7 +80,28 @@ std::string GuidanceEngine::assess(const RequestSpec& r) const {
     return writeAssessmentJson(p.assessment, *content_, PPMG_VERSION);
 }
 
+// The handout's language index for the request; the clinician's guidance is English whatever the
+// request's language (clinical rules 1.1 leave it English-only), so its index is 0.
+size_t GuidanceEngine::languageIndex(const RequestSpec& r) const {
+    const std::string code = r.language.empty() ? "en" : r.language;
+    const Handout& h = content_->handout;
+    const size_t i = h.language(code);
+    if (i == static_cast<size_t>(-1)) {
+        std::string known;
+        for (const auto& l : h.languages) known.append(known.empty() ? "" : ", ").append(l.code);
+        if (code == "en" && h.languages.empty()) return 0;
+        throw Error(PPMG_E_INVALID_ARGUMENT, "the language \"" + code + "\" is not one of the content's (" +
+                                                 (known.empty() ? std::string("en") : known) + ")");
+    }
+    return i;
+}
+
 void GuidanceEngine::checkDocumentFormat(const RequestSpec& r) const {
+    if (r.audience != PPMG_AUDIENCE_CLINICIAN && r.audience != PPMG_AUDIENCE_PATIENT)
+        throw Error(PPMG_E_INVALID_ARGUMENT, "unknown audience " + std::to_string(static_cast<int>(r.audience)));
+    if (r.audience == PPMG_AUDIENCE_PATIENT && content_->handout.languages.empty())
+        throw Error(PPMG_E_UNSUPPORTED, "the content has no patient handout");
+    languageIndex(r);
     if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_CDA &&
         r.outputFormat != PPMG_OUTPUT_HTML)
         throw Error(PPMG_E_UNSUPPORTED, "render writes CDA or HTML only");
@@ -109,7 +130,9 @@ std::string GuidanceEngine::document(const Prepared& p, const RequestSpec& r) co
     ctx.custodianOid = config_.custodianOid;
     ctx.documentId = newDocumentId();
     ctx.effectiveTime = Poco::DateTimeFormatter::format(Poco::DateTime(), "%Y%m%d%H%M%S+0000");
-    std::string cda = writeCda(p.assessment, *content_, ctx, cdaFragments_.get());
+    ctx.patient = r.audience == PPMG_AUDIENCE_PATIENT;
+    ctx.language = ctx.patient ? languageIndex(r) : 0;
+    std::string cda = writeCda(p.assessment, *content_, ctx, ctx.patient ? nullptr : cdaFragments_.get());
     if (r.outputFormat != PPMG_OUTPUT_HTML) return cda;
     return htmlView_->transform(cda);
 }

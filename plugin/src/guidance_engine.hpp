@@ -27,7 +27,9 @@ struct RequestSpec {
     ppmg_output_format outputFormat = PPMG_OUTPUT_DEFAULT;
     std::string asOf;  // "" = today (UTC)
     std::string patientId;
-    std::string sourceName;  // for messages; "" = "input"
+    std::string sourceName;                            // for messages; "" = "input"
+    ppmg_audience audience = PPMG_AUDIENCE_CLINICIAN;  // render: the clinician's guidance or her handout
+    std::string language;                              // BCP 47; "" = "en" (the handout's languages)
 };
 
 class GuidanceEngine {
@@ -53,6 +55,7 @@ private:
     struct Prepared;
     Prepared prepare(const RequestSpec& r) const;
     void checkDocumentFormat(const RequestSpec& r) const;
+    size_t languageIndex(const RequestSpec& r) const;
     std::string document(const Prepared& p, const RequestSpec& r) const;
 
     EngineConfig config_;

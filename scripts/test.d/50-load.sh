@@ -43,7 +43,7 @@ patient_id=$(tr -d '\n' < samples/sample-patient.json | grep -o '"resourceType":
 case ${TSAN_OPTIONS:-} in *suppressions=*) ;; *) export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$PWD/tests/server/tsan.supp" ;; esac
 
 "$bin/ppmg" serve --listen 127.0.0.1:0 --jwks "$issuer=$work/jwks.json" --as-of 2025-11-15 \
-  --threads 32 --access-log "$work/access.log" 2> "$work/server.err" &
+  --threads 32 --access-log "$work/access.log" --store "sqlite:$work/store.db" 2> "$work/server.err" &
 server_pid=$!
 port=
 for _ in $(seq 1 300); do

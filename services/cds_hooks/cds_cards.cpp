@@ -38,6 +38,7 @@ const char* const kPrefetch[][2] = {
     {"medicationRequests", "MedicationRequest?patient={{context.patientId}}"},
     {"medicationStatements", "MedicationStatement?patient={{context.patientId}}"},
     {"allergies", "AllergyIntolerance?patient={{context.patientId}}"},
+    {"encounters", "Encounter?patient={{context.patientId}}"},
 };
 
 }  // namespace

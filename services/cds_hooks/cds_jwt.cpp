@@ -430,6 +430,7 @@ AuthResult JwtVerifier::verify(std::string_view header, const std::vector<std::s
     r.issuer = stringField(p, "iss");
     r.jti = stringField(p, "jti");
     r.tenant = stringField(p, "tenant");
+    r.subject = stringField(p, "sub").substr(0, 256);
     int64_t exp = 0, iat = 0;
     const bool hasExp = numericDate(p, "exp", exp), hasIat = numericDate(p, "iat", iat);
     std::vector<std::string> auds;
@@ -492,6 +493,17 @@ AuthResult JwtVerifier::verify(std::string_view header, const std::vector<std::s
     if (exp > now + options_.maxLifetimeSeconds + skew)
         return fail(r, AuthFailure::TooLong,
                     "exp more than " + std::to_string(options_.maxLifetimeSeconds) + " s ahead");
+    if (guard_) {  // a shared replay cache (Redis): unreachable means refused, never unchecked
+        switch (guard_->use(r.issuer, r.jti, exp + skew + 1, now)) {
+            case ReplayGuard::Result::Fresh: break;
+            case ReplayGuard::Result::Replayed: return fail(r, AuthFailure::Replayed, "jti already used");
+            case ReplayGuard::Result::Unavailable:
+                return fail(r, AuthFailure::Busy, "the replay cache (" + guard_->describe() + ") cannot be reached");
+        }
+        r.failure = AuthFailure::Ok;
+        r.detail.clear();
+        return r;
+    }
     switch (replay_.use(r.issuer, r.jti, exp + skew + 1, now)) {
         case ReplayCache::Result::Fresh: break;
         case ReplayCache::Result::Replayed: return fail(r, AuthFailure::Replayed, "jti already used");

@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cds_replay.hpp"
+
 typedef struct evp_pkey_st EVP_PKEY;
 
 namespace ppmg::cds {
@@ -93,6 +95,7 @@ struct AuthResult {
     AuthFailure failure = AuthFailure::Missing;
     std::string detail;  // one line for the access log; never patient data
     std::string issuer, kid, alg, jti, tenant;
+    std::string subject;  // the JWT's sub (the client), for the audit
     bool ok() const { return failure == AuthFailure::Ok; }
 };
 
@@ -111,11 +114,14 @@ public:
     AuthResult verify(std::string_view authorizationHeader, const std::vector<std::string>& audiences, int64_t now);
 
     const ReplayCache& replayCache() const { return replay_; }
+    // Uses this replay cache (shared by replicas) instead of the one in memory.
+    void setReplayGuard(std::shared_ptr<ReplayGuard> guard) { guard_ = std::move(guard); }
 
 private:
     std::shared_ptr<const KeyStore> keys_;
     AuthOptions options_;
     ReplayCache replay_;
+    std::shared_ptr<ReplayGuard> guard_;
 };
 
 // Normalises an absolute URL for comparison: lower-case scheme and host, no default port, no

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "cds_text.hpp"
+#include "cds_view.hpp"
 #include "json_writer.hpp"
 #include "ppmg/ppmg.hpp"
 
@@ -117,6 +118,7 @@ struct Service {
     std::vector<std::string> authorities;  // host:port names of this server, for aud
     std::unique_ptr<JwtVerifier> verifier;
     std::unique_ptr<AccessLog> log;
+    std::unique_ptr<ScaleServices> scale;
     std::atomic<uint64_t> requestCounter{0};
     Clock::time_point started = Clock::now();
 };
@@ -126,7 +128,7 @@ struct Exchange {
     std::string method, path;
     int status = 0;
     size_t bytesIn = 0, bytesOut = 0;
-    std::string auth = "none", issuer, kid, jti, authDetail;
+    std::string auth = "none", issuer, kid, jti, authDetail, subject;
     std::string hook, hookInstance, indicator, error;
     long cards = -1;
 };
@@ -240,6 +242,8 @@ private:
         const Route* found = nullptr;
         for (const Route& r : routes)
             if (r.path == path) found = &r;
+        static const Route viewRoute{"/view", "GET"};
+        if (!found && path.compare(0, 6, "/view/") == 0) found = &viewRoute;
         if (!found) {
             drainAfterRefusal(request, response);
             send(response, 404, "application/fhir+json", operationOutcome("error", "not-found", "No such endpoint."));
@@ -264,6 +268,7 @@ private:
         if (path == "/healthz") return health(response);
         if (path == "/cds-services") return send(response, 200, "application/json", s_.discovery);
         if (path == "/about") return about(response);
+        if (found == &viewRoute) return view(response, path.substr(6));
         // The rest needs the caller's JWT, checked before the body is read.
         if (!authenticate(request, response, path)) return;
         if (path == kServicePath) return service(request, response);
@@ -306,6 +311,7 @@ private:
         x_.kid = r.kid.substr(0, 100);
         x_.jti = r.jti.substr(0, 100);
         x_.authDetail = r.detail;
+        x_.subject = r.subject;
         if (r.ok()) return true;
         // Refused: the body is read and thrown away unread (so the connection stays usable) and
         // the answer says nothing about the request's content.
@@ -376,6 +382,9 @@ private:
         j.field("pluginVersion", s_.facts.pluginVersion);
         j.key("content").raw(contentExtensionJson(s_.facts));
         j.key("authentication").str(s_.config.insecureNoAuth ? "disabled (--insecure-no-auth)" : "jwt");
+        j.field("store", s_.scale->store().kind());
+        j.field("replayCache", s_.scale->replayGuard()->describe());
+        j.key("fhirFetch").boolean(s_.scale->fetcher().enabled());
         j.close('}');
         send(response, 200, "application/json", j.out);
     }
@@ -407,42 +416,152 @@ private:
     void service(HTTPServerRequest& request, HTTPServerResponse& response) {
         std::string data;
         if (!body(request, response, data)) return;
+        ScaleServices& scale = *s_.scale;
+        CallFacts call;
+        call.issuer = x_.issuer;
+        call.subject = x_.subject;
+        call.clientAddress = request.clientAddress().host().toString();
+        call.asOf = s_.config.asOf.empty() ? todayUtc() : s_.config.asOf;
         HookRequest hook = readHookRequest(data);
         x_.hook = hook.hook.substr(0, 64);
         x_.hookInstance = hook.hookInstance;
+        call.hook = x_.hook;
+        call.hookInstance = hook.hookInstance;
+        if (hook.status == 400) {  // not a hook call of this service: nothing is fetched for it
+            x_.error = "hook-request";
+            return refuseCall(response, call, 400, "invalid", hook.problem);
+        }
+        // What the prefetch lacks, fetched from the call's fhirServer (only one under --fhir-allow).
+        ScaleServices::Prepared prepared = scale.prepare(data, call.asOf);
+        call.dataSource = prepared.dataSource;
+        call.patientId = hook.patientId.empty() ? prepared.patientId : hook.patientId;
+        if (prepared.status != 0) {
+            x_.error = "fetch";
+            return refuseCall(response, call, prepared.status, "required", prepared.problem);
+        }
+        if (prepared.fetched) {
+            hook = readHookRequest(prepared.body);
+            call.patientId = hook.patientId;
+        }
         if (hook.status != 0) {
             x_.error = "hook-request";
-            send(response, hook.status, "application/fhir+json",
-                 operationOutcome("error", hook.status == 412 ? "required" : "invalid", hook.problem));
-            return;
+            return refuseCall(response, call, hook.status, hook.status == 412 ? "required" : "invalid", hook.problem);
         }
         ppmg::Request req;
         req.data = hook.bundle;
         req.inputFormat = PPMG_INPUT_FHIR_JSON;
         req.outputFormat = PPMG_OUTPUT_JSON;
-        req.asOf = s_.config.asOf;
+        req.asOf = call.asOf;
         req.patientId = hook.patientId;
-        req.sourceName = "prefetch";
+        req.sourceName = call.dataSource;
         std::string assessment;
         try {
             assessment = s_.engine->assess(req);
         } catch (const ppmg::Exception& e) {
-            return pluginFailure(response, e);
+            pluginFailure(response, e);
+            auditQuietly(call, x_.status, "the plugin refused the record");
+            return;
         }
         Cards cards = cardsFromAssessment(assessment, cardOptions(request));
         x_.cards = long(cards.count);
         x_.indicator = cards.indicator;
-        send(response, 200, "application/json", cards.json);
+        std::string out;
+        try {
+            // Recorded (AuditEvent, cards, view link) before anything is answered.
+            out = scale.issue(cards.json, assessment, hook.bundle, call, baseUrl(request));
+        } catch (const StoreError& e) {
+            return storeUnavailable(response, e);
+        }
+        send(response, 200, "application/json", out);
+    }
+
+    // A refused hook call: audited, then answered with an OperationOutcome.
+    void refuseCall(HTTPServerResponse& response, const CallFacts& call, int status, const char* code,
+                    const std::string& problem) {
+        auditQuietly(call, status, problem.substr(0, 300));
+        send(response, status, "application/fhir+json", operationOutcome("error", code, problem));
+    }
+
+    void auditQuietly(const CallFacts& call, int status, const std::string& why) {
+        try {
+            s_.scale->auditRefusal(call, status, why);
+        } catch (const StoreError& e) {
+            x_.error += std::string(x_.error.empty() ? "" : "; ") + "audit not stored: " + e.what();
+        }
+    }
+
+    void storeUnavailable(HTTPServerResponse& response, const StoreError& e) {
+        x_.error = std::string("store: ") + e.what();
+        response.set("Retry-After", "1");
+        send(response, 503, "application/fhir+json",
+             operationOutcome("error", "transient", "The service cannot record the call now; try again later."));
     }
 
     void feedback(HTTPServerRequest& request, HTTPServerResponse& response) {
         std::string data;
         if (!body(request, response, data)) return;
-        // Accepted and counted in the access log; nothing is stored.
+        std::pair<int, std::string> r;
+        try {
+            r = s_.scale->feedback(data, x_.issuer, x_.subject);
+        } catch (const StoreError& e) {
+            return storeUnavailable(response, e);
+        }
+        if (r.first != 200) {
+            x_.error = "feedback";
+            send(response, r.first, "application/fhir+json", operationOutcome("error", "invalid", r.second));
+            return;
+        }
         size_t items = 0;
         for (size_t pos = 0; (pos = data.find("\"outcome\"", pos)) != std::string::npos; ++pos) ++items;
         x_.cards = long(items);
         send(response, 200, "application/json", "{}");
+    }
+
+    // GET /view/{token}: the guidance for one decision, as a page. No token is needed beyond the
+    // link's own (unguessable, short-lived, only its digest stored); unknown or expired: 404.
+    void view(HTTPServerResponse& response, const std::string& rest) {
+        std::optional<ViewRow> row;
+        try {
+            row = s_.scale->view(rest);
+        } catch (const StoreError& e) {
+            return storeUnavailable(response, e);
+        }
+        // A decision made with other content (a replica not yet upgraded, or since) is not shown
+        // with this one: the page could then differ from the card.
+        if (row && row->contentSha != s_.facts.contentSha256) {
+            x_.error = "view: made with other content";
+            row.reset();
+        }
+        if (!row) {
+            send(response, 404, "application/fhir+json",
+                 operationOutcome("error", "not-found", "No such page, or its link has expired."));
+            return;
+        }
+        std::string record;
+        try {
+            record = unpackRecord(row->record, s_.config.maxBodyBytes * 4);
+        } catch (const std::exception& e) {
+            x_.error = std::string("view: ") + e.what();
+            send(response, 500, "application/fhir+json",
+                 operationOutcome("fatal", "exception", "The service failed; the error is logged."));
+            return;
+        }
+        ppmg::Request req;
+        req.data = record;
+        req.inputFormat = PPMG_INPUT_FHIR_JSON;
+        req.outputFormat = PPMG_OUTPUT_HTML;
+        req.asOf = row->asOf;
+        req.patientId = row->patientId;
+        req.sourceName = "view";
+        std::string html;
+        try {
+            html = s_.engine->render(req);
+        } catch (const ppmg::Exception& e) {
+            return pluginFailure(response, e);
+        }
+        response.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'");
+        response.set("Referrer-Policy", "no-referrer");
+        send(response, 200, "text/html; charset=utf-8", html);
     }
 
     void render(HTTPServerRequest& request, HTTPServerResponse& response) {
@@ -590,6 +709,8 @@ int runServer(const ServerConfig& config, const ppmg::Engine& engine, std::share
     s.discovery = discoveryJson(facts);
     s.log = std::make_unique<AccessLog>(config.accessLog);
     s.verifier = std::make_unique<JwtVerifier>(std::move(keys), config.auth);
+    s.scale = std::make_unique<ScaleServices>(config.scale, facts, "ppmg serve " + config.listen);
+    if (config.scale.replayCache != "memory") s.verifier->setReplayGuard(s.scale->replayGuard());
     if (!config.publicUrl.empty()) {
         s.publicBase = config.publicUrl;
         while (!s.publicBase.empty() && s.publicBase.back() == '/') s.publicBase.pop_back();

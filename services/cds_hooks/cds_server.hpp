@@ -9,6 +9,7 @@
 
 #include "cds_cards.hpp"
 #include "cds_jwt.hpp"
+#include "cds_scale.hpp"
 
 namespace ppmg {
 class Engine;
@@ -33,6 +34,7 @@ struct ServerConfig {
     std::string guidanceUrl;          // card links; "" = none
     std::string accessLog = "-";      // "-" stderr, "off", or a file (appended)
     AuthOptions auth;
+    ScaleOptions scale;  // store, replay cache, fetching, view links
 };
 
 // Runs the server until SIGTERM or SIGINT, then finishes the requests in progress and returns

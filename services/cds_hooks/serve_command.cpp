@@ -33,6 +33,14 @@ const char* kServeUsage =
     "  --threads N (32)  --max-queued N (64)  --max-body-bytes N (8388608)\n"
     "  --request-timeout S (30)  --keep-alive-timeout S (5)  --max-keep-alive-requests N (1000)\n"
     "  --shutdown-timeout S (30)  --clock-skew S (60)  --max-token-lifetime S (3600)\n"
+    "  --store sqlite:PATH|postgresql://...  where AuditEvents, cards, feedback and view links are kept\n"
+    "                            (default sqlite:ppmg-serve.db; PostgreSQL for several replicas)\n"
+    "  --replay-cache memory|redis://HOST:PORT  where used JWT ids are remembered (default memory)\n"
+    "  --fhir-allow URL_PREFIX   fetch what prefetch lacks from a call's fhirServer under this prefix\n"
+    "                            (repeatable; without it nothing is ever fetched)\n"
+    "  --fhir-budget-ms N (2000)  --fhir-max-pages N (20)  --fhir-max-bytes N (8388608)\n"
+    "  --fhir-ca-file PEM        trust these CA certificates for fetching instead of the system's\n"
+    "  --view-ttl S (900)        how long a card's link to its page stays valid\n"
     "  --plugin PATH  --content DIR  --custodian NAME  --custodian-oid OID\n"
     "\n"
     "SIGTERM or SIGINT stops it after the requests in progress. Exit status: 0 stopped cleanly,\n"
@@ -63,10 +71,33 @@ long number(const Args& a, const char* key, long dflt, long min, long max) {
 
 int runServe(int argc, char** argv) {
     std::vector<std::string> valued = engineOptions();
-    for (const char* o :
-         {"--listen", "--jwks", "--public-url", "--tls-cert", "--tls-key", "--source-url", "--guidance-url", "--as-of",
-          "--access-log", "--threads", "--max-queued", "--max-body-bytes", "--request-timeout", "--keep-alive-timeout",
-          "--max-keep-alive-requests", "--shutdown-timeout", "--clock-skew", "--max-token-lifetime"})
+    for (const char* o : {"--listen",
+                          "--jwks",
+                          "--public-url",
+                          "--tls-cert",
+                          "--tls-key",
+                          "--source-url",
+                          "--guidance-url",
+                          "--as-of",
+                          "--access-log",
+                          "--threads",
+                          "--max-queued",
+                          "--max-body-bytes",
+                          "--request-timeout",
+                          "--keep-alive-timeout",
+                          "--max-keep-alive-requests",
+                          "--shutdown-timeout",
+                          "--clock-skew",
+                          "--max-token-lifetime",
+                          "--store",
+                          "--replay-cache",
+                          "--fhir-allow",
+                          "--fhir-budget-ms",
+                          "--fhir-max-pages",
+                          "--fhir-max-bytes",
+                          "--fhir-ca-file",
+                          "--view-ttl",
+                          "--store-connections"})
         valued.push_back(o);
     Args args;
     cds::ServerConfig config;
@@ -107,6 +138,23 @@ int runServe(int argc, char** argv) {
         config.shutdownTimeoutSeconds = int(number(args, "--shutdown-timeout", 30, 1, 3600));
         config.auth.clockSkewSeconds = number(args, "--clock-skew", 60, 0, 600);
         config.auth.maxLifetimeSeconds = number(args, "--max-token-lifetime", 3600, 1, 86400);
+        config.scale.store = args.get("--store", "sqlite:ppmg-serve.db");
+        config.scale.replayCache = args.get("--replay-cache", "memory");
+        cds::makeReplayGuard(config.scale.replayCache);  // checks the spec (throws invalid_argument)
+        if (args.has("--fhir-allow"))
+            for (const std::string& prefix : args.options.at("--fhir-allow")) {
+                std::string why;
+                if (!cds::validAllowPrefix(prefix, why)) throw std::invalid_argument(why);
+                config.scale.fetch.allow.push_back(prefix);
+            }
+        config.scale.fetch.budgetMs = int(number(args, "--fhir-budget-ms", 2000, 10, 60000));
+        config.scale.fetch.maxPages = int(number(args, "--fhir-max-pages", 20, 1, 1000));
+        config.scale.fetch.maxBytes = size_t(number(args, "--fhir-max-bytes", 8L << 20, 1024, 1L << 30));
+        config.scale.fetch.caFile = args.get("--fhir-ca-file");
+        if (!config.scale.fetch.caFile.empty() && !isFile(config.scale.fetch.caFile))
+            throw std::invalid_argument("--fhir-ca-file " + config.scale.fetch.caFile + " does not exist");
+        config.scale.viewTtlSeconds = int(number(args, "--view-ttl", 900, 10, 86400));
+        config.scale.storeConnections = size_t(number(args, "--store-connections", 16, 1, 256));
         if (args.has("--jwks")) {
             for (const std::string& spec : args.options.at("--jwks")) {
                 // ISSUER=FILE; an issuer URL may hold '=' itself, so the split is where a file follows.
@@ -156,10 +204,18 @@ int runServe(int argc, char** argv) {
     facts.contentVersion = info.content_version ? info.content_version : "";
     facts.contentSha256 = info.content_sha256 ? info.content_sha256 : "";
     facts.pluginVersion = info.plugin_version ? info.plugin_version : "";
+    config.scale.contentDir = cds::findContentDir(args.get("--content"), session.plugin->path(),
+                                                  PPMG_INSTALL_CONTENT_REL, PPMG_SOURCE_CONTENT_DIR);
     if (!config.insecureNoAuth)
         std::cerr << "ppmg serve: trusting " << keys->issuerCount() << " issuer(s), " << keys->keyCount() << " key(s)"
                   << std::endl;
     try {
+        std::cerr << "ppmg serve: store " << cds::redactStoreSpec(config.scale.store) << ", replay cache "
+                  << cds::makeReplayGuard(config.scale.replayCache)->describe() << ", fetching from "
+                  << (config.scale.fetch.allow.empty()
+                          ? std::string("no FHIR server")
+                          : std::to_string(config.scale.fetch.allow.size()) + " prefix(es)")
+                  << std::endl;
         return cds::runServer(config, *session.engine, keys, facts);
     } catch (const std::exception& e) {
         printError("serve", e.what());

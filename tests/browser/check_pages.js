@@ -24,9 +24,18 @@ const path = require('path');
 const url = require('url');
 
 const kViewports = {
-  desktop: {width: 1280, height: 900, deviceScaleFactor: 1, mobile: false},
+  desktop: {width: 1366, height: 768, deviceScaleFactor: 1, mobile: false},
   phone: {width: 390, height: 844, deviceScaleFactor: 2, mobile: true},
 };
+// Paper: printToPDF sizes in inches; the printable width at the print stylesheet's 10 mm margins.
+const kPapers = {
+  A4: {paperWidth: 8.27, paperHeight: 11.69},
+  Letter: {paperWidth: 8.5, paperHeight: 11},
+};
+const kMaxPages = {clinician: 3, patient: 2};
+const kMaxGrade = 7;                 // Flesch-Kincaid grade of the English handout
+const kMinChineseShare = 0.9;        // Han characters among the letters of a zh-CN handout
+const kCjkFont = /CJK|Source Han|WenQuanYi|Droid Sans Fallback|PingFang|YaHei|Hiragino/i;
 const kPageTimeoutMs = 30000;
 const kRunTimeoutMs = 240000;
 
@@ -177,6 +186,7 @@ async function openPage(browser, fileUrl, viewport, docsMaxHeight) {
     await new Promise((r) => setTimeout(r, 300));  // late console messages
     const evaluated = await browser.send('Runtime.evaluate', {expression: `(${domFacts.toString()})()`, returnByValue: true}, sessionId);
     if (evaluated.exceptionDetails) throw new Error(`evaluating the DOM: ${evaluated.exceptionDetails.text}`);
+    const fonts = await cjkFontsUsed(browser, sessionId);
     const metrics = await browser.send('Page.getLayoutMetrics', {}, sessionId);
     const size = metrics.cssContentSize || metrics.contentSize;
     const height = Math.ceil(size.height);
@@ -192,11 +202,78 @@ async function openPage(browser, fileUrl, viewport, docsMaxHeight) {
       }, sessionId);
       docsPng = Buffer.from(top.data, 'base64');
     }
-    return {events, dom: evaluated.result.value, png: Buffer.from(shot.data, 'base64'), docsPng, height};
+    // Printed: page counts on A4 and Letter, and whether anything is wider than the printable area.
+    const pages = {};
+    for (const [name, paper] of Object.entries(kPapers)) {
+      const pdf = await browser.send('Page.printToPDF', {...paper, marginTop: 0, marginBottom: 0, marginLeft: 0,
+        marginRight: 0, preferCSSPageSize: false, printBackground: false}, sessionId);
+      pages[name] = pdfPageCount(Buffer.from(pdf.data, 'base64'));
+    }
+    await browser.send('Emulation.setEmulatedMedia', {media: 'print'}, sessionId);
+    const printWidth = Math.floor((kPapers.A4.paperWidth * 25.4 - 20) / 25.4 * 96);  // 10 mm margins
+    await browser.send('Emulation.setDeviceMetricsOverride', {width: printWidth, height: 1100, deviceScaleFactor: 1, mobile: false}, sessionId);
+    const printed = await browser.send('Runtime.evaluate', {expression: `(${clippedInPrint.toString()})()`, returnByValue: true}, sessionId);
+    await browser.send('Emulation.setEmulatedMedia', {media: ''}, sessionId);
+    return {events, dom: evaluated.result.value, png: Buffer.from(shot.data, 'base64'), docsPng, height, pages,
+      clipped: printed.result.value, fonts};
   } finally {
     off();
     await browser.send('Target.closeTarget', {targetId}).catch(() => {});
   }
+}
+
+// The number of pages of a PDF Chromium printed (its page objects).
+function pdfPageCount(pdf) {
+  const m = pdf.toString('latin1').match(/\/Type\s*\/Page(?![s\w])/g);
+  return m ? m.length : 0;
+}
+
+// Runs in the page under the print media type at the printable width: what sticks out of it.
+function clippedInPrint() {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  if (document.documentElement.scrollWidth > width + 1) out.push(`the page is ${document.documentElement.scrollWidth}px wide`);
+  for (const e of document.body.querySelectorAll('*')) {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || getComputedStyle(e).display === 'none') continue;
+    if (r.right > width + 1) out.push(`${e.tagName.toLowerCase()}.${e.className} ends at ${Math.round(r.right)}px`);
+    if (out.length > 5) break;
+  }
+  return out;
+}
+
+// The platform fonts Chromium used for the text of the page's heading and first list item.
+async function cjkFontsUsed(browser, sessionId) {
+  await browser.send('DOM.enable', {}, sessionId);
+  await browser.send('CSS.enable', {}, sessionId);
+  const {root} = await browser.send('DOM.getDocument', {depth: -1}, sessionId);
+  const used = [];
+  for (const selector of ['h1', 'main li', 'main p']) {
+    const {nodeId} = await browser.send('DOM.querySelector', {nodeId: root.nodeId, selector}, sessionId);
+    if (!nodeId) continue;
+    const {fonts} = await browser.send('CSS.getPlatformFontsForNode', {nodeId}, sessionId);
+    for (const f of fonts) used.push({family: f.familyName, glyphs: f.glyphCount});
+  }
+  return used;
+}
+
+// Flesch-Kincaid grade: 0.39 words/sentence + 11.8 syllables/word - 15.59. A sentence ends at
+// . ! ? or the end of a line (a heading, a list item); syllables by vowel groups, a final silent e
+// dropped, at least one a word.
+function syllables(word) {
+  let w = word.toLowerCase().replace(/[^a-z]/g, '');
+  if (!w) return 0;
+  if (w.length <= 3) return 1;
+  w = w.replace(/(?:[^laeiouy]es|ed|[^laeiouy]e)$/, '').replace(/^y/, '');
+  const groups = w.match(/[aeiouy]{1,2}/g);
+  return Math.max(1, groups ? groups.length : 1);
+}
+function fleschKincaid(text) {
+  const sentences = text.split(/[.!?]+\s|[.!?]+$|\n+/).map((x) => x.trim()).filter((x) => /[A-Za-z]/.test(x));
+  const words = text.split(/\s+/).filter((w) => /[A-Za-z]/.test(w));
+  if (!sentences.length || !words.length) return {grade: NaN, words: 0, sentences: 0};
+  const syl = words.reduce((n, w) => n + syllables(w), 0);
+  return {grade: 0.39 * words.length / sentences.length + 11.8 * syl / words.length - 15.59, words: words.length, sentences: sentences.length};
 }
 
 // Runs in the page: the facts the checks read (no side effects).
@@ -266,6 +343,32 @@ function domFacts() {
     brokenAnchors: Array.from(document.querySelectorAll('a[href^="#"]')).map((a) => a.getAttribute('href').slice(1))
         .filter((id) => id && !document.getElementById(id)),
     horizontalOverflow: document.documentElement.scrollWidth > window.innerWidth + 1,
+    // Boxes that scroll sideways inside the page (a table in a scrolling wrapper, say).
+    innerScrollers: Array.from(document.body.querySelectorAll('*')).filter((e) => {
+      const o = getComputedStyle(e).overflowX;
+      return (o === 'auto' || o === 'scroll') && e.scrollWidth > e.clientWidth + 1;
+    }).map((e) => `${e.tagName.toLowerCase()}.${e.className}`),
+    // The first screen: what lies wholly above the fold, before any scrolling.
+    firstScreen: (() => {
+      const fold = window.innerHeight;
+      const seen = (e) => !!e && e.getBoundingClientRect().bottom <= fold && e.getClientRects().length > 0;
+      const rows = Array.from(document.querySelectorAll('table.summary tr[data-massage-type]'));
+      return {
+        name: seen(document.querySelector('.fact-patient')),
+        mrn: seen(document.querySelector('.fact-mrn')),
+        facts: Array.from(document.querySelectorAll('.facts .fact')).filter(seen).map((f) => f.querySelector('dt').textContent.trim()),
+        draft: seen(document.querySelector('#v-draft')),
+        rows: rows.map((r) => ({type: r.getAttribute('data-massage-type'), outcome: r.getAttribute('data-outcome'),
+          seen: seen(r), reason: (r.querySelector('td.reason') || {textContent: ''}).textContent.trim(),
+          earliest: (r.querySelector('.col-earliest time, .earliest-inline time') || {getAttribute: () => ''}).getAttribute('datetime') || ''})),
+        urgentFirst: (() => {
+          const banner = document.querySelector('.urgent');
+          const first = document.body.firstElementChild;
+          return !!banner && first === banner && banner.getBoundingClientRect().top < 60;
+        })(),
+      };
+    })(),
+    mainText: (document.querySelector('main') || document.body).innerText,
     lowContrast,
   };
 }
@@ -309,6 +412,16 @@ function checkPage(c, html, page, massageTypes) {
   if (dom.horizontalOverflow) fail('the page scrolls sideways');
   for (const t of dom.lowContrast) fail(`text contrast below WCAG AA: ${t}`);
 
+  // On paper: few pages, nothing beyond the printable width.
+  const audience = c.audience || 'clinician';
+  for (const [paper, n] of Object.entries(page.pages || {}))
+    if (!(n >= 1 && n <= kMaxPages[audience])) fail(`printed on ${paper}: ${n} pages, at most ${kMaxPages[audience]}`);
+  for (const x of page.clipped || []) fail(`clipped in print: ${x}`);
+  if (dom.innerScrollers.length) fail(`boxes that scroll sideways: ${dom.innerScrollers.join(', ')}`);
+  for (const t of c.texts || []) if (!dom.text.includes(t)) fail(`the text ${JSON.stringify(t)} is not on the page verbatim`);
+  for (const t of c.absent || []) if (dom.innerText.includes(t)) fail(`the page shows ${JSON.stringify(t)}`);
+  if (audience === 'patient') return problems.concat(checkHandout(c, page));
+
   // What the clinician must see.
   for (const name of massageTypes) if (!dom.innerText.includes(name)) fail(`the massage type "${name}" is not on the page`);
   if (dom.massages.length !== massageTypes.length) fail(`${dom.massages.length} massage sections, expected ${massageTypes.length}`);
@@ -330,8 +443,72 @@ function checkPage(c, html, page, massageTypes) {
     const m = dom.massages.find((x) => x.type === type);
     if (!m || !m.earliest.startsWith(date)) fail(`${type}: earliest date "${m ? m.earliest : ''}", expected ${date}`);
   }
-  for (const t of c.texts || []) if (!dom.text.includes(t)) fail(`the text ${JSON.stringify(t)} is not on the page verbatim`);
+  // The first screen (1366x768): who, the MRN, day and delivery, the four types with outcome, reason
+  // and earliest date, the draft notice; for escalate the urgent banner first.
+  if (!c.viewport || c.viewport === 'desktop') {
+    const fs = dom.firstScreen;
+    if (!fs.name) fail('first screen: no patient name');
+    if (c.mrn !== false && !fs.mrn) fail('first screen: no MRN / identifier');
+    for (const fact of ['Postpartum day', 'Delivery']) if (!fs.facts.some((f) => f.toLowerCase() === fact.toLowerCase())) fail(`first screen: no ${fact}`);
+    if (!fs.draft) fail('first screen: no draft notice');
+    if (fs.rows.length !== massageTypes.length) fail(`first screen: ${fs.rows.length} summary rows`);
+    for (const r of fs.rows) {
+      if (!r.seen) fail(`first screen: the summary row for ${r.type} is below the fold`);
+      if (!r.reason) fail(`first screen: no reason for ${r.type}`);
+      if (c.outcomes && c.outcomes[r.type] && r.outcome !== c.outcomes[r.type]) fail(`summary: ${r.type} ${r.outcome}`);
+    }
+    for (const [type, date] of Object.entries(c.earliest || {})) {
+      const r = fs.rows.find((x) => x.type === type);
+      if (!r || r.earliest !== date) fail(`first screen: ${type} earliest date ${r ? r.earliest : ''}, expected ${date}`);
+    }
+    if (c.urgent && !fs.urgentFirst) fail('the urgent banner is not the first thing on the page');
+  }
   return problems;
+}
+
+// The handout: her language, plain words, no codes or ids; measured.
+function checkHandout(c, page) {
+  const problems = [];
+  const fail = (what) => problems.push(what);
+  const {dom} = page;
+  const lang = c.lang || 'en';
+  const expectedLang = lang === 'en' ? 'en-US' : lang;
+  if (dom.lang !== expectedLang) fail(`lang ${dom.lang}, expected ${expectedLang}`);
+  if (/PPM-[A-Z]+-\d|Observation\/|Procedure\/|Condition\/|urn:|LOINC|SNOMED|https?:|\b\d{4,}-\d\b/.test(dom.innerText))
+    fail('the handout shows a code, an id or a rule name');
+  if (dom.massages.length) fail('the handout has clinician massage sections');
+  if (c.urgent && !/h-handout-urgent/.test(page.html || '')) fail('no urgent section in the handout');
+  if (lang === 'en') {
+    const fk = fleschKincaid(dom.mainText);
+    page.measured = `grade ${fk.grade.toFixed(1)} (${fk.words} words, ${fk.sentences} sentences)`;
+    if (!(fk.grade <= kMaxGrade)) fail(`readability: Flesch-Kincaid grade ${fk.grade.toFixed(1)}, at most ${kMaxGrade}`);
+  } else {
+    const letters = dom.innerText.match(/\p{L}/gu) || [];
+    const han = dom.innerText.match(/\p{Script=Han}/gu) || [];
+    const share = han.length / Math.max(1, letters.length);
+    page.measured = `Chinese ${(share * 100).toFixed(1)}% of ${letters.length} letters`;
+    if (share < kMinChineseShare) fail(`only ${(share * 100).toFixed(1)}% of the letters are Chinese`);
+    const cjk = page.fonts.filter((f) => kCjkFont.test(f.family) && f.glyphs > 0);
+    if (!cjk.length) fail(`no CJK font renders the text (fonts used: ${page.fonts.map((f) => f.family).join(', ')})`);
+    else page.measured += `, font ${cjk[0].family}`;
+  }
+  return problems;
+}
+
+// HL7's CDA stylesheet (CDA.xsl) warns "Potentially malicious content" for any attribute of the
+// narrative holding a line break, a quote, ':', ';', '?', '`', '{', '}' or a curly quote, and stops
+// at "javascript": the same test over every attribute inside <text>.
+function hl7StylesheetWarnings(cda) {
+  const out = [];
+  const bad = /[\n\r"':;?`{}\u201c\u201d\u201e\u201a\u2019]|javascript/i;
+  for (const block of cda.match(/<text>[\s\S]*?<\/text>/g) || []) {
+    for (const m of block.matchAll(/\s([\w:-]+)="([^"]*)"/g)) {
+      const value = m[2].replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&#10;/g, '\n').replace(/&#13;/g, '\r')
+          .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+      if (bad.test(value)) out.push(`${m[1]}="${m[2]}"`);
+    }
+  }
+  return out;
 }
 
 // ---- the run ----------------------------------------------------------------------------------
@@ -367,13 +544,25 @@ function loadCases(args) {
   return {cases, massageTypes: spec.massageTypes};
 }
 
-function render(args, c, htmlPath) {
+function render(args, c, outPath, format = 'html') {
   const options = args.content ? ['--content', args.content] : [];
+  if (c.audience) options.push('--audience', c.audience);
+  if (c.lang) options.push('--lang', c.lang);
   const r = childProcess.spawnSync(args.ppmg,
-      ['render', ...options, '--as-of', c.asOf, '--format', 'html', '-o', htmlPath, c.record], {encoding: 'utf8'});
+      ['render', ...options, '--as-of', c.asOf, '--format', format, '-o', outPath, c.record], {encoding: 'utf8'});
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`ppmg render exited ${r.status}: ${r.stderr.trim()}`);
-  return fs.readFileSync(htmlPath, 'utf8');
+  return fs.readFileSync(outPath, 'utf8');
+}
+
+// Runs HL7's own CDA.xsl over the document when PPMG_HL7_CDA_XSL names it (no package in the
+// Debian or npm registries carries it): its messages must hold no warning.
+function runHl7Stylesheet(cdaPath) {
+  const xsl = process.env.PPMG_HL7_CDA_XSL;
+  if (!xsl || !fs.existsSync(xsl)) return null;
+  const r = childProcess.spawnSync('xsltproc', ['-o', cdaPath + '.hl7.html', xsl, cdaPath], {encoding: 'utf8'});
+  if (r.error) throw r.error;
+  return (r.stderr || '').split('\n').filter((l) => /malicious|javascript|terminated/i.test(l));
 }
 
 // A PNG's size from its IHDR chunk (and the proof that it is a PNG).
@@ -418,15 +607,24 @@ async function main() {
       const htmlPath = path.join(args.out, `${c.name}.html`);
       const pngPath = path.join(args.out, `${c.name}.png`);
       let problems;
+      let measured = '';
       try {
         const html = render(args, c, htmlPath);
+        const cdaPath = path.join(args.out, `${c.name}.xml`);
+        const cda = render(args, c, cdaPath, 'cda');
         const viewport = kViewports[c.viewport || 'desktop'];
         const fileUrl = url.pathToFileURL(path.resolve(htmlPath)).href;
         const docsMaxHeight = args.docsDir && c.docs ? c.docs.maxHeight || 1600 : 0;
         const page = await openPage(browser, fileUrl, viewport, docsMaxHeight);
         page.url = fileUrl;
         fs.writeFileSync(pngPath, page.png);
+        page.html = html;
         problems = checkPage(c, html, page, massageTypes);
+        for (const w of hl7StylesheetWarnings(cda)) problems.push(`HL7's CDA stylesheet would warn about ${w}`);
+        const hl7 = runHl7Stylesheet(cdaPath);
+        if (hl7) for (const w of hl7) problems.push(`HL7's CDA.xsl: ${w}`);
+        measured = [`pages A4 ${page.pages.A4}, Letter ${page.pages.Letter}`, page.measured, hl7 ? 'CDA.xsl run' : '']
+            .filter(Boolean).join('; ');
         const size = pngSize(fs.readFileSync(pngPath));
         if (!size || size.width < viewport.width || size.height < 200) problems.push(`the screenshot ${pngPath} is not a page-sized PNG`);
         if (page.docsPng) {
@@ -443,7 +641,7 @@ async function main() {
         for (const p of problems) console.log(`  - ${p}`);
       } else {
         passed++;
-        console.log(`ok   ${c.name}: ${pngPath}`);
+        console.log(`ok   ${c.name}: ${pngPath} (${measured})`);
       }
     }
   } finally {

@@ -80,18 +80,21 @@ void checkCard(simdjson::dom::element card, bool expectLinks) {
     REQUIRE(source["topic"].get(topic) == simdjson::SUCCESS);
     CHECK(!s(topic, "code").empty());
     CHECK(!s(topic, "system").empty());
+    // Links: the page of this decision (always), and --guidance-url when given.
     simdjson::dom::array links;
-    if (expectLinks) {
-        REQUIRE(card["links"].get(links) == simdjson::SUCCESS);
-        REQUIRE(links.size() >= 1);
-        for (auto l : links) {
-            CHECK(!s(l, "label").empty());
-            CHECK(s(l, "url") == kGuidanceUrl);
-            CHECK(s(l, "type") == "absolute");
-        }
-    } else {
-        CHECK(card["links"].error() != simdjson::SUCCESS);
+    REQUIRE(card["links"].get(links) == simdjson::SUCCESS);
+    size_t guidance = 0, view = 0;
+    for (auto l : links) {
+        CHECK(!s(l, "label").empty());
+        CHECK(s(l, "type") == "absolute");
+        if (s(l, "url") == kGuidanceUrl)
+            ++guidance;
+        else if (s(l, "url").find("/view/") != std::string::npos)
+            ++view;
     }
+    CHECK(view == 1);
+    CHECK(guidance == (expectLinks ? 1u : 0u));
+    CHECK(links.size() == view + guidance);
 }
 
 // ---- records ------------------------------------------------------------------------------
@@ -248,7 +251,7 @@ TEST_CASE("serve: GET /healthz answers without a token and names the content", "
     Client c("127.0.0.1", env().main().port());
     Reply r = c.get("/healthz");
     REQUIRE(r.status == 200);
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     auto d = parse(r.body);
     CHECK(s(d->root, "status") == "ok");
     CHECK(!s(d->root["content"], "version").empty());
@@ -480,7 +483,7 @@ TEST_CASE("discovery: the service for patient-view and encounter-discharge, with
     Reply r = c.get("/cds-services");
     REQUIRE(r.status == 200);
     CHECK_THAT(r.header("content-type"), Contains("application/json"));
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     auto d = parse(r.body);
     simdjson::dom::array services;
     REQUIRE(d->root["services"].get(services) == simdjson::SUCCESS);
@@ -496,7 +499,7 @@ TEST_CASE("discovery: the service for patient-view and encounter-discharge, with
         for (auto kv : prefetch) all += std::string(kv.value.get_string().value()) + " ";
         CHECK_THAT(all, Contains("Patient/{{context.patientId}}"));
         for (const char* type : {"Condition?", "Procedure?", "Observation?", "MedicationRequest?",
-                                 "MedicationStatement?", "AllergyIntolerance?"})
+                                 "MedicationStatement?", "AllergyIntolerance?", "Encounter?"})
             CHECK_THAT(all, Contains(type));
         CHECK(!s(sv["extension"]["ppmg.content"], "version").empty());
     }
@@ -510,7 +513,7 @@ TEST_CASE("service: a DVT gives one critical card with the triggering data", "[s
     Reply r = callService(dvtCall(), env().token(srv.serviceUrl()));
     INFO(r.body);
     REQUIRE(r.status == 200);
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     auto d = parse(r.body);
     simdjson::dom::array cards;
     REQUIRE(d->root["cards"].get(cards) == simdjson::SUCCESS);
@@ -525,7 +528,7 @@ TEST_CASE("service: a DVT gives one critical card with the triggering data", "[s
     CHECK_THAT(detail, Contains(daysAgo(2)));    // the data's date
     CHECK_THAT(detail, Contains("PPM-ESC-01"));  // the rule
     CHECK(s(card["source"]["topic"], "code") == "PPM-ESC-01");
-    CHECK(s(d->root["extension"]["ppmg.content"], "version") == "1.0.0");
+    CHECK(s(d->root["extension"]["ppmg.content"], "version") == "1.1.0");
 }
 
 TEST_CASE("service: encounter-discharge is served the same way", "[service]") {
@@ -808,7 +811,7 @@ TEST_CASE("render: a FHIR Bundle in, the CDA document out, with the same authent
     Reply r = c.post("/render", bundle, env().token(srv.base() + "/render"));
     REQUIRE(r.status == 200);
     CHECK_THAT(r.header("content-type"), Contains("xml"));
-    CHECK(r.header("ppmg-content-version") == "1.0.0");
+    CHECK(r.header("ppmg-content-version") == "1.1.0");
     CHECK_THAT(r.body, Contains("<ClinicalDocument"));
     Reply h = c.post("/render?format=html", bundle, env().token(srv.base() + "/render"));
     REQUIRE(h.status == 200);
@@ -821,8 +824,16 @@ TEST_CASE("render: a FHIR Bundle in, the CDA document out, with the same authent
 TEST_CASE("feedback: accepted with authentication", "[service]") {
     ServerProcess& srv = env().main();
     Client c("127.0.0.1", srv.port());
+    // Feedback names a card this service issued (test_scale_services.cpp has the rest of it).
+    Reply call = callService(dvtCall("pat-feedback"), env().token(srv.serviceUrl()));
+    REQUIRE(call.status == 200);
+    auto doc = parse(call.body);
+    const std::string card = s(doc->root["cards"].at(0), "uuid");
     const std::string fb =
-        R"({"feedback":[{"card":"x","outcome":"overridden","outcomeTimestamp":"2026-01-01T00:00:00Z"}]})";
+        R"({"feedback":[{"card":")" + card + R"(","outcome":"overridden","outcomeTimestamp":"2026-01-01T00:00:00Z"}]})";
     CHECK(c.post(kService + "/feedback", fb, "").status == 401);
     CHECK(c.post(kService + "/feedback", fb, env().token(srv.serviceUrl() + "/feedback")).status == 200);
+    const std::string unknown =
+        R"({"feedback":[{"card":"00000000-0000-4000-8000-000000000000","outcome":"accepted","outcomeTimestamp":"2026-01-01T00:00:00Z"}]})";
+    CHECK(c.post(kService + "/feedback", unknown, env().token(srv.serviceUrl() + "/feedback")).status == 400);
 }

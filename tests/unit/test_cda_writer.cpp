@@ -65,6 +65,7 @@ std::shared_ptr<Content> smallContent() {
     c->sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     c->title = "ppmg test content";
     c->signOff = "Signed off for tests only";
+    c->draft = false;  // signed: the draft notice has its own test
     c->codeSystems.push_back({"loinc", "http://loinc.org", "2.16.840.1.113883.6.1", "LOINC", false, {}, ""});
     c->codeSystems.push_back({"sct", "http://snomed.info/sct", "2.16.840.1.113883.6.96", "SNOMED CT", false, {}, ""});
     c->massageTypes = {massageType("abdominal", "Abdominal massage", "818983003"),
@@ -118,7 +119,8 @@ Evidence evidence(const char* type, const char* id, const char* code, const char
 Patient patient() {
     Patient p;
     p.source = {"Patient", "pat-1", "Bundle.entry[0].resource"};
-    p.identifiers = {{"urn:oid:2.16.840.1.113883.19.5", "MRN-0001"}, {"http://hospital.example/mrn", "12345"}};
+    p.identifiers = {{"urn:oid:2.16.840.1.113883.19.5", "MRN-0001", "MR"},
+                     {"http://hospital.example/mrn", "12345", ""}};
     p.family = "Doe";
     p.given = {"Jane", "Q"};
     p.gender = "female";
@@ -347,12 +349,16 @@ TEST_CASE("CDA: a mixed assessment is schema-valid and carries each outcome", "[
         CHECK_THAT(texts[2], Catch::Contains("Relaxation (evidence: Low)") &&
                                  Catch::Contains("Not supported by evidence") &&
                                  Catch::Contains("Prevents haemorrhage (evidence: Very low)"));
-        CHECK_THAT(texts[1], Catch::Contains("PPM-POS-01") && Catch::Contains("142/91 mm[Hg]"));
+        // One line of why (the finding's title, linked); the finding itself once, in the findings section.
+        CHECK_THAT(texts[1], Catch::Contains("Why: PPM-POS-01") && !Catch::Contains("142/91"));
+        CHECK_THAT(sectionText(doc, "findings"), Catch::Contains("142/91 mm[Hg]"));
     }
-    SECTION("findings table and data gaps") {
-        const std::string table = kSections + "[cda:code/@code='findings']/cda:text/cda:table";
+    SECTION("findings once, data gaps, and the details table") {
+        const std::string text = kSections + "[cda:code/@code='findings']/cda:text";
+        CHECK(doc.count(text + "/cda:list[cda:caption='Findings']/cda:item[@ID]") == a.findings.size());
+        const std::string table = text + "/cda:table";
         CHECK(doc.count(table + "/cda:tbody/cda:tr") == a.findings.size());
-        CHECK(doc.all(table + "/cda:tbody/cda:tr/cda:td[1]") == std::vector<std::string>{"PPM-TIME-01", "PPM-POS-01"});
+        CHECK(doc.all(table + "/cda:tbody/cda:tr/cda:td[2]") == std::vector<std::string>{"PPM-TIME-01", "PPM-POS-01"});
         CHECK_THAT(sectionText(doc, "findings"), Catch::Contains("Lactation status not recorded"));
     }
     SECTION("references: every cited reference once, uncited ones left out") {
@@ -360,7 +366,9 @@ TEST_CASE("CDA: a mixed assessment is schema-valid and carries each outcome", "[
         REQUIRE(items.size() == 2);
         CHECK_THAT(items[0], Catch::StartsWith("R1") && Catch::Contains("https://example.org/r1"));
         CHECK_THAT(items[1], Catch::StartsWith("R2"));
-        CHECK(doc.one("//cda:item[@ID='ref-2']/cda:linkHtml/@href") == "https://example.org/r2?a=1&b=2");
+        // The address as text: HL7's CDA stylesheet flags an href holding ':'.
+        CHECK_THAT(items[1], Catch::Contains("https://example.org/r2?a=1&b=2"));
+        CHECK(doc.count(kSections + "[cda:code/@code='references']//cda:linkHtml") == 0);
     }
 }
 
@@ -394,7 +402,8 @@ TEST_CASE("CDA: escalate shows the urgent message and the triggering data, and n
     CHECK(doc.one(kSections + "[cda:code/@code='warning-signs']/cda:text/cda:paragraph[1]/cda:content/@styleCode") ==
           "Bold");
     for (const std::string& text : doc.all(kMassageSections + "/cda:text")) {
-        CHECK_THAT(text, Catch::Contains("URGENT: seek urgent clinical assessment") && Catch::Contains("172/114"));
+        CHECK_THAT(text,
+                   Catch::Contains("URGENT: seek urgent clinical assessment") && Catch::Contains("Why: PPM-ESC-01"));
         CHECK_THAT(text,
                    !Catch::Contains("Technique") && !Catch::Contains("Modifications") && !Catch::Contains("Benefits"));
     }
@@ -436,10 +445,15 @@ TEST_CASE("CDA: every outcome renders a valid document", "[cda]") {
             checkOutcomeEntries(doc, a, *c);
             checkNarrativeLinks(doc);
             auto texts = doc.all(kMassageSections + "/cda:text");
-            CHECK_THAT(texts[0], Catch::Contains(c->rules[ruleIndex].reason));
+            CHECK_THAT(texts[0],
+                       Catch::Contains("Why: " + (outcome == Outcome::NotApplicable ? c->rules[ruleIndex].reason
+                                                                                    : c->rules[ruleIndex].title)));
+            CHECK_THAT(sectionText(doc, "findings"), Catch::Contains(c->rules[ruleIndex].reason));
             if (outcome == Outcome::Review)
                 CHECK_THAT(texts[0], Catch::Contains("What to check") && Catch::Contains(c->rules[ruleIndex].action));
-            if (ruleIndex == 6) CHECK_THAT(texts[0], Catch::Contains("Missing: No Condition resource in the input"));
+            if (ruleIndex == 6)
+                CHECK_THAT(sectionText(doc, "findings"),
+                           Catch::Contains("Missing: No Condition resource in the input"));
             if (outcome == Outcome::NotApplicable)
                 CHECK_THAT(texts[0], !Catch::Contains("step one") && !Catch::Contains("Benefits"));
         }
@@ -457,7 +471,7 @@ TEST_CASE("CDA: hostile patient text is escaped and round-trips intact", "[cda]"
     a.patient.family = view;
     a.patient.given = {view};
     a.patient.source.id = view;
-    a.patient.identifiers.push_back({"http://evil.example/\"><x>", view});
+    a.patient.identifiers.push_back({"http://evil.example/\"><x>", view, ""});
     a.findings[1].evidence[0].value = hostile;
     a.findings[1].evidence[0].id = view;
     a.dataGaps[0].text = hostile;
@@ -473,7 +487,7 @@ TEST_CASE("CDA: hostile patient text is escaped and round-trips intact", "[cda]"
     CHECK(doc.one(role + "/cda:id[@root='2.25.318214975805081609918790724903688664766.4']/@extension") == hostile);
     CHECK(doc.one(role + "/cda:id[starts-with(@extension, 'http://evil')]/@extension") ==
           "http://evil.example/\"><x>|" + hostile);
-    CHECK_THAT(doc.one(kMassageSections + "[cda:code/@code='low-back']/cda:text"),
+    CHECK_THAT(sectionText(doc, "findings"),
                Catch::Contains("Observation/" + hostile) && Catch::Contains("= " + hostile + ", 2025-11-14"));
     CHECK_THAT(sectionText(doc, "findings"), Catch::Contains(hostile));
 }
@@ -519,7 +533,7 @@ TEST_CASE("CDA: absent patient data becomes null flavors", "[cda]") {
     SECTION("a name given only as text, gender other, identifier as an OID URI") {
         a.patient.nameText = "Jane Doe";
         a.patient.gender = "other";
-        a.patient.identifiers = {{"urn:ietf:rfc:3986", "urn:oid:1.2.3.4"}, {"", "no-system"}};
+        a.patient.identifiers = {{"urn:ietf:rfc:3986", "urn:oid:1.2.3.4", ""}, {"", "no-system", ""}};
         CdaDoc doc2(writeCda(a, *c, renderContext()));
         CHECK(doc2.one(role + "/cda:patient/cda:name") == "Jane Doe");
         CHECK(doc2.one(role + "/cda:patient/cda:administrativeGenderCode/@code") == "UN");

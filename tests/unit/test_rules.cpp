@@ -324,14 +324,28 @@ TEST_CASE("PPM-BLK-02 / PPM-REV-02: platelet thresholds, with UCUM units", "[rul
     CHECK(outcomes(assessRecord(stale.json(), kAsOf)) == all("no-flag"));
 }
 
-TEST_CASE("An observation in a unit ppmg cannot convert is not used, and is named as a data gap", "[rules][units]") {
+TEST_CASE("rule 8: a value in a unit ppmg cannot convert is not used: review, naming the datum and its unit",
+          "[rules][units][rule-8]") {
     Bundle b = vaginal(20);
     b.quantity("8310-5", 312.0, "K", at(1));
     auto a = assessRecord(b.json(), kAsOf);
-    CHECK(outcomes(a) == all("no-flag"));
+    CHECK(outcomes(a) == all("review"));  // 1.0 gave no-flag: the value may be dangerous
+    REQUIRE(hasFinding(a, "PPM-REV-07"));
     bool named = false;
-    for (const auto& g : a.dataGaps) named |= g.text.find("\"K\"") != std::string::npos;
+    for (const auto& f : a.findings)
+        for (const auto& e : f.evidence) named |= e.value.find("\"K\"") != std::string::npos;
     CHECK(named);
+    bool gap = false;
+    for (const auto& g : a.dataGaps) gap |= g.text.find("\"K\"") != std::string::npos;
+    CHECK(gap);
+    // A missing unit too; a newer usable reading makes the old one no rule's input.
+    Bundle none = vaginal(20);
+    none.quantity("8310-5", 39.5, "", at(1));
+    CHECK(outcomes(assessRecord(none.json(), kAsOf)) == all("review"));
+    Bundle newer = vaginal(20);
+    newer.quantity("8310-5", 312.0, "K", at(2));
+    newer.quantity("8310-5", 36.8, "Cel", at(1));
+    CHECK(outcomes(assessRecord(newer.json(), kAsOf)) == all("no-flag"));
 }
 
 TEST_CASE("PPM-BLK-03: a caesarean wound complication blocks abdominal massage", "[rules][block]") {

@@ -1,5 +1,6 @@
 // The C ABI: extern "C" shims that catch everything and map it to status codes. This is the
 // only door into the plugin; nothing thrown inside ever crosses it.
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -115,6 +116,10 @@ ppmg::core::RequestSpec toSpec(const ppmg_request* r) {
     if (r->as_of) s.asOf = r->as_of;
     if (r->patient_id) s.patientId = r->patient_id;
     if (r->source_name) s.sourceName = r->source_name;
+    // ABI 1.2 members: read only when the host's struct reaches them.
+    if (r->struct_size >= offsetof(ppmg_request, audience) + sizeof(r->audience)) s.audience = r->audience;
+    if (r->struct_size >= offsetof(ppmg_request, language) + sizeof(r->language) && r->language)
+        s.language = r->language;
     return s;
 }
 

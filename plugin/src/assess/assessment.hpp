@@ -56,6 +56,20 @@ struct DeliveryEpisode {
     std::vector<std::string> heuristics;  // how the delivery was found when not by a delivery code
 };
 
+// What the delivery records say as of a date (assess/delivery_episode.cpp).
+struct DeliveryFindings {
+    std::optional<DeliveryEpisode> episode;
+    bool onRecord = false;                 // a delivery record on or before the as-of date
+    std::vector<Evidence> afterAsOf;       // dated after it, within the later-pregnancy window
+    std::vector<Evidence> laterPregnancy;  // dated beyond that window: ignored
+    std::vector<Evidence> undated;         // delivery-coded records without a date: a data gap
+    struct Caesarean {
+        Date date;
+        Evidence evidence;
+    };
+    std::vector<Caesarean> caesareans;  // caesarean records on or before the as-of date
+};
+
 struct Assessment {
     bool applicable = true;
     Date asOf;

@@ -1,5 +1,7 @@
-// Finding the delivery: procedures, the delivery-date observation, and (for older Synthea
-// output) an obstetric admission followed by a postnatal visit. Codes come from the content.
+// Finding the delivery (clinical-rules.md "Finding the delivery", and 1.1 rules 3, 4, 5, 14, 17,
+// 18): delivery procedures, delivery-coded Conditions and Observations, the delivery-date and
+// delivery-method observations, and (for older Synthea output) an obstetric admission followed by
+// a postnatal visit. Codes, windows and day counts come from the content.
 #include <algorithm>
 #include <string_view>
 #include <utility>
@@ -18,7 +20,23 @@ struct DeliveryRecord {
     std::string heuristic;
 };
 
-bool procedureDone(const Procedure& p) { return p.status.empty() || std::string_view(p.status) == "completed"; }
+// A caesarean procedure counts unless it was not done or entered in error: whether the incision
+// was made cannot be known from unknown, in-progress, preparation, on-hold or stopped (rule 17).
+// Other delivery procedures count when completed, or without a status.
+bool procedureCounts(const Procedure& p, DeliveryMode mode) {
+    const std::string_view s = p.status;
+    if (mode == DeliveryMode::Caesarean) return s != "not-done" && s != "entered-in-error";
+    return s.empty() || s == "completed";
+}
+
+bool observationCounts(const Observation& o) {
+    const std::string_view s = o.status;
+    return s.empty() || s == "final" || s == "amended" || s == "corrected";
+}
+
+bool refuted(const StatusReading& s) {
+    return s.state == StatusReading::State::Read && (s.code == "refuted" || s.code == "entered-in-error");
+}
 
 }  // namespace
 
@@ -54,8 +72,13 @@ const char* deliveryModeCode(DeliveryMode m) {
     }
 }
 
-std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const PatientRecord& rec, Date asOf,
-                                                   bool& anyDelivery, bool& futureDelivery) {
+Date deliveryDate(const DateTime& when, Date asOf) {
+    if (!when.partial()) return when.date;
+    if (when.date <= asOf && asOf <= when.last) return asOf;  // the partial date holds the as-of date
+    return when.last;
+}
+
+DeliveryFindings findDeliveries(const Content& content, const PatientRecord& rec, Date asOf) {
     const DeliveryConfig& dc = content.delivery;
     const ValueSet& caesarean = content.valueSets.at(dc.caesareanValueSet);
     const ValueSet& vaginal = content.valueSets.at(dc.vaginalValueSet);
@@ -64,26 +87,55 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
     const ValueSet& postnatal = content.valueSets.at(dc.postnatalVisitValueSet);
     const ValueSet* unspecified =
         dc.unspecifiedValueSet.empty() ? nullptr : &content.valueSets.at(dc.unspecifiedValueSet);
+    const ValueSet* method =
+        dc.methodObservationValueSet.empty() ? nullptr : &content.valueSets.at(dc.methodObservationValueSet);
 
+    DeliveryFindings out;
     std::vector<DeliveryRecord> records;
+    // The mode a set of codes names, with the value set that named it; false when none.
+    auto modeOf = [&](const Codings& codes, DeliveryMode& mode, const ValueSet*& vs) {
+        if (inValueSet(caesarean, codes)) return mode = DeliveryMode::Caesarean, vs = &caesarean, true;
+        if (inValueSet(vaginal, codes)) return mode = DeliveryMode::Vaginal, vs = &vaginal, true;
+        if (unspecified && inValueSet(*unspecified, codes)) return mode = DeliveryMode::Unknown, vs = unspecified, true;
+        return false;
+    };
+    auto add = [&](const std::optional<DateTime>& when, DeliveryMode mode, Evidence evidence) {
+        if (!when) {  // rule 5: an undated delivery record is a data gap, not a delivery
+            out.undated.push_back(std::move(evidence));
+            return;
+        }
+        records.push_back({deliveryDate(*when, asOf), mode, std::move(evidence), ""});
+    };
+
+    static const char* const kModeValue[] = {"vaginal", "caesarean", "mode not stated"};
     for (const auto& p : rec.procedures) {
-        if (!procedureDone(p) || !p.when) continue;
-        if (inValueSet(caesarean, p.codes))
-            records.push_back({p.when->date, DeliveryMode::Caesarean,
-                               evidenceOf(p.source, p.codes, &caesarean, "caesarean", p.when), ""});
-        else if (inValueSet(vaginal, p.codes))
-            records.push_back(
-                {p.when->date, DeliveryMode::Vaginal, evidenceOf(p.source, p.codes, &vaginal, "vaginal", p.when), ""});
-        else if (unspecified && inValueSet(*unspecified, p.codes))  // e.g. Synthea's "Childbirth"
-            records.push_back({p.when->date, DeliveryMode::Unknown,
-                               evidenceOf(p.source, p.codes, unspecified, "mode not stated", p.when), ""});
+        DeliveryMode mode;
+        const ValueSet* vs;
+        if (!modeOf(p.codes, mode, vs) || !procedureCounts(p, mode)) continue;
+        std::string value = kModeValue[static_cast<int>(mode)];
+        if (!p.status.empty() && p.status != "completed") value.append(" (status ").append(p.status).append(")");
+        add(p.when, mode, evidenceOf(p.source, p.codes, vs, value, p.when));
+    }
+    for (const auto& c : rec.conditions) {  // e.g. the finding 200144004 "Deliveries by cesarean"
+        DeliveryMode mode;
+        const ValueSet* vs;
+        if (!modeOf(c.codes, mode, vs) || refuted(c.verificationStatus)) continue;
+        add(c.when, mode, evidenceOf(c.source, c.codes, vs, kModeValue[static_cast<int>(mode)], c.when));
     }
     for (const auto& o : rec.observations) {
-        if (!inValueSet(dateObs, o.codes) || !o.valueDateTime) continue;
-        const std::string_view status = o.status;
-        if (!status.empty() && status != "final" && status != "amended" && status != "corrected") continue;
-        records.push_back({o.valueDateTime->date, DeliveryMode::Unknown,
-                           evidenceOf(o.source, o.codes, &dateObs, o.valueDateTime->text, o.valueDateTime), ""});
+        if (!observationCounts(o)) continue;
+        DeliveryMode mode;
+        const ValueSet* vs;
+        if (inValueSet(dateObs, o.codes)) {
+            if (o.valueDateTime)
+                records.push_back({deliveryDate(*o.valueDateTime, asOf), DeliveryMode::Unknown,
+                                   evidenceOf(o.source, o.codes, &dateObs, o.valueDateTime->text, o.valueDateTime),
+                                   ""});
+        } else if (modeOf(o.codes, mode, vs)) {
+            add(o.when, mode, evidenceOf(o.source, o.codes, vs, kModeValue[static_cast<int>(mode)], o.when));
+        } else if (method && inValueSet(*method, o.codes) && modeOf(o.valueCodes, mode, vs)) {
+            add(o.when, mode, evidenceOf(o.source, o.valueCodes, vs, kModeValue[static_cast<int>(mode)], o.when));
+        }
     }
     // Older Synthea output: an obstetric admission followed, within the window, by a postnatal visit
     // (both on record by the as-of date) marks a birth whose mode the record does not state.
@@ -123,27 +175,51 @@ std::optional<DeliveryEpisode> findDeliveryEpisode(const Content& content, const
                                formatIsoDate(adm.when->date) + " followed by postnatal visit " +
                                std::string(visit.source.id) + " on " + formatIsoDate(visit.when->date)});
     }
-    anyDelivery = !records.empty();
-    futureDelivery =
-        std::any_of(records.begin(), records.end(), [&](const DeliveryRecord& r) { return r.date > asOf; });
 
+    // Rule 3: after the as-of date, a record within the window is a data error; beyond it, a later
+    // pregnancy, outside this assessment.
     const DeliveryRecord* latest = nullptr;
-    for (const auto& r : records)
-        if (r.date <= asOf && (!latest || r.date > latest->date)) latest = &r;
-    if (!latest) return std::nullopt;
+    for (const auto& r : records) {
+        if (r.date > asOf) {
+            (r.date.days - asOf.days <= dc.laterPregnancyDays ? out.afterAsOf : out.laterPregnancy)
+                .push_back(r.evidence);
+            continue;
+        }
+        if (r.mode == DeliveryMode::Caesarean) out.caesareans.push_back({r.date, r.evidence});
+        // The most recent record dates the episode; on the same day, the one that decides the mode.
+        auto decides = [](DeliveryMode m) { return m == DeliveryMode::Caesarean ? 2 : m == DeliveryMode::Vaginal; };
+        if (!latest || r.date > latest->date || (r.date == latest->date && decides(r.mode) > decides(latest->mode)))
+            latest = &r;
+    }
+    out.onRecord = latest != nullptr;
+    if (!latest) return out;
 
+    // Rule 4: the records within the episode window of the latest belong to its episode, which the
+    // latest dates (the later date is the cautious one). Rule 14: the mode, and the records that
+    // decided it first in the evidence (the caesarean for a caesarean, not an episiotomy of the same
+    // episode); then the record that dates the episode, then the rest.
     DeliveryEpisode ep;
     ep.date = latest->date;
+    std::vector<const DeliveryRecord*> members;
     bool sawCaesarean = false, sawVaginal = false;
     for (const auto& r : records) {
         if (r.date > asOf || std::abs(r.date.days - ep.date.days) > dc.episodeWindowDays) continue;
+        members.push_back(&r);
         sawCaesarean |= r.mode == DeliveryMode::Caesarean;
         sawVaginal |= r.mode == DeliveryMode::Vaginal;
-        ep.records.push_back(r.evidence);
         if (!r.heuristic.empty()) ep.heuristics.push_back(r.heuristic);
     }
     ep.mode = sawCaesarean ? DeliveryMode::Caesarean : sawVaginal ? DeliveryMode::Vaginal : DeliveryMode::Unknown;
-    return ep;
+    auto decided = [&](const DeliveryRecord* r) { return ep.mode != DeliveryMode::Unknown && r->mode == ep.mode; };
+    std::stable_sort(members.begin(), members.end(),
+                     [&](const DeliveryRecord* x, const DeliveryRecord* y) { return x->date > y->date; });
+    for (const DeliveryRecord* r : members)
+        if (decided(r)) ep.records.push_back(r->evidence);
+    if (!decided(latest)) ep.records.push_back(latest->evidence);
+    for (const DeliveryRecord* r : members)
+        if (r != latest && !decided(r)) ep.records.push_back(r->evidence);
+    out.episode = std::move(ep);
+    return out;
 }
 
 }  // namespace ppmg::core

@@ -85,6 +85,7 @@ struct MeasureReadings {
     const Measure* measure = nullptr;
     const ValueSet* valueSet = nullptr;
     std::vector<Reading> readings;
+    std::vector<Reading> unusable;  // values whose unit is missing or not convertible (rule 8)
 };
 
 bool meetsBounds(const Clause& c, double v) {
@@ -102,7 +103,8 @@ public:
         classify(rec.medications, medicationMasks_);
         classify(rec.allergies, allergyMasks_);
         classify(rec.procedures, procedureMasks_);
-        episode_ = findDeliveryEpisode(content, rec, asOf, anyDelivery_, futureDelivery_);
+        deliveries_ = findDeliveries(content, rec, asOf);
+        episode_ = deliveries_.episode;
         indexMeasures();
         indexWoundStatus();
     }
@@ -113,31 +115,36 @@ public:
         a.patient = r_.patient;
         a.text = r_.text;  // the patient's strings live there
         a.episode = episode_;
-        a.futureDelivery = futureDelivery_;
+        a.futureDelivery = !deliveries_.afterAsOf.empty();
         if (episode_) a.postpartumDay = asOf_.days - episode_->date.days;
         a.massages.resize(c_.massageTypes.size());
 
         for (const auto& rule : c_.rules) {
             std::vector<Evidence> ev;
+            anchor_.reset();
             if (!eval(rule.when, ev)) continue;
             Finding f;
             f.rule = &rule;
             f.outcome = rule.outcome;
             f.types = rule.types;
             f.evidence = std::move(ev);
-            if (rule.outcome == Outcome::Defer && episode_ && rule.earliestDay >= 0)
-                f.earliestDate = episode_->date.plusDays(rule.earliestDay);
+            // A defer counts from the record its clause names (a recent caesarean), else the episode.
+            const std::optional<Date> from = anchor_    ? anchor_
+                                             : episode_ ? std::optional<Date>(episode_->date)
+                                                        : std::nullopt;
+            if (rule.outcome == Outcome::Defer && from && rule.earliestDay >= 0)
+                f.earliestDate = from->plusDays(rule.earliestDay);
             a.findings.push_back(std::move(f));
-            if (!rule.gap.empty()) addGap(a, rule.id, rule.gap);
+            if (!rule.gap.empty()) addGap(a, rule.id, rule.gap, {});
         }
 
-        const bool outOfScope = std::any_of(a.findings.begin(), a.findings.end(),
-                                            [](const Finding& f) { return f.outcome == Outcome::NotApplicable; });
-        if (outOfScope) {
+        const auto firstOutOfScope = std::find_if(a.findings.begin(), a.findings.end(),
+                                                  [](const Finding& f) { return f.outcome == Outcome::NotApplicable; });
+        if (firstOutOfScope != a.findings.end()) {
+            // Rule 13: the one reason that applied, the first in the content's order.
             a.applicable = false;
             std::vector<Finding> kept;
-            for (auto& f : a.findings)
-                if (f.outcome == Outcome::NotApplicable) kept.push_back(std::move(f));
+            kept.push_back(std::move(*firstOutOfScope));
             a.findings = std::move(kept);
             a.dataGaps.clear();
             for (size_t t = 0; t < a.massages.size(); ++t) {
@@ -149,10 +156,10 @@ public:
         }
 
         for (const auto& gap : c_.dataGaps) {
-            std::vector<Evidence> ignored;
-            if (eval(gap.when, ignored)) addGap(a, gap.id, gap.text);
+            std::vector<Evidence> named;
+            if (eval(gap.when, named)) addGap(a, gap.id, gap.text, named);
         }
-        for (const auto& g : unitGaps_) addGap(a, g.first, g.second);
+        for (const auto& g : unitGaps_) addGap(a, g.first, g.second, {});
 
         combine(a);
         dataDates(a);
@@ -192,10 +199,22 @@ private:
         }
     }
 
-    static void addGap(Assessment& a, const std::string& id, const std::string& text) {
+    // A gap whose clause named records lists them after its text ("(Condition/c1, ...)").
+    static void addGap(Assessment& a, const std::string& id, const std::string& text,
+                       const std::vector<Evidence>& named) {
+        std::string full = text;
+        if (!named.empty()) {
+            full += " (";
+            for (size_t i = 0; i < named.size(); ++i) {
+                if (i) full += ", ";
+                full.append(named[i].resourceType).append("/").append(named[i].id);
+                if (!named[i].value.empty() && named[i].value != "recorded") full.append(": ").append(named[i].value);
+            }
+            full += ")";
+        }
         for (const auto& g : a.dataGaps)
-            if (g.text == text) return;
-        a.dataGaps.push_back({id, text});
+            if (g.text == full) return;
+        a.dataGaps.push_back({id, full});
     }
 
     void dataDates(Assessment& a) const {
@@ -232,7 +251,7 @@ private:
     void indexMeasures() {
         readings_.reserve(c_.measures.size());
         for (const auto& kv : c_.measures)
-            readings_.push_back({&kv.first, &kv.second, &c_.valueSets.at(kv.second.valueSet), {}});
+            readings_.push_back({&kv.first, &kv.second, &c_.valueSets.at(kv.second.valueSet), {}, {}});
         std::vector<CodeIndex::Mask> componentMasks;
         for (const auto& o : r_.observations) {
             if (!observationCounts(o) || !o.when || o.when->date > asOf_) continue;
@@ -270,11 +289,13 @@ private:
                 conv = &u;
                 break;
             }
-        if (!conv) {
+        if (!conv) {  // rule 8: a value that may be dangerous, which no rule can read
             unitGaps_.emplace_back("unit-" + m.id, m.display + " in " + std::string(o.source.resourceType) + "/" +
                                                        std::string(o.source.id) + " has unit \"" + std::string(q.unit) +
                                                        "\", which ppmg cannot convert to " + m.unit +
                                                        "; the value was not used");
+            rd.quantity = &q;
+            mr.unusable.push_back(rd);
             return;
         }
         rd.value = (q.value + conv->offset) * conv->scale;
@@ -282,28 +303,60 @@ private:
         mr.readings.push_back(rd);
     }
 
+    // The latest wound status (rule 19: of two at the same instant, the worse one; a value the
+    // content does not name counts as missing).
     void indexWoundStatus() {
         const ValueSet& vs = c_.valueSets.at(c_.delivery.woundStatusValueSet);
         for (const auto& o : r_.observations) {
             if (!observationCounts(o) || !o.when || o.when->date > asOf_ || !inValueSet(vs, o.codes)) continue;
-            if (!latestWound_ || o.when->instant > latestWound_->when->instant) latestWound_ = &o;
+            const std::string_view value = woundValue(o);
+            if (!latestWound_ || o.when->instant > latestWound_->when->instant ||
+                (o.when->instant == latestWound_->when->instant && woundRank(value) < woundRank(woundStatus_))) {
+                latestWound_ = &o;
+                woundStatus_ = value;
+            }
         }
     }
 
-    bool withinDays(const DateTime& d, int days) const {
-        return d.date <= asOf_ && (days < 0 || asOf_.days - d.date.days <= days);
+    std::string_view woundValue(const Observation& o) const {
+        for (const auto& v : o.valueCodes)
+            if (c_.woundStatusValues.count(std::string(v.code))) return v.code;
+        return "missing";
+    }
+    // The place of a wound status in the content's order, worst first.
+    size_t woundRank(std::string_view v) const {
+        const auto& order = c_.delivery.woundStatusOrder;
+        return static_cast<size_t>(std::find(order.begin(), order.end(), v) - order.begin());
     }
 
-    const Reading* latestReading(const std::string& measure, int within) const {
-        const MeasureReadings* found = nullptr;
+    // Rule 18: a datum that raises a flag counts when any day it allows falls in the window; one
+    // that clears a flag only when every day it allows does. Window: the as-of date and the N days
+    // before it (N < 0: no limit).
+    bool anyDayWithin(const DateTime& d, int days) const {
+        return d.date <= asOf_ && (days < 0 || asOf_.days - d.last.days <= days);
+    }
+    bool everyDayWithin(const DateTime& d, int days) const {
+        return d.last <= asOf_ && (days < 0 || asOf_.days - d.date.days <= days);
+    }
+    // Rule 1: a fact dated after the as-of date does not count (undated facts do; a partial date
+    // that holds the as-of date does).
+    bool onOrBefore(const std::optional<DateTime>& when) const { return !when || when->date <= asOf_; }
+    // Rule 2: a Condition that has abated on or before the as-of date (every day its abatement
+    // allows) does not count, whatever its clinical status.
+    bool abated(const Condition& c) const { return c.abatement && c.abatement->last <= asOf_; }
+    bool conditionOnRecord(const Condition& c) const { return onOrBefore(c.when) && !abated(c) && conditionCounts(c); }
+
+    const MeasureReadings& readingsOf(const std::string& measure) const {
         for (const auto& mr : readings_)
-            if (*mr.id == measure) {
-                found = &mr;
-                break;
-            }
-        if (found == nullptr) throw std::out_of_range("no measure \"" + measure + "\" in the content");
-        for (const auto& rd : found->readings)
-            if (withinDays(*rd.when, within)) return &rd;  // newest first
+            if (*mr.id == measure) return mr;
+        throw std::out_of_range("no measure \"" + measure + "\" in the content");
+    }
+
+    // The latest reading in the window (any day: a reading that may raise a flag; every day: one
+    // that may clear one), and the others at the same instant after it.
+    const Reading* latestReading(const std::string& measure, int within, bool everyDay = false) const {
+        for (const auto& rd : readingsOf(measure).readings)  // newest first
+            if (everyDay ? everyDayWithin(*rd.when, within) : anyDayWithin(*rd.when, within)) return &rd;
         return nullptr;
     }
 
@@ -335,11 +388,8 @@ private:
                 bool hit = false;
                 for (size_t i = 0; i < r_.conditions.size(); ++i) {
                     const Condition& x = r_.conditions[i];
-                    if (!in(vs, conditionMasks_[i], x.codes) || !conditionCounts(x)) continue;
-                    std::string status(x.clinicalStatus.shown.empty() ? "clinical status not recorded"
-                                                                      : x.clinicalStatus.shown);
-                    if (!x.verificationStatus.shown.empty()) status.append(", ").append(x.verificationStatus.shown);
-                    ev.push_back(evidenceOf(x.source, x.codes, &vs, status, x.when));
+                    if (!in(vs, conditionMasks_[i], x.codes) || !conditionOnRecord(x)) continue;
+                    ev.push_back(evidenceOf(x.source, x.codes, &vs, conditionStatus(x), x.when));
                     hit = true;
                 }
                 return hit;
@@ -349,7 +399,7 @@ private:
                 bool hit = false;
                 for (size_t i = 0; i < r_.medications.size(); ++i) {
                     const Medication& m = r_.medications[i];
-                    if (!in(vs, medicationMasks_[i], m.codes) || !medicationCounts(m)) continue;
+                    if (!in(vs, medicationMasks_[i], m.codes) || !medicationCounts(m) || !onOrBefore(m.when)) continue;
                     ev.push_back(evidenceOf(m.source, m.codes, &vs, m.status, m.when));
                     hit = true;
                 }
@@ -360,7 +410,7 @@ private:
                 bool hit = false;
                 for (size_t i = 0; i < r_.allergies.size(); ++i) {
                     const Allergy& x = r_.allergies[i];
-                    if (!in(vs, allergyMasks_[i], x.codes) || !allergyCounts(x)) continue;
+                    if (!in(vs, allergyMasks_[i], x.codes) || !allergyCounts(x) || !onOrBefore(x.when)) continue;
                     ev.push_back(evidenceOf(x.source, x.codes, &vs,
                                             x.clinicalStatus.shown.empty() ? Text("recorded") : x.clinicalStatus.shown,
                                             x.when));
@@ -369,12 +419,41 @@ private:
                 return hit;
             }
             case K::Observation: {
-                const Reading* rd = latestReading(cl.measure, cl.withinDays);
-                if (!rd || !meetsBounds(cl, rd->value)) return false;  // missing never meets a bound
-                ev.push_back(rd->evidence());
-                return true;
+                // The latest reading that may raise the flag; of several at that instant, any that
+                // meets the bounds (rule 19: the worse one). Missing never meets a bound.
+                const auto& readings = readingsOf(cl.measure).readings;
+                const Reading* latest = latestReading(cl.measure, cl.withinDays);
+                if (!latest) return false;
+                for (const Reading& rd : readings) {
+                    if (rd.when->instant != latest->when->instant || !anyDayWithin(*rd.when, cl.withinDays)) continue;
+                    if (!meetsBounds(cl, rd.value)) continue;
+                    ev.push_back(rd.evidence());
+                    return true;
+                }
+                return false;
             }
-            case K::NoObservation: return latestReading(cl.measure, cl.withinDays) == nullptr;
+            case K::NoObservation:  // a reading clears "none in the window" only when it is surely in it
+                return latestReading(cl.measure, cl.withinDays, true) == nullptr;
+            case K::UnusableUnit: {
+                // Rule 8: the latest value of a measure a rule reads, in the longest window a rule
+                // reads it over, has a unit that is missing or not convertible.
+                bool hit = false;
+                for (const auto& mr : readings_) {
+                    if (mr.measure->unit.empty() || mr.measure->ruleWindowDays == Measure::kNotRead) continue;
+                    const Reading* usable = latestReading(*mr.id, mr.measure->ruleWindowDays);
+                    for (const Reading& rd : mr.unusable) {
+                        if (!anyDayWithin(*rd.when, mr.measure->ruleWindowDays)) continue;
+                        if (usable && usable->when->instant > rd.when->instant) continue;
+                        Evidence e = rd.evidence();
+                        e.value = formatNumber(rd.quantity->value) + " " +
+                                  (rd.quantity->unit.empty() ? std::string("(no unit)")
+                                                             : "\"" + std::string(rd.quantity->unit) + "\"");
+                        ev.push_back(std::move(e));
+                        hit = true;
+                    }
+                }
+                return hit;
+            }
             case K::NoResource: {
                 for (const auto& t : cl.resourceTypes)
                     if (countResources(t) > 0) return false;
@@ -391,14 +470,16 @@ private:
                 return episode_ && meetsBounds(cl, static_cast<double>(asOf_.days - episode_->date.days));
             case K::WoundStatus: {
                 if (!episode_) return false;
-                // The latest status in the window; a value the content does not know counts as missing.
-                std::string status = "missing";
-                if (latestWound_ && withinDays(*latestWound_->when, cl.withinDays))
-                    for (const auto& v : latestWound_->valueCodes)
-                        if (c_.woundStatusValues.count(std::string(v.code))) {
-                            status = v.code;
-                            break;
-                        }
+                // The latest status in the window: one that raises a flag when any day it allows is in
+                // the window, one that clears it (worse than "missing" in the content's order) only
+                // when every day is; otherwise missing.
+                std::string_view status = "missing";
+                if (latestWound_) {
+                    const bool clears = woundRank(woundStatus_) > woundRank("missing");
+                    const DateTime& when = *latestWound_->when;
+                    if (clears ? everyDayWithin(when, cl.withinDays) : anyDayWithin(when, cl.withinDays))
+                        status = woundStatus_;
+                }
                 if (std::find(cl.values.begin(), cl.values.end(), status) == cl.values.end()) return false;
                 if (status != "missing")
                     ev.push_back(
@@ -411,7 +492,7 @@ private:
                 bool hit = false;
                 for (size_t i = 0; i < r_.procedures.size(); ++i) {
                     const Procedure& p = r_.procedures[i];
-                    if (!in(vs, procedureMasks_[i], p.codes) || !p.when ||
+                    if (!in(vs, procedureMasks_[i], p.codes) || !p.when || p.when->date > asOf_ ||
                         !(p.status.empty() || std::string_view(p.status) == "completed"))
                         continue;
                     if (std::abs(p.when->date.days - episode_->date.days) > c_.delivery.episodeWindowDays) continue;
@@ -421,8 +502,29 @@ private:
                 }
                 return hit;
             }
-            case K::NoDelivery: return !anyDelivery_;
-            case K::FutureDelivery: return futureDelivery_;
+            case K::NoDelivery: return !deliveries_.onRecord && deliveries_.afterAsOf.empty();
+            case K::FutureDelivery:  // rule 3: dated after the as-of date, within the window
+                if (deliveries_.afterAsOf.empty()) return false;
+                ev.insert(ev.end(), deliveries_.afterAsOf.begin(), deliveries_.afterAsOf.end());
+                return true;
+            case K::LaterPregnancy:  // rule 3: beyond it, a later pregnancy
+                if (deliveries_.laterPregnancy.empty()) return false;
+                ev.insert(ev.end(), deliveries_.laterPregnancy.begin(), deliveries_.laterPregnancy.end());
+                return true;
+            case K::UndatedDelivery:  // rule 5
+                if (deliveries_.undated.empty()) return false;
+                ev.insert(ev.end(), deliveries_.undated.begin(), deliveries_.undated.end());
+                return true;
+            case K::CaesareanWithin: {  // rule 17: any caesarean record less than N days old
+                bool hit = false;
+                for (const auto& cs : deliveries_.caesareans) {
+                    if (asOf_.days - cs.date.days >= cl.days) continue;
+                    if (!anchor_ || cs.date > *anchor_) anchor_ = cs.date;
+                    ev.push_back(cs.evidence);
+                    hit = true;
+                }
+                return hit;
+            }
             case K::LastDeliveryOlderThan: {
                 if (!episode_ || asOf_.days - episode_->date.days <= cl.days) return false;
                 ev.insert(ev.end(), episode_->records.begin(), episode_->records.end());
@@ -442,8 +544,87 @@ private:
                     "age", std::to_string(age) + " years (born " + formatIsoDate(*r_.patient.birthDate) + ")"));
                 return true;
             }
+            case K::UncodedCondition: {  // rule 9: an active problem without any coding
+                bool hit = false;
+                for (const auto& x : r_.conditions) {
+                    if (!x.codes.empty() || !conditionOnRecord(x)) continue;
+                    Evidence e = evidenceOf(x.source, x.codes, nullptr, conditionStatus(x), x.when);
+                    e.display = x.codeText.empty() ? Text("(no text)") : x.codeText;
+                    e.value = "\"" + std::string(x.codeText) + "\" (" + e.value + ")";
+                    ev.push_back(std::move(e));
+                    hit = true;
+                }
+                return hit;
+            }
+            case K::UnknownSubject: {  // rule 20: facts whose subject names no patient of the record
+                const bool several = r_.patientCount > 1;
+                if (several != (cl.values.front() == "several")) return false;
+                const size_t before = ev.size();
+                auto name = [&](const auto& facts, auto&& codes, auto&& counts) {
+                    for (const auto& f : facts)
+                        if (f.whose == Whose::Unknown && onOrBefore(f.when) && counts(f))
+                            ev.push_back(evidenceOf(
+                                f.source, codes(f), nullptr,
+                                f.subject.empty() ? std::string("no subject") : "subject " + std::string(f.subject),
+                                f.when));
+                };
+                auto all = [](const auto&) { return true; };
+                name(
+                    r_.conditions, [](const Condition& c) { return c.codes; },
+                    [&](const Condition& c) { return conditionOnRecord(c); });
+                name(
+                    r_.medications, [](const Medication& m) { return m.codes; },
+                    [](const Medication& m) { return medicationCounts(m); });
+                name(
+                    r_.allergies, [](const Allergy& a) { return a.codes; },
+                    [](const Allergy& a) { return allergyCounts(a); });
+                name(
+                    r_.procedures, [](const Procedure& p) { return p.codes; }, all);
+                name(
+                    r_.observations, [](const Observation& o) { return o.codes; },
+                    [](const Observation& o) { return observationCounts(o); });
+                name(
+                    r_.encounters, [](const Encounter& e) { return e.types; }, all);
+                return ev.size() > before;
+            }
+            case K::UnknownMedication: {  // rule 20: a medication whose medicine is unknown
+                bool hit = false;
+                for (const auto& m : r_.medications) {
+                    if (!m.unresolved || !medicationCounts(m) || !onOrBefore(m.when)) continue;
+                    Evidence e = evidenceOf(m.source, m.codes, nullptr, m.status, m.when);
+                    e.display =
+                        m.medicationReference.empty() ? Text("medication without a code") : m.medicationReference;
+                    ev.push_back(std::move(e));
+                    hit = true;
+                }
+                return hit;
+            }
+            case K::UnreadableStatus: {  // rule 19: a status that cannot be read counts as active
+                bool hit = false;
+                auto unreadable = [](const StatusReading& s) { return s.state == StatusReading::State::Unreadable; };
+                for (const auto& x : r_.conditions)
+                    if ((unreadable(x.clinicalStatus) || unreadable(x.verificationStatus)) && onOrBefore(x.when)) {
+                        ev.push_back(evidenceOf(x.source, x.codes, nullptr, conditionStatus(x), x.when));
+                        hit = true;
+                    }
+                for (const auto& x : r_.allergies)
+                    if ((unreadable(x.clinicalStatus) || unreadable(x.verificationStatus)) && onOrBefore(x.when)) {
+                        ev.push_back(evidenceOf(x.source, x.codes, nullptr, x.clinicalStatus.shown, x.when));
+                        hit = true;
+                    }
+                return hit;
+            }
         }
         return false;
+    }
+
+    // How a Condition's statuses read, for its evidence.
+    static std::string conditionStatus(const Condition& x) {
+        std::string status(x.clinicalStatus.shown.empty() ? "clinical status not recorded" : x.clinicalStatus.shown);
+        if (x.clinicalStatus.state == StatusReading::State::Unreadable) status += " (unreadable: counts as active)";
+        if (!x.verificationStatus.shown.empty()) status.append(", ").append(x.verificationStatus.shown);
+        if (x.verificationStatus.state == StatusReading::State::Unreadable) status += " (unreadable)";
+        return status;
     }
 
     // what: a literal ("gender", "age").
@@ -473,12 +654,13 @@ private:
     const Content& c_;
     const PatientRecord& r_;
     Date asOf_;
+    DeliveryFindings deliveries_;
     std::optional<DeliveryEpisode> episode_;
-    bool anyDelivery_ = false;
-    bool futureDelivery_ = false;
+    mutable std::optional<Date> anchor_;     // the date a rule's defer counts from, when a clause names one
     std::vector<MeasureReadings> readings_;  // in the content's measure order
     std::vector<std::pair<std::string, std::string>> unitGaps_;
     const Observation* latestWound_ = nullptr;
+    std::string_view woundStatus_ = "missing";  // its value (the worse of two at one instant)
     // CodeIndex masks of each fact's codes, by index in the record's lists.
     std::vector<CodeIndex::Mask> conditionMasks_, medicationMasks_, allergyMasks_, procedureMasks_;
 };

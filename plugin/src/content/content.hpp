@@ -116,6 +116,9 @@ struct Measure {
     std::string unit;      // canonical UCUM unit, "Cel"
     std::string valueSet;  // value set id of the observation / component codes
     std::vector<UnitConversion> units;
+    // The longest window a rule reads it over (kNotRead: no rule reads it), found at load.
+    int ruleWindowDays = kNotRead;
+    static constexpr int kNotRead = -2;
 };
 
 // One clause of a rule's condition. Leaves read the record; allOf/anyOf/noneOf combine.
@@ -138,7 +141,15 @@ struct Clause {
         FutureDelivery,         // a delivery dated after the as-of date
         LastDeliveryOlderThan,  // days
         PatientGender,          // values
-        PatientAge              // bounds on completed years
+        PatientAge,             // bounds on completed years
+        UnusableUnit,           // a value a rule reads whose unit is missing or not convertible (rule 8)
+        LaterPregnancy,         // a delivery record beyond the later-pregnancy window (rule 3)
+        UndatedDelivery,        // a delivery-coded Condition or Observation without a date (rule 5)
+        CaesareanWithin,        // days: a caesarean record less than N days old (rule 17)
+        UncodedCondition,       // an active Condition with no coding at all (rule 9)
+        UnknownSubject,         // values "one" | "several": facts of unknown subject, by patients (rule 20)
+        UnknownMedication,      // a medication whose medicine is unknown (rule 20)
+        UnreadableStatus        // a Condition or allergy whose status cannot be read (rule 19)
     };
     Kind kind = Kind::AllOf;
     std::vector<Clause> children;
@@ -155,16 +166,26 @@ struct Clause {
 };
 
 struct Rule {
-    std::string id;  // "PPM-TIME-01"; several rows may share an id
+    std::string id;           // "PPM-TIME-01"; several rows may share an id
+    std::string derivedFrom;  // the research report's rule id it derives from ("" when none)
     std::string title;
     Outcome outcome = Outcome::NoFlag;
     std::vector<size_t> types;  // indexes into Content::massageTypes
     int earliestDay = -1;       // defer: earliest date = delivery + earliestDay
     std::string reason;         // why, in plain words
     std::string action;         // what to do: modification, or what the reviewer checks
-    std::string gap;            // when the rule reads missing data: the data gap it names
+    // The action as written for one massage type (rule 12), in place of action for that type.
+    std::vector<std::pair<size_t, std::string>> typeActions;
+    std::string gap;  // when the rule reads missing data: the data gap it names
     std::vector<std::string> references;
     Clause when;
+
+    // The action for massage type t: its own wording when the content has one, else action.
+    const std::string& actionFor(size_t t) const {
+        for (const auto& [type, text] : typeActions)
+            if (type == t) return text;
+        return action;
+    }
 };
 
 struct Benefit {
@@ -199,6 +220,7 @@ struct WarningSign {
 
 struct DataGapDef {
     std::string id;
+    std::string name;  // the gap by name, without advice ("" = text)
     std::string text;
     Clause when;
 };
@@ -217,8 +239,61 @@ struct DeliveryConfig {
     std::string postnatalVisitValueSet;
     int postnatalWindowDays = 84;
     int episodeWindowDays = 1;
-    std::string woundStatusValueSet;  // the cs-wound-status observation code
+    int laterPregnancyDays = 180;           // a delivery record further after the as-of date: a later pregnancy
+    std::string methodObservationValueSet;  // delivery method observations (valued by mode), "" = none
+    std::string woundStatusValueSet;        // the cs-wound-status observation code
+    // Wound status values, worst first, with "missing" among them: those after it clear a flag.
+    std::vector<std::string> woundStatusOrder;
 };
+
+// ---- the patient handout: every text in every language of the handout ---------------------------
+
+// One text per language, by Handout::languages index (the loader refuses a missing one).
+using Translated = std::vector<std::string>;
+
+struct HandoutLanguage {
+    std::string code;     // the request's language: "en", "zh-CN"
+    std::string cdaCode;  // ClinicalDocument/languageCode: "en-US", "zh-CN"
+    std::string name;     // "English", "简体中文"
+    bool draft = true;    // not yet clinically (and, for a translation, linguistically) signed off
+    std::string signOff;  // the record of that sign-off, as text
+};
+
+struct HandoutType {
+    Translated name;
+    std::vector<Translated> steps;
+    std::vector<Translated> takeCare;
+};
+
+struct HandoutRuleText {
+    std::string rule;  // rule id
+    Outcome outcome = Outcome::NoFlag;
+    std::vector<size_t> types;  // massage types it is written for (all of the rule's when empty)
+    Translated text;
+};
+
+struct Handout {
+    std::vector<HandoutLanguage> languages;  // [0] is the default ("en")
+    std::map<std::string, Translated> phrases;
+    std::vector<HandoutType> types;  // by Content::massageTypes index
+    std::vector<HandoutRuleText> rules;
+    std::vector<Translated> warningSigns;  // by Content::warningSigns index
+
+    // The index of a language by its code, or npos.
+    size_t language(std::string_view code) const {
+        for (size_t i = 0; i < languages.size(); ++i)
+            if (languages[i].code == code) return i;
+        return static_cast<size_t>(-1);
+    }
+    // A phrase in a language; the loader checks every phrase the writers use is there.
+    const std::string& phrase(const std::string& id, size_t lang) const;
+    // The text written for a finding of this rule and outcome, for massage type t, or nullptr.
+    const Translated* ruleText(const std::string& rule, Outcome outcome, size_t t) const;
+};
+
+// The phrase ids the handout writer uses: the loader refuses content that lacks one.
+extern const char* const kHandoutPhraseIds[];
+extern const size_t kHandoutPhraseCount;
 
 // Loaded once and shared read-only; not copyable, since clauses point at its value sets.
 struct Content {
@@ -230,6 +305,7 @@ struct Content {
     std::string sha256;
     std::string title;
     std::string signOff;    // the record of clinical sign-off, as text
+    bool draft = true;      // signOff status is not "signed": every output says so (rule 16)
     std::string directory;  // where it was loaded from
     std::vector<CodeSystem> codeSystems;
     std::unordered_map<std::string, ValueSet> valueSets;
@@ -246,7 +322,9 @@ struct Content {
     DeliveryConfig delivery;
     // Every wound status value the rules name; any other recorded value counts as missing.
     std::unordered_set<std::string> woundStatusValues;
-    std::map<std::string, std::string> texts;  // other display texts by id
+    std::map<std::string, std::string> texts;       // other display texts by id
+    std::map<std::string, std::string> unitLabels;  // a record's unit code -> as people write it
+    Handout handout;                                // empty languages: no handout in this content
 
     const Reference* findReference(const std::string& id) const;
     const CodeSystem* systemByUri(std::string_view uri) const;
@@ -257,6 +335,10 @@ struct Content {
     std::unordered_map<std::string_view, const CodeSystem*> systemNames;
     const CodeSystem* systemById(const std::string& id) const;
     const std::string& text(const std::string& id) const;  // "" when absent
+    // "38.9 Cel" -> "38.9 °C": a value whose last word is a unit code, with the unit as people write it.
+    std::string readableValue(std::string_view value) const;
+    // The data gap's name (rule 11), for a gap the rules or the data-gap list named.
+    std::string gapName(const std::string& id, const std::string& text) const;
 };
 
 // True when any coding is in the value set (prefix systems: dot-less prefix match).

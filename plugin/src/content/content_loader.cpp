@@ -81,6 +81,89 @@ const std::string& Content::text(const std::string& id) const {
     return it == texts.end() ? empty : it->second;
 }
 
+std::string Content::readableValue(std::string_view value) const {
+    const size_t space = value.rfind(' ');
+    if (space == std::string_view::npos) return std::string(value);
+    auto it = unitLabels.find(std::string(value.substr(space + 1)));
+    if (it == unitLabels.end()) return std::string(value);
+    std::string out(value.substr(0, space));
+    if (it->second.empty()) return out;
+    if (it->second[0] != '/') out.push_back(' ');
+    return out.append(it->second);
+}
+
+std::string Content::gapName(const std::string& id, const std::string& text) const {
+    for (const auto& g : dataGaps)
+        if (g.id == id && !g.name.empty()) return g.name;
+    // A rule's gap is a name already; a longer text keeps what comes before its first colon.
+    const size_t colon = text.find(": ");
+    return colon == std::string::npos ? text : text.substr(0, colon);
+}
+
+const char* const kHandoutPhraseIds[] = {"title",
+                                         "draft",
+                                         "for",
+                                         "labelled",
+                                         "made-on",
+                                         "birth-day",
+                                         "no-birth",
+                                         "intro",
+                                         "heading-now",
+                                         "heading-wait",
+                                         "heading-how",
+                                         "heading-help",
+                                         "nothing-now",
+                                         "nothing-to-wait",
+                                         "partner",
+                                         "changes",
+                                         "changes-win",
+                                         "steps",
+                                         "take-care",
+                                         "help-intro",
+                                         "urgent",
+                                         "questions",
+                                         "outcome-no-flag",
+                                         "outcome-modify",
+                                         "outcome-defer",
+                                         "outcome-review",
+                                         "outcome-block",
+                                         "outcome-escalate",
+                                         "outcome-not-applicable",
+                                         "date",
+                                         "month-1",
+                                         "month-2",
+                                         "month-3",
+                                         "month-4",
+                                         "month-5",
+                                         "month-6",
+                                         "month-7",
+                                         "month-8",
+                                         "month-9",
+                                         "month-10",
+                                         "month-11",
+                                         "month-12"};
+const size_t kHandoutPhraseCount = sizeof(kHandoutPhraseIds) / sizeof(kHandoutPhraseIds[0]);
+
+const std::string& Handout::phrase(const std::string& id, size_t lang) const {
+    auto it = phrases.find(id);
+    if (it == phrases.end() || lang >= it->second.size())
+        throw Error(PPMG_E_INTERNAL, "the handout has no phrase '" + id + "' in this language");
+    return it->second[lang];
+}
+
+const Translated* Handout::ruleText(const std::string& rule, Outcome outcome, size_t t) const {
+    const Translated* general = nullptr;
+    for (const auto& r : rules) {
+        if (r.rule != rule || r.outcome != outcome) continue;
+        if (r.types.empty()) {
+            if (general == nullptr) general = &r.text;
+        } else if (std::find(r.types.begin(), r.types.end(), t) != r.types.end()) {
+            return &r.text;
+        }
+    }
+    return general;
+}
+
 // ---------------------------------------------------------------- loading
 
 namespace {
@@ -290,6 +373,7 @@ public:
         c_.version = attr(root, "version");
         c_.title = textOf(firstElement(root, "title"));
         c_.signOff = textOf(firstElement(root, "signOff"));
+        c_.draft = attr(firstElement(root, "signOff"), "status") != "signed";
 
         // Targets of references first, so that uses can be checked as they are read.
         readCodeSystems(need(root, "codeSystems"));
@@ -302,13 +386,23 @@ public:
         readWarningSigns(need(root, "warningSigns"));
         if (const xmlNode* texts = firstElement(root, "texts"))
             for (xmlNodePtr t : elements(texts, "text")) c_.texts[attr(t, "id")] = textOf(t);
+        if (const xmlNode* units = firstElement(root, "unitLabels"))
+            for (xmlNodePtr u : elements(units, "unit")) c_.unitLabels[attr(u, "code")] = textOf(u);
         readRules(need(root, "rules"));
         if (const xmlNode* gaps = firstElement(root, "dataGaps")) readDataGaps(gaps);
+        if (const xmlNode* handout = firstElement(root, "handout")) readHandout(handout);
     }
 
 private:
     std::string file_;
     Content& c_;
+    mutable bool readingRules_ = false;  // a rule's clauses (not a data gap's) are being read
+
+    // The longest window a rule reads a measure over (Measure::ruleWindowDays; < 0: no limit).
+    void noteWindow(const std::string& measure, int days) const {
+        int& w = c_.measures.at(measure).ruleWindowDays;
+        if (w == Measure::kNotRead || (w >= 0 && (days < 0 || days > w))) w = days;
+    }
     std::unordered_set<std::string> referenceIds_;
 
     long line(const xmlNode* n) const { return n ? xmlGetLineNo(const_cast<xmlNodePtr>(n)) : 0; }
@@ -456,6 +550,12 @@ private:
         d.woundStatusValueSet = attr(n, "woundStatus");
         d.postnatalWindowDays = integer(n, "postnatalWindowDays");
         d.episodeWindowDays = integer(n, "episodeWindowDays");
+        d.laterPregnancyDays = integer(n, "laterPregnancyDays");
+        d.methodObservationValueSet = attr(n, "methodObservation");
+        if (!d.methodObservationValueSet.empty()) checkValueSet(n, d.methodObservationValueSet, "delivery");
+        d.woundStatusOrder = splitWords(attr(n, "woundStatusOrder"));
+        if (std::find(d.woundStatusOrder.begin(), d.woundStatusOrder.end(), "missing") == d.woundStatusOrder.end())
+            error(n, "delivery: woundStatusOrder must place \"missing\" among the wound status values");
         for (const std::string* id : {&d.caesareanValueSet, &d.vaginalValueSet, &d.dateObservationValueSet,
                                       &d.obstetricAdmissionValueSet, &d.postnatalVisitValueSet, &d.woundStatusValueSet})
             checkValueSet(n, *id, "delivery");
@@ -579,11 +679,13 @@ private:
             checkMeasure(n, c.measure, who);
             c.withinDays = integer(n, "withinDays");
             readBounds(n, c, who);
+            if (readingRules_) noteWindow(c.measure, c.withinDays);
         } else if (name == "noObservation") {
             c.kind = Clause::Kind::NoObservation;
             c.measure = attr(n, "measure");
             checkMeasure(n, c.measure, who);
             c.withinDays = integer(n, "withinDays");
+            if (readingRules_) noteWindow(c.measure, c.withinDays);
         } else if (name == "noResource") {
             c.kind = Clause::Kind::NoResource;
             c.resourceTypes = splitWords(attr(n, "types"));
@@ -613,6 +715,24 @@ private:
         } else if (name == "patientAge") {
             c.kind = Clause::Kind::PatientAge;
             readBounds(n, c, who);
+        } else if (name == "unusableUnit") {
+            c.kind = Clause::Kind::UnusableUnit;
+        } else if (name == "laterPregnancy") {
+            c.kind = Clause::Kind::LaterPregnancy;
+        } else if (name == "undatedDelivery") {
+            c.kind = Clause::Kind::UndatedDelivery;
+        } else if (name == "caesareanWithin") {
+            c.kind = Clause::Kind::CaesareanWithin;
+            c.days = integer(n, "days");
+        } else if (name == "uncodedCondition") {
+            c.kind = Clause::Kind::UncodedCondition;
+        } else if (name == "unknownSubject") {
+            c.kind = Clause::Kind::UnknownSubject;
+            c.values = {attr(n, "patients")};
+        } else if (name == "unknownMedication") {
+            c.kind = Clause::Kind::UnknownMedication;
+        } else if (name == "unreadableStatus") {
+            c.kind = Clause::Kind::UnreadableStatus;
         } else {
             error(n, who + ": unknown clause <" + name + ">");
         }
@@ -655,10 +775,21 @@ private:
             r.title = textOf(need(n, "title"));
             r.reason = textOf(need(n, "reason"));
             r.action = textOf(need(n, "action"));
+            for (xmlNodePtr t : elements(n, "typeAction")) {
+                const std::vector<size_t> type = massageTypeIndexes(t, attr(t, "type"), who);
+                if (std::find(r.types.begin(), r.types.end(), type.front()) == r.types.end())
+                    error(t, who + ": a typeAction for '" + attr(t, "type") + "', a type the rule does not affect");
+                for (const auto& other : r.typeActions)
+                    if (other.first == type.front()) error(t, who + ": two typeActions for '" + attr(t, "type") + "'");
+                r.typeActions.emplace_back(type.front(), textOf(t));
+            }
             r.gap = textOf(firstElement(n, "gap"));
             r.references = splitWords(attr(n, "refs"));
+            r.derivedFrom = attr(n, "derivedFrom");
             checkReferences(n, r.references, who);
+            readingRules_ = true;
             r.when = readWhen(n, who);
+            readingRules_ = false;
             c_.rules.push_back(std::move(r));
         }
         if (c_.rules.empty()) error(section, "no rules");
@@ -670,10 +801,89 @@ private:
             g.id = attr(n, "id");
             for (const auto& other : c_.dataGaps)
                 if (other.id == g.id) error(n, "duplicate data gap id '" + g.id + "'");
+            g.name = textOf(firstElement(n, "name"));
             g.text = textOf(need(n, "text"));
             g.when = readWhen(n, "data gap " + g.id);
             c_.dataGaps.push_back(std::move(g));
         }
+    }
+
+    // ---- the patient handout: every text in every language, or the content does not load.
+
+    Translated translated(const xmlNode* n, const std::string& who) const {
+        Handout& h = c_.handout;
+        Translated out(h.languages.size());
+        for (xmlNodePtr t : elements(n, "t")) {
+            const std::string lang = attr(t, "lang");
+            const size_t i = h.language(lang);
+            if (i == static_cast<size_t>(-1)) error(t, who + ": a text in '" + lang + "', not a handout language");
+            if (!out[i].empty()) error(t, who + ": two texts in '" + lang + "'");
+            out[i] = textOf(t);
+        }
+        for (size_t i = 0; i < out.size(); ++i)
+            if (out[i].empty()) error(n, who + ": missing translation: no text in '" + h.languages[i].code + "'");
+        return out;
+    }
+
+    void readHandout(const xmlNode* section) {
+        Handout& h = c_.handout;
+        for (xmlNodePtr n : elements(need(section, "languages"), "language")) {
+            HandoutLanguage l;
+            l.code = attr(n, "code");
+            l.cdaCode = attr(n, "cda");
+            l.name = attr(n, "name");
+            l.draft = attr(n, "status") != "signed";
+            l.signOff = textOf(n);
+            h.languages.push_back(std::move(l));
+        }
+        if (h.languages.empty() || h.languages.front().code != "en")
+            error(section, "handout: the first language must be \"en\" (the default)");
+        for (xmlNodePtr n : elements(need(section, "phrases"), "phrase"))
+            h.phrases[attr(n, "id")] = translated(n, "handout phrase " + attr(n, "id"));
+        for (size_t i = 0; i < kHandoutPhraseCount; ++i)
+            if (!h.phrases.count(kHandoutPhraseIds[i]))
+                error(section, std::string("handout: no phrase '") + kHandoutPhraseIds[i] + "'");
+        h.types.resize(c_.massageTypes.size());
+        std::vector<bool> seen(c_.massageTypes.size(), false);
+        for (xmlNodePtr n : elements(need(section, "massageTypes"), "massageType")) {
+            const std::string who = "handout massage type " + attr(n, "code");
+            const size_t t = massageTypeIndexes(n, attr(n, "code"), who).front();
+            seen[t] = true;
+            HandoutType& ht = h.types[t];
+            ht.name = translated(need(n, "name"), who + " name");
+            for (xmlNodePtr s : elements(n, "step")) ht.steps.push_back(translated(s, who + " step"));
+            for (xmlNodePtr s : elements(n, "takeCare")) ht.takeCare.push_back(translated(s, who + " takeCare"));
+        }
+        for (size_t t = 0; t < seen.size(); ++t)
+            if (!seen[t]) error(section, "handout: no texts for massage type '" + c_.massageTypes[t].code + "'");
+        for (xmlNodePtr n : elements(need(section, "ruleTexts"), "ruleText")) {
+            HandoutRuleText r;
+            r.rule = attr(n, "rule");
+            const std::string who = "handout text for rule " + r.rule;
+            if (!parseOutcome(attr(n, "outcome"), r.outcome)) error(n, who + ": unknown outcome");
+            const Rule* match = nullptr;
+            for (const Rule& rule : c_.rules)
+                if (rule.id == r.rule && rule.outcome == r.outcome) match = &rule;
+            if (match == nullptr)
+                error(n, who + ": no rule " + r.rule + " with the outcome " + attr(n, "outcome") + " in the content");
+            if (hasAttr(n, "types")) {
+                r.types = massageTypeIndexes(n, attr(n, "types"), who);
+                for (size_t t : r.types)
+                    if (std::find(match->types.begin(), match->types.end(), t) == match->types.end())
+                        error(n,
+                              who + ": written for '" + c_.massageTypes[t].code + "', a type the rule does not affect");
+            }
+            r.text = translated(n, who);
+            h.rules.push_back(std::move(r));
+        }
+        std::vector<xmlNodePtr> signs = elements(need(section, "warningSigns"), "sign");
+        for (const WarningSign& w : c_.warningSigns) {
+            auto it = std::find_if(signs.begin(), signs.end(), [&](xmlNodePtr n) { return attr(n, "id") == w.id; });
+            if (it == signs.end()) error(section, "handout: no text for the warning sign '" + w.id + "'");
+            h.warningSigns.push_back(translated(*it, "handout warning sign " + w.id));
+        }
+        if (signs.size() != c_.warningSigns.size())
+            error(section, "handout: a warning sign that the content's warningSigns does not list");
     }
 };
 

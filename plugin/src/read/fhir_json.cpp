@@ -399,7 +399,10 @@ private:
                 object io;
                 if (e.get(io)) fail(PPMG_E_NOT_FHIR, "an identifier is not an object", Path(path, ".identifier"));
                 Identifier id{keep(str(io, "system", Path(path, ".identifier.system"))),
-                              keep(str(io, "value", Path(path, ".identifier.value")))};
+                              keep(str(io, "value", Path(path, ".identifier.value"))),
+                              {}};
+                for (const Coding& c : concept(&e, "type", Path(path, ".identifier")))
+                    if (c.system == kIdentifierTypeSystem && id.type.empty()) id.type = c.code;
                 if (!id.value.empty()) p.identifiers.push_back(std::move(id));
             }
         }

@@ -293,6 +293,8 @@ private:
             Identifier ident;
             ident.system = kept(primitive(id, "system"));
             ident.value = kept(primitive(id, "value"));
+            for (const Coding& c : codes(child(id, "type")))
+                if (c.system == kIdentifierTypeSystem && ident.type.empty()) ident.type = c.code;
             if (!ident.value.empty()) p.identifiers.push_back(std::move(ident));
         });
         // The official name, else the first.

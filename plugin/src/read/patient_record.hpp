@@ -224,7 +224,10 @@ struct MedicationDefinition {
 struct Identifier {
     Text system;
     Text value;
+    Text type;  // the HL7 v2-0203 identifier type code ("MR" for the medical record number), or ""
 };
+
+constexpr std::string_view kIdentifierTypeSystem = "http://terminology.hl7.org/CodeSystem/v2-0203";
 
 struct Patient {
     Source source;

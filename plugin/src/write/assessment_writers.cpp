@@ -71,6 +71,11 @@ std::string documentEntryText(const DocumentEntry& d) {
     return s;
 }
 
+std::string draftNotice(const Content& c) {
+    const std::string& t = c.text("draft-notice");
+    return t.empty() ? std::string("Draft content: not yet clinically signed off") : t;
+}
+
 std::string outcomeSentence(const Content& c, Outcome o, Date asOf) {
     std::string text = c.outcomeTexts[static_cast<size_t>(o)].text;
     const std::string key = "{asOf}";
@@ -174,9 +179,14 @@ void writeEvidence(Json& j, const Evidence& e) {
     j.close('}');
 }
 
-void writeFinding(Json& j, const Finding& f, const Content& c) {
+// In an escalate result only the escalate findings keep their action: no massage advice,
+// positions or products anywhere (clinical rules 1.1, rule 11).
+bool showsAction(const Assessment& a, const Finding& f) { return !a.escalated() || f.outcome == Outcome::Escalate; }
+
+void writeFinding(Json& j, const Finding& f, const Content& c, bool withAction) {
     j.open('{');
     j.field("rule", f.rule->id);
+    if (!f.rule->derivedFrom.empty()) j.field("derivedFrom", f.rule->derivedFrom);
     j.field("outcome", outcomeCode(f.outcome));
     j.field("title", f.rule->title);
     j.key("types");
@@ -184,7 +194,7 @@ void writeFinding(Json& j, const Finding& f, const Content& c) {
     for (size_t t : f.types) j.str(c.massageTypes[t].code);
     j.close(']');
     j.field("reason", f.rule->reason);
-    if (!f.rule->action.empty()) j.field("action", f.rule->action);
+    if (withAction && !f.rule->action.empty()) j.field("action", f.rule->action);
     if (f.earliestDate) j.field("earliestDate", formatIsoDate(*f.earliestDate));
     j.key("evidence");
     j.open('[');
@@ -237,6 +247,23 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
         j.field("label", c.outcomeTexts[static_cast<size_t>(m.outcome)].label);
         j.field("display", c.massageTypes[t].display);
         if (m.earliestDate) j.field("earliestDate", formatIsoDate(*m.earliestDate));
+        // What to do for this type, as written for it (rule 12); none in an escalate result (rule 11).
+        j.key("actions");
+        j.open('[');
+        if (!a.escalated()) {
+            std::vector<const std::string*> written;
+            for (size_t i : m.findings) {
+                const Finding& f = a.findings[i];
+                const std::string& action = f.rule->actionFor(t);
+                if (f.outcome != m.outcome || action.empty()) continue;
+                bool seen = false;
+                for (const std::string* w : written) seen |= *w == action;
+                if (seen) continue;
+                written.push_back(&action);
+                j.str(action);
+            }
+        }
+        j.close(']');
         j.key("findings");
         j.open('[');
         for (size_t i : m.findings) {
@@ -246,7 +273,7 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
                 continue;
             }
             written.first = j.mark();
-            writeFinding(j, a.findings[i], c);
+            writeFinding(j, a.findings[i], c, showsAction(a, a.findings[i]));
             written.second = j.out.size() - written.first;
         }
         j.close(']');
@@ -258,7 +285,9 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
     for (const auto& g : a.dataGaps) {
         j.open('{');
         j.field("id", g.id);
-        j.field("text", g.text);
+        const std::string name = c.gapName(g.id, g.text);
+        j.field("name", name);
+        j.field("text", a.escalated() ? name : g.text);  // by name only when escalated (rule 11)
         j.close('}');
     }
     j.close(']');
@@ -279,6 +308,9 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
     j.field("version", c.version);
     j.field("sha256", c.sha256);
     j.close('}');
+    // Rule 16: the content's sign-off status, and while draft the notice every reader must see.
+    j.field("draft", c.draft);
+    if (c.draft) j.field("draftNotice", draftNotice(c));
     j.field("pluginVersion", pluginVersion);
     j.close('}');
     j.out.push_back('\n');
@@ -293,6 +325,7 @@ std::string writeAssessmentText(const Assessment& a, const Content& c, const std
     };
     std::string who(a.patient.source.id);
     line("Postpartum massage guidance for patient " + who + ", as of " + formatIsoDate(a.asOf));
+    if (c.draft) line("DRAFT: " + draftNotice(c) + ".");  // rule 16: visible, not only in the provenance
     if (!a.applicable) {
         line(outcomeSentence(c, Outcome::NotApplicable, a.asOf));
     } else if (a.episode) {
@@ -312,12 +345,13 @@ std::string writeAssessmentText(const Assessment& a, const Content& c, const std
         for (size_t i : m.findings) {
             const Finding& f = a.findings[i];
             line("  - " + f.rule->reason + " [" + f.rule->id + "]");
-            if (!f.rule->action.empty() && f.outcome != Outcome::Escalate) line("    What to do: " + f.rule->action);
+            const std::string& action = f.rule->actionFor(t);
+            if (!action.empty() && f.outcome != Outcome::Escalate && !a.escalated()) line("    What to do: " + action);
             for (const auto& e : f.evidence) {
                 std::string d = "    Data: ";
                 d.append(e.resourceType).append("/").append(e.id);
                 if (!e.display.empty() || !e.code.empty()) d.append(" ").append(e.display.empty() ? e.code : e.display);
-                if (!e.value.empty()) d += " = " + e.value;
+                if (!e.value.empty()) d += " = " + c.readableValue(e.value);
                 if (!e.date.empty()) d.append(" on ").append(e.date);
                 if (e.document) d.append(" (").append(documentEntryText(*e.document)).append(")");
                 line(d);
@@ -329,7 +363,7 @@ std::string writeAssessmentText(const Assessment& a, const Content& c, const std
         line("Missing data: none noted.");
     } else {
         line("Missing data:");
-        for (const auto& g : a.dataGaps) line("  - " + g.text);
+        for (const auto& g : a.dataGaps) line("  - " + (a.escalated() ? c.gapName(g.id, g.text) : g.text));
     }
     line("");
     line("Content " + c.version + " (sha256 " + c.sha256.substr(0, 12) + "...), ppmg " + pluginVersion + ".");

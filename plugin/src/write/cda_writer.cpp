@@ -205,6 +205,13 @@ public:
         x_.attr("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance");
         header();
         x_.markup("<component><structuredBody>");
+        if (ctx_.patient) {
+            handoutBody();
+            x_.markup("</structuredBody></component>");
+            x_.close();
+            return x_.finish();
+        }
+        if (isDraft()) draftSection();
         warningSignsSection();
         instructionsSection();
         findingsSection();
@@ -279,18 +286,24 @@ private:
             "<realmCode code=\"US\"/>"
             "<typeId root=\"2.16.840.1.113883.1.3\" extension=\"POCD_HD000040\"/>"
             "<templateId root=\"" PPMG_OID_TEMPLATE_GUIDANCE "\"/>");
+        if (ctx_.patient) x_.markup("<templateId root=\"" PPMG_OID_TEMPLATES ".2\"/>");  // the handout
         x_.open("id");
         x_.attr("root", ctx_.documentId);
         x_.close();
         x_.markup(
             "<code code=\"34895-3\" codeSystem=\"2.16.840.1.113883.6.1\" codeSystemName=\"LOINC\" "
-            "displayName=\"Education note\"/>"
-            "<title>Postpartum massage guidance</title>");
+            "displayName=\"Education note\"/>");
+        // The draft status in the header area every CDA viewer shows first (rule 16).
+        line_.assign(ctx_.patient ? c_.handout.phrase("title", ctx_.language) : "Postpartum massage guidance");
+        if (isDraft()) line_.append(" \u2013 ").append(draftNotice());
+        x_.element("title", line_);
         timestamp("effectiveTime", ctx_.effectiveTime);
         x_.markup(
             "<confidentialityCode code=\"N\" codeSystem=\"2.16.840.1.113883.5.25\" "
-            "codeSystemName=\"HL7 Confidentiality\" displayName=\"normal\"/>"
-            "<languageCode code=\"en-US\"/>");
+            "codeSystemName=\"HL7 Confidentiality\" displayName=\"normal\"/>");
+        x_.open("languageCode");
+        x_.attr("code", ctx_.patient ? std::string_view(c_.handout.languages[ctx_.language].cdaCode) : "en-US");
+        x_.close();
         recordTarget();
         author();
         custodian();
@@ -299,10 +312,13 @@ private:
         x_.markup("</serviceEvent></documentationOf>");
     }
 
-    void instanceId(std::string_view root, std::string_view extension) {
+    // displayable: "true" for the medical record number, "false" for identifiers not for display
+    // (SSN, passport, driver's licence...), nullptr when the record does not say.
+    void instanceId(std::string_view root, std::string_view extension, const char* displayable = nullptr) {
         x_.open("id");
         x_.attr("root", root);
         if (!extension.empty()) x_.attr("extension", extension);
+        if (displayable != nullptr) x_.attr("displayable", displayable);
         x_.close();
     }
 
@@ -312,13 +328,14 @@ private:
         const std::string_view systemRoot = rootFromUri(id.system);
         const std::string_view valueRoot =
             id.system == "urn:ietf:rfc:3986" ? rootFromUri(id.value) : std::string_view();
+        const char* displayable = id.type.empty() ? nullptr : id.type == "MR" ? "true" : "false";
         if (!systemRoot.empty()) {
-            instanceId(systemRoot, id.value);
+            instanceId(systemRoot, id.value, displayable);
         } else if (!valueRoot.empty()) {
-            instanceId(valueRoot, {});
+            instanceId(valueRoot, {}, displayable);
         } else {
             line_.assign(id.system).append("|").append(id.value);
-            instanceId(kIdentifierRoot, line_);
+            instanceId(kIdentifierRoot, line_, displayable);
         }
         return true;
     }
@@ -457,6 +474,44 @@ private:
 
     const std::string& outcomeLabel(Outcome o) const { return c_.outcomeTexts[outcomeRank(o)].label; }
 
+    // Draft until signed off (rule 16): the clinical content, and for the handout its language too.
+    bool isDraft() const { return c_.draft || (ctx_.patient && c_.handout.languages[ctx_.language].draft); }
+    std::string draftNotice() const {
+        if (ctx_.patient) return c_.handout.phrase("draft", ctx_.language);
+        const std::string& t = c_.text("draft-notice");
+        return t.empty() ? std::string("Draft content: not yet clinically signed off") : t;
+    }
+
+    // "finding-N": the narrative ID of a finding's one statement in the findings section.
+    std::string findingId(size_t index) const {
+        std::string id("finding-");
+        appendNumber(id, static_cast<long long>(index + 1));
+        return id;
+    }
+
+    // The findings that set a type's outcome (for escalate: the escalate findings).
+    std::vector<size_t> decisive(const MassageAssessment& m) const {
+        std::vector<size_t> out;
+        for (size_t index : m.findings)
+            if (finding(index).outcome == m.outcome) out.push_back(index);
+        return out;
+    }
+
+    // "Title; Title": each linked to its statement in the findings section (in-page links only:
+    // HL7's CDA stylesheet accepts no ':' in an href).
+    void findingLinks(const std::vector<size_t>& indexes) {
+        bool first = true;
+        for (size_t index : indexes) {
+            if (!first) x_.markup("; ");
+            first = false;
+            const Finding& f = finding(index);
+            tag_.assign("<linkHtml href=\"#").append(findingId(index)).append("\">");
+            x_.markup(tag_);
+            x_.text(f.outcome == Outcome::NotApplicable ? ruleOf(f).reason : ruleOf(f).title);
+            x_.markup("</linkHtml>");
+        }
+    }
+
     const Rule& ruleOf(const Finding& f) const {
         if (f.rule == nullptr) throw Error(PPMG_E_INTERNAL, "CDA writer: a finding without a rule");
         return *f.rule;
@@ -491,6 +546,15 @@ private:
         x_.markup("]");
     }
 
+    // "Body temperature 38.9 °C, 2025-11-14": the datum as people read it; ids and codes are in
+    // the details table.
+    void readableEvidence(const Evidence& e) {
+        line_.assign(e.display.empty() ? e.resourceType : e.display);
+        if (!e.value.empty()) line_.append(" ").append(c_.readableValue(e.value));
+        if (e.date.size() >= 10) line_.append(", ").append(e.date.substr(0, 10));
+        x_.text(line_);
+    }
+
     // "Observation/obs-1: Body temperature (LOINC 8310-5) = 38.9 Cel, 2025-11-14"
     void evidence(const Evidence& e) {
         line_.assign(e.resourceType).append("/").append(e.id);
@@ -518,7 +582,7 @@ private:
         List data(x_, nullptr);
         for (const Evidence& e : f.evidence) {
             data.item();
-            evidence(e);
+            readableEvidence(e);
         }
         const Rule& rule = ruleOf(f);
         if (f.evidence.empty() && !rule.gap.empty()) {
@@ -550,9 +614,10 @@ private:
         return &fragments_->rules[i];
     }
 
+    // "<b>Title</b> (label): reason [refs]": no rule id in the prose (it is in the details table).
     void findingHead(const Finding& f) {
         const Rule& rule = ruleOf(f);
-        bold(rule.id);
+        bold(rule.title);
         line_.assign(" (").append(outcomeLabel(f.outcome)).append("): ").append(rule.reason);
         if (!rule.references.empty()) line_.append(" ");
         x_.text(line_);
@@ -569,14 +634,234 @@ private:
         x_.markup("</paragraph>");
     }
 
+    // "<b>Title</b>: datum; datum" for each escalate finding: short enough for the top of a page
+    // (the full statement is in the findings section, once).
     void escalateFindings() {
         List list(x_, "Triggering data");
-        for (const Finding& f : a_.findings) {
+        for (size_t i = 0; i < a_.findings.size(); ++i) {
+            const Finding& f = a_.findings[i];
             if (f.outcome != Outcome::Escalate) continue;
             list.item();
-            findingItem(f);
+            tag_.assign("<content styleCode=\"Bold\"><linkHtml href=\"#").append(findingId(i)).append("\">");
+            x_.markup(tag_);
+            x_.text(ruleOf(f).title);
+            x_.markup("</linkHtml></content>");
+            bool first = true;
+            for (const Evidence& e : f.evidence) {
+                x_.markup(first ? ": " : "; ");
+                first = false;
+                readableEvidence(e);
+            }
+            if (f.evidence.empty()) {
+                line_.assign(": ").append(ruleOf(f).reason);
+                x_.text(line_);
+            }
         }
         list.end();
+    }
+
+    // ---- the handout for her (ctx_.patient): plain words in her language, no codes or ids -------
+
+    const std::string& phrase(const char* id) const { return c_.handout.phrase(id, ctx_.language); }
+    const std::string& said(const Translated& t) const { return t[ctx_.language]; }
+
+    // A phrase with "{name}" placeholders filled in.
+    std::string filled(const char* id, std::initializer_list<std::pair<const char*, std::string>> values) const {
+        std::string text = phrase(id);
+        for (const auto& [key, value] : values) {
+            const std::string k = std::string("{") + key + "}";
+            for (size_t at; (at = text.find(k)) != std::string::npos;) text.replace(at, k.size(), value);
+        }
+        return text;
+    }
+
+    // The date as she reads it, in her language ("23 November 2025", "2025年11月23日").
+    std::string plainDate(Date d) const {
+        int y;
+        unsigned m, day;
+        civilFromDays(d.days, y, m, day);
+        const std::string month = "month-" + std::to_string(m);
+        return filled("date", {{"d", std::to_string(day)},
+                               {"m", std::to_string(m)},
+                               {"month", phrase(month.c_str())},
+                               {"y", std::to_string(y)}});
+    }
+
+    std::string outcomeSentenceFor(const MassageAssessment& m) const {
+        const std::string id = std::string("outcome-") + outcomeCode(m.outcome);
+        if (m.outcome == Outcome::Defer && m.earliestDate)
+            return filled(id.c_str(), {{"date", plainDate(*m.earliestDate)}});
+        return phrase(id.c_str());
+    }
+
+    // The handout's texts for the findings that set a type's outcome, each once.
+    std::vector<const std::string*> findingTexts(const MassageAssessment& m, size_t type) const {
+        std::vector<const std::string*> out;
+        for (size_t index : decisive(m)) {
+            const Finding& f = finding(index);
+            const Translated* t = c_.handout.ruleText(ruleOf(f).id, f.outcome, type);
+            if (t == nullptr) continue;
+            const std::string& text = said(*t);
+            if (std::find_if(out.begin(), out.end(), [&](const std::string* w) { return *w == text; }) == out.end())
+                out.push_back(&text);
+        }
+        return out;
+    }
+
+    void openHandoutSection(const char* code, const std::string& title) {
+        x_.markup("<component><section>");
+        coded("code", local(code, nullptr));
+        x_.element("title", title);
+        x_.markup("<text>");
+    }
+    void closeHandoutSection() { x_.markup("</text></section></component>"); }
+    void boldParagraph(const std::string& s) {
+        x_.markup("<paragraph><content styleCode=\"Bold\">");
+        x_.text(s);
+        x_.markup("</content></paragraph>");
+    }
+
+    void handoutBody() {
+        if (isDraft()) draftSection();
+        const bool escalated = a_.escalated();
+        const bool outOfScope = !a_.applicable;
+
+        openHandoutSection("handout-about", phrase("title"));
+        const std::string name = plainName(a_.patient);
+        if (!name.empty()) boldParagraph(filled("for", {{"name", name}}));
+        if (a_.episode && a_.postpartumDay && !outOfScope)
+            paragraph(filled("birth-day",
+                             {{"date", plainDate(a_.episode->date)}, {"day", std::to_string(*a_.postpartumDay)}}));
+        else if (!a_.episode)
+            paragraph(phrase("no-birth"));
+        paragraph(phrase("intro"));
+        paragraph(filled("made-on", {{"date", plainDate(a_.asOf)}}));
+        closeHandoutSection();
+
+        if (escalated) {
+            openHandoutSection("handout-urgent", phrase("outcome-escalate"));
+            x_.markup("<paragraph><content styleCode=\"Bold\">");
+            x_.text(phrase("urgent"));
+            x_.markup("</content></paragraph>");
+            closeHandoutSection();
+        } else if (outOfScope) {
+            openHandoutSection("handout-now", phrase("heading-now"));
+            paragraph(phrase("outcome-not-applicable"));
+            closeHandoutSection();
+        } else {
+            handoutNow();
+            handoutWait();
+            handoutHow();
+        }
+        handoutHelp();
+    }
+
+    static std::string plainName(const Patient& p) {
+        std::string out;
+        for (const Text& g : p.given)
+            if (!g.empty()) out.append(out.empty() ? "" : " ").append(g);
+        if (!p.family.empty()) out.append(out.empty() ? "" : " ").append(p.family);
+        if (out.empty()) out.assign(p.nameText);
+        return out;
+    }
+
+    // Chinese text runs on without a space between sentences.
+    bool zh() const { return c_.handout.languages[ctx_.language].code.rfind("zh", 0) == 0; }
+
+    bool allowed(Outcome o) const { return o == Outcome::NoFlag || o == Outcome::Modify; }
+
+    void handoutNow() {
+        openHandoutSection("handout-now", phrase("heading-now"));
+        List list(x_, nullptr);
+        for (size_t t = 0; t < a_.massages.size(); ++t) {
+            const MassageAssessment& m = a_.massages[t];
+            if (!allowed(m.outcome)) continue;
+            list.item(filled("labelled", {{"label", said(c_.handout.types[t].name)}, {"text", outcomeSentenceFor(m)}}));
+        }
+        bool any = false;
+        for (const MassageAssessment& m : a_.massages) any |= allowed(m.outcome);
+        list.end();
+        if (!any) paragraph(phrase("nothing-now"));
+        closeHandoutSection();
+    }
+
+    void handoutWait() {
+        openHandoutSection("handout-wait", phrase("heading-wait"));
+        List list(x_, nullptr);
+        bool any = false;
+        for (size_t t = 0; t < a_.massages.size(); ++t) {
+            const MassageAssessment& m = a_.massages[t];
+            if (allowed(m.outcome)) continue;
+            any = true;
+            std::string text = outcomeSentenceFor(m);
+            for (const std::string* why : findingTexts(m, t)) text.append(zh() ? "" : " ").append(*why);
+            list.item(filled("labelled", {{"label", said(c_.handout.types[t].name)}, {"text", text}}));
+        }
+        list.end();
+        if (!any) paragraph(phrase("nothing-to-wait"));
+        closeHandoutSection();
+    }
+
+    void handoutHow() {
+        bool any = false;
+        for (const MassageAssessment& m : a_.massages) any |= allowed(m.outcome);
+        if (!any) return;
+        openHandoutSection("handout-how", phrase("heading-how"));
+        paragraph(phrase("partner"));
+        x_.markup("</text>");
+        for (size_t t = 0; t < a_.massages.size(); ++t) {
+            const MassageAssessment& m = a_.massages[t];
+            if (!allowed(m.outcome)) continue;
+            const HandoutType& type = c_.handout.types[t];
+            x_.markup("<component><section>");
+            coded("code", local(c_.massageTypes[t].code.c_str(), nullptr));
+            x_.element("title", said(type.name));
+            x_.markup("<text>");
+            if (m.outcome == Outcome::Modify) {
+                boldParagraph(phrase("changes"));
+                List changes(x_, nullptr);
+                for (const std::string* change : findingTexts(m, t)) changes.item(*change);
+                changes.end();
+                x_.markup("<paragraph><content styleCode=\"Bold\">");
+                x_.text(phrase("changes-win"));
+                x_.markup("</content></paragraph>");
+            }
+            boldParagraph(phrase("steps"));
+            List steps(x_, nullptr, true);
+            for (const Translated& step : type.steps) steps.item(said(step));
+            steps.end();
+            boldParagraph(phrase("take-care"));
+            List care(x_, nullptr);
+            for (const Translated& item : type.takeCare) care.item(said(item));
+            care.end();
+            x_.markup("</text></section></component>");
+        }
+        x_.markup("</section></component>");
+    }
+
+    void handoutHelp() {
+        openHandoutSection("handout-help", phrase("heading-help"));
+        x_.markup("<paragraph><content styleCode=\"Bold\">");
+        x_.text(phrase("help-intro"));
+        x_.markup("</content></paragraph>");
+        List signs(x_, nullptr);
+        for (const Translated& sign : c_.handout.warningSigns) signs.item(said(sign));
+        signs.end();
+        paragraph(phrase("questions"));
+        closeHandoutSection();
+    }
+
+    // ---- 0. draft notice (rule 16) -------------------------------------------------------------
+
+    void draftSection() {
+        const std::string notice = draftNotice();
+        openSection(PPMG_LOCAL_CODE("draft-notice", "Draft content"), notice);
+        x_.markup("<text><paragraph><content styleCode=\"Bold\">");
+        x_.text(notice);
+        x_.markup("</content></paragraph>");
+        if (!ctx_.patient) paragraph(c_.signOff);
+        x_.markup("</text>");
+        closeSection();
     }
 
     // ---- 1. warning signs --------------------------------------------------------------------
@@ -627,13 +912,21 @@ private:
         x_.markup("<table><caption>Summary (data as of ");
         x_.markup(asOfIso_);
         x_.markup(
-            ")</caption><thead><tr><th>Massage type</th><th>Outcome</th><th>Earliest date</th></tr></thead>"
-            "<tbody>");
+            ")</caption><thead><tr><th>Massage type</th><th>Outcome</th><th>Reason</th><th>Earliest date</th></tr>"
+            "</thead><tbody>");
         for (size_t i = 0; i < c_.massageTypes.size(); ++i) {
             const MassageAssessment& m = a_.massages[i];
             x_.markup("<tr>");
             cell(c_.massageTypes[i].display);
             cell(outcomeLabel(m.outcome));
+            x_.markup("<td>");
+            const std::vector<size_t> why = decisive(m);
+            if (why.empty()) {
+                x_.text(m.outcome == Outcome::NoFlag ? std::string("No rule fired on the available data") : "-");
+            } else {
+                findingLinks(why);
+            }
+            x_.markup("</td>");
             cell(m.earliestDate ? formatIsoDate(*m.earliestDate) : std::string("-"));
             x_.markup("</tr>");
         }
@@ -658,20 +951,20 @@ private:
             labelled("Earliest date: ", formatIsoDate(*m.earliestDate), earliestId);
             x_.markup("</paragraph>");
         }
+        reasons(m);
         switch (m.outcome) {
-            case Outcome::Escalate:  // no technique: only the urgent message and its data
+            case Outcome::Escalate:  // no technique, no advice: only the urgent message (rule 11)
                 urgentParagraph();
-                escalateFindings();
                 break;
-            case Outcome::NotApplicable: reasons(m); break;
+            case Outcome::NotApplicable: break;
             default:
                 if (!type.timing.empty()) {
                     x_.markup("<paragraph>");
                     labelled("Timing: ", type.timing);
                     x_.markup("</paragraph>");
                 }
-                reasons(m);
-                actions(m);
+                actions(m, i);
+                if (m.outcome == Outcome::Modify) modificationWins();
                 if (fragments_ != nullptr) {
                     const CdaFragments::Type& f = fragments_->types[i];
                     if (m.outcome == Outcome::NoFlag || m.outcome == Outcome::Modify) x_.markup(f.technique);
@@ -699,31 +992,45 @@ private:
         paragraph(line_);
     }
 
+    // "Why: <title>; <title>": one line, each title linked to the finding's one full statement
+    // in the findings section (each finding is stated once, with the types it affects).
     void reasons(const MassageAssessment& m) {
-        List list(x_, "Reasons");
-        for (size_t index : m.findings) {
-            list.item();
-            findingItem(finding(index));
-        }
-        list.end();
+        const std::vector<size_t> why = decisive(m);
+        if (why.empty()) return;
+        x_.markup("<paragraph>");
+        bold("Why: ");
+        findingLinks(why);
+        x_.markup("</paragraph>");
     }
 
-    // The rule actions of the findings that set the outcome: modifications, or what to check.
-    void actions(const MassageAssessment& m) {
+    // The rule actions of the findings that set the outcome, as written for this massage type
+    // (rule 12): modifications, or what to check.
+    void actions(const MassageAssessment& m, size_t type) {
         const char* caption = m.outcome == Outcome::Modify   ? "Modifications"
                               : m.outcome == Outcome::Review ? "What to check"
                                                              : "What to do";
         List list(x_, caption);
+        std::vector<const std::string*> written;  // two findings may share a text
         for (size_t index : m.findings) {
             const Finding& f = finding(index);
-            const Rule& rule = ruleOf(f);
-            if (f.outcome != m.outcome || rule.action.empty()) continue;
-            list.item();
-            bold(rule.id);
-            line_.assign(": ").append(rule.action);
-            x_.text(line_);
+            const std::string& action = ruleOf(f).actionFor(type);
+            if (f.outcome != m.outcome || action.empty()) continue;
+            if (std::find_if(written.begin(), written.end(), [&](const std::string* w) { return *w == action; }) !=
+                written.end())
+                continue;
+            written.push_back(&action);
+            list.item(action);
         }
         list.end();
+    }
+
+    // Next to the technique: where a modification and a step differ, the modification wins (rule 12).
+    void modificationWins() {
+        const std::string& t = c_.text("modification-wins");
+        x_.markup("<paragraph><content styleCode=\"Bold\">");
+        x_.text(t.empty() ? std::string("Where the modifications and the technique differ, the modifications win.")
+                          : t);
+        x_.markup("</content></paragraph>");
     }
 
     // Benefits, claims not supported, and sources: the content's alone.
@@ -799,44 +1106,80 @@ private:
         if (a_.findings.empty()) {
             paragraph("No findings.");
         } else {
-            findingsTable();
+            findingsList();
         }
         if (a_.dataGaps.empty()) {
             paragraph("No data gaps.");
         } else {
+            // An escalate document names its gaps only: no advice, positions or products (rule 11).
+            const bool namesOnly = a_.escalated();
             List gaps(x_, "Data gaps");
-            for (const DataGap& gap : a_.dataGaps) {
-                gaps.item();
-                line_.assign(gap.text).append(" (").append(gap.id).append(")");
-                x_.text(line_);
-            }
+            for (const DataGap& gap : a_.dataGaps) gaps.item(namesOnly ? c_.gapName(gap.id, gap.text) : gap.text);
             gaps.end();
         }
+        if (!a_.findings.empty()) detailsTable();
         x_.markup("</text>");
         closeSection();
     }
 
-    void findingsTable() {
-        x_.markup(
-            "<table><caption>Findings</caption><thead><tr><th>Rule</th><th>Outcome</th>"
-            "<th>Massage types</th><th>Reason</th><th>Triggering data</th><th>References</th></tr></thead>"
-            "<tbody>");
-        for (const Finding& f : a_.findings) {
-            const Rule& rule = ruleOf(f);
-            x_.markup("<tr>");
-            cell(rule.id);
-            line_.assign(outcomeLabel(f.outcome)).append(" (").append(outcomeCode(f.outcome)).append(")");
-            cell(line_);
-            line_.clear();
+    // Each finding once: its statement, the types it affects and its data, as people read them.
+    void findingsList() {
+        List list(x_, "Findings");
+        for (size_t i = 0; i < a_.findings.size(); ++i) {
+            const Finding& f = a_.findings[i];
+            const std::string id = findingId(i);
+            list.item(&id);
+            findingHeadOnce(f);
+            line_.assign(" Affects: ");
+            bool first = true;
             for (size_t t : f.types) {
                 if (t >= c_.massageTypes.size()) continue;
-                if (!line_.empty()) line_.append(", ");
+                if (!first) line_.append(", ");
+                first = false;
                 line_.append(c_.massageTypes[t].display);
             }
-            cell(line_);
-            cell(rule.reason);
-            x_.markup("<td>");
+            line_.append(".");
+            x_.text(line_);
             triggeringData(f);
+        }
+        list.end();
+    }
+
+    void findingHeadOnce(const Finding& f) {
+        if (const CdaFragments::RuleText* t = ruleText(f)) {
+            x_.markup(t->head);
+            for (size_t r : t->references) usedReferences_[r] = 1;
+        } else {
+            findingHead(f);
+        }
+    }
+
+    // The identifiers behind the findings: rule ids, record ids, codes, dates as recorded.
+    void detailsTable() {
+        x_.markup(
+            "<table><caption>Details: rule ids, record ids and codes</caption><thead><tr><th>Finding</th>"
+            "<th>Rule</th><th>Outcome</th><th>Records</th><th>References</th></tr></thead><tbody>");
+        for (size_t i = 0; i < a_.findings.size(); ++i) {
+            const Finding& f = a_.findings[i];
+            const Rule& rule = ruleOf(f);
+            x_.markup("<tr>");
+            tag_.assign("<td><linkHtml href=\"#").append(findingId(i)).append("\">");
+            appendNumber(tag_, static_cast<long long>(i + 1)).append("</linkHtml></td>");
+            x_.markup(tag_);
+            cell(rule.id);
+            cell(outcomeCode(f.outcome));
+            x_.markup("<td>");
+            List data(x_, nullptr);
+            for (const Evidence& e : f.evidence) {
+                data.item();
+                evidence(e);
+            }
+            if (f.evidence.empty() && !rule.gap.empty()) {
+                data.item();
+                line_.assign("Missing: ").append(rule.gap);
+                x_.text(line_);
+            }
+            data.end();
             x_.markup("</td><td>");
             if (const CdaFragments::RuleText* t = ruleText(f)) {
                 x_.markup(t->links);
@@ -847,6 +1190,9 @@ private:
             x_.markup("</td></tr>");
         }
         x_.markup("</tbody></table>");
+        List gaps(x_, "Data gap ids");
+        for (const DataGap& gap : a_.dataGaps) gaps.item(gap.id);
+        gaps.end();
     }
 
     // ---- 4. references -------------------------------------------------------------------------
@@ -864,12 +1210,11 @@ private:
             bold(r.id);
             x_.markup(" ");
             x_.text(r.citation);
+            // The address as text: HL7's CDA stylesheet flags any href holding ':' as potentially
+            // malicious, so only in-page links are written as linkHtml (the HTML view links it).
             if (!r.url.empty()) {
                 x_.markup(" ");
-                x_.open("linkHtml");
-                x_.attr("href", r.url);
                 x_.text(r.url);
-                x_.close();
             }
         }
         list.end();

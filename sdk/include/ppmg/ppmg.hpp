@@ -69,9 +69,11 @@ struct Request {
     std::string_view data;
     ppmg_input_format inputFormat = PPMG_INPUT_AUTO;
     ppmg_output_format outputFormat = PPMG_OUTPUT_DEFAULT;
-    std::string asOf;        // "" = today
-    std::string patientId;   // "" = choose
-    std::string sourceName;  // for error messages
+    std::string asOf;                                  // "" = today
+    std::string patientId;                             // "" = choose
+    std::string sourceName;                            // for error messages
+    ppmg_audience audience = PPMG_AUDIENCE_CLINICIAN;  // ABI 1.2, render: clinician or patient
+    std::string language;                              // ABI 1.2: "" = "en"; "zh-CN"
 };
 
 // Owns an engine; movable, not copyable. The api table must outlive it.
@@ -157,6 +159,8 @@ private:
         req.as_of = r.asOf.empty() ? nullptr : r.asOf.c_str();
         req.patient_id = r.patientId.empty() ? nullptr : r.patientId.c_str();
         req.source_name = r.sourceName.empty() ? nullptr : r.sourceName.c_str();
+        req.audience = r.audience;
+        req.language = r.language.empty() ? nullptr : r.language.c_str();
         return req;
     }
     std::string call(Call fn, const Request& r) const {

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# FHIR Resource Access test of `ppmg serve`: a real FHIR server (Medplum's FHIR router and
+# in-memory repository, from the npm registry; tests/server/fhir/) behind haproxy (Debian), which
+# terminates TLS with a certificate of a CA made here and refuses any request without the bearer
+# token. The test loads records into it, then calls the service without prefetch and checks:
+#   - the cards equal those of a call whose prefetch an EHR made from the same server with the
+#     discovery document's templates (clinical rule 21), also with part of the prefetch given;
+#   - search results are followed through their next links (pages of 2);
+#   - a wrong bearer token, a fhirServer outside --fhir-allow (no request reaches any server), a
+#     CA that does not sign the server's certificate, and each bound (pages, bytes, time) give
+#     412 naming what is missing, never cards.
+# With PPMG_FETCH_LOAD_REQUESTS=N it then runs N calls in fetch mode (16 connections) and prints
+# the load figures (docs/cds-hooks.md).
+#
+# Usage: tests/server/fhir_fetch_test.sh BIN_DIR [NODE_MODULES_PARENT]
+#   NODE_MODULES_PARENT: where `npm ci` installs the FHIR server (default BIN_DIR/../fhir-server).
+# Exit status: 0 passed, 1 failed, 77 skipped (node, npm, haproxy or openssl missing).
+set -euo pipefail
+bin=$(cd "${1:?usage: fhir_fetch_test.sh BIN_DIR}" && pwd)
+cd "$(dirname "$0")/../.."
+src=$PWD/tests/server/fhir
+npmdir=${2:-$bin/../fhir-server}
+started=$(date +%s)
+
+say() { echo "fhir-fetch: $*"; }
+fail() {
+  echo "fhir-fetch: FAILED: $*" >&2
+  for f in "$work"/*.err "$work"/fhir.log "$work"/haproxy.log; do
+    [[ -f $f ]] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
+  done
+  exit 1
+}
+for need in node npm haproxy openssl curl; do
+  command -v "$need" >/dev/null 2>&1 || { echo "fhir-fetch: SKIPPED: $need is not installed"; exit 77; }
+done
+
+# ---- the FHIR server's packages (npm ci from the lock file; kept between runs) -------------
+mkdir -p "$npmdir"
+if ! cmp -s "$src/package-lock.json" "$npmdir/package-lock.json" || [[ ! -d $npmdir/node_modules/@medplum/fhir-router ]]; then
+  cp "$src/package.json" "$src/package-lock.json" "$npmdir/"
+  (cd "$npmdir" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci (the npm registry is needed once)"
+fi
+cp "$src/server.mjs" "$src/tool.mjs" "$npmdir/"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  return 1
+}
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+# ---- certificates: a CA, the server's certificate for 127.0.0.1, and another CA -------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ppmg test CA" -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=another CA" -keyout "$work/other.key" -out "$work/other-ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$work/san.ext"
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
+  -extfile "$work/san.ext" -out "$work/server.crt" 2>/dev/null
+cat "$work/server.crt" "$work/server.key" >"$work/server.pem"
+
+# ---- the FHIR server, and haproxy in front of it (TLS, bearer token) ------------------------
+fhir_token=$(openssl rand -hex 24)
+start_fhir() { # NAME ARGS... -> port in $fhir_port
+  local name=$1
+  shift
+  local log=--log
+  [[ $name == loadfhir ]] && log=
+  node "$npmdir/server.mjs" --port 0 $log "$@" >"$work/$name.log" 2>"$work/$name.err" &
+  pids+=($!)
+  fhir_port=
+  for _ in $(seq 1 300); do
+    fhir_port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/$name.log" | grep -o '[0-9]*$' || true)
+    [[ -n $fhir_port ]] && return 0
+    sleep 0.1
+  done
+  fail "the FHIR server $name did not start"
+}
+start_fhir fhir --page-size 2
+node_port=$fhir_port
+start_fhir slow --page-size 2 --delay-ms 400
+slow_port=$fhir_port
+ha_port=$(free_port)
+slow_ha_port=$(free_port)
+cat >"$work/haproxy.cfg" <<EOF
+global
+  maxconn 1000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+frontend fhir
+  bind 127.0.0.1:$ha_port ssl crt $work/server.pem
+  http-request return status 401 content-type application/fhir+json string "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\",\"code\":\"login\"}]}" unless { req.hdr(authorization) -m str "Bearer $fhir_token" }
+  http-request set-header X-Forwarded-Proto https
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  default_backend node
+frontend slowfhir
+  bind 127.0.0.1:$slow_ha_port ssl crt $work/server.pem
+  http-request return status 401 unless { req.hdr(authorization) -m str "Bearer $fhir_token" }
+  http-request set-header X-Forwarded-Proto https
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  default_backend slownode
+backend node
+  server n1 127.0.0.1:$node_port
+backend slownode
+  server n1 127.0.0.1:$slow_port
+EOF
+haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+pids+=($!)
+wait_port "$ha_port" || fail "haproxy did not start"
+fhir="https://127.0.0.1:$ha_port/fhir"
+say "FHIR server (Medplum) on $node_port, behind haproxy (TLS, bearer token) at $fhir"
+
+# The records: the bundled sample patient, and one with more data than a page holds.
+export NODE_EXTRA_CA_CERTS=$work/ca.pem
+patients=$(node "$npmdir/tool.mjs" load "http://127.0.0.1:$node_port/fhir" samples/sample-patient.json "$src/records/dvt-paged.json") ||
+  fail "loading the records"
+node "$npmdir/tool.mjs" load "http://127.0.0.1:$slow_port/fhir" "$src/records/dvt-paged.json" >/dev/null || fail "loading the slow server"
+say "loaded patients: $patients"
+[[ $(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/ca.pem" "$fhir/Patient") == 401 ]] || fail "haproxy let a request without the token through"
+[[ $(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/ca.pem" -H "Authorization: Bearer $fhir_token" "$fhir/Patient") == 200 ]] ||
+  fail "the token does not open the FHIR server"
+
+# ---- ppmg serve, fetching from the FHIR server ---------------------------------------------
+issuer=https://fetch-test.example.org/
+"$bin/ppmg_cds_client" keygen --alg ES384 --kid fetch-key --key-out "$work/key.pem" --jwks-out "$work/jwks.json"
+serve() { # NAME ARGS... -> port in $port
+  local name=$1
+  shift
+  "$bin/ppmg" serve --listen 127.0.0.1:0 --jwks "$issuer=$work/jwks.json" --as-of 2025-11-15 \
+    --store "sqlite:$work/$name.db" --access-log "$work/$name-access.log" "$@" 2>"$work/$name.err" &
+  pids+=($!)
+  port=
+  for _ in $(seq 1 300); do
+    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/$name.err" | grep -o '[0-9]*$' || true)
+    [[ -n $port ]] && return 0
+    sleep 0.1
+  done
+  fail "ppmg serve ($name) did not start"
+}
+svc=/cds-services/postpartum-massage-guidance
+call() { # PORT BODY_FILE OUT_FILE -> HTTP status
+  local t
+  t=$("$bin/ppmg_cds_client" token --key "$work/key.pem" --kid fetch-key --iss "$issuer" --aud "http://127.0.0.1:$1$svc")
+  curl -s -o "$3" -w '%{http_code}' -H "Authorization: Bearer $t" -H 'Content-Type: application/json' --data-binary "@$2" "http://127.0.0.1:$1$svc"
+}
+request() { # PATIENT SERVER TOKEN [PREFETCH_JSON] -> a hook request on stdout
+  printf '{"hook":"patient-view","hookInstance":"%s","fhirServer":"%s","fhirAuthorization":{"access_token":"%s","token_type":"Bearer","expires_in":300,"scope":"patient/*.read","subject":"ppmg"},"context":{"userId":"Practitioner/1","patientId":"%s"}%s}' \
+    "$(openssl rand -hex 8)" "$2" "$3" "$1" "${4:+,\"prefetch\":$4}"
+}
+
+serve main --fhir-allow "$fhir" --fhir-ca-file "$work/ca.pem"
+main=$port
+curl -s "http://127.0.0.1:$main/cds-services" >"$work/discovery.json"
+
+for p in $patients; do
+  # What an EHR would prefetch, from the same server, by the discovery document's templates.
+  node "$npmdir/tool.mjs" prefetch "$work/discovery.json" "$fhir" "$fhir_token" "$p" >"$work/prefetch-$p.json" || fail "prefetching $p"
+  request "$p" "$fhir" "$fhir_token" "$(cat "$work/prefetch-$p.json")" >"$work/with-prefetch.json"
+  request "$p" "$fhir" "$fhir_token" >"$work/without.json"
+  # Part of it prefetched (the Patient and the conditions), the rest fetched.
+  node -e 'const p=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(JSON.stringify({patient:p.patient,conditions:p.conditions}))' \
+    "$work/prefetch-$p.json" >"$work/partial-$p.json"
+  request "$p" "$fhir" "$fhir_token" "$(cat "$work/partial-$p.json")" >"$work/partial.json"
+  before=$(wc -l <"$work/fhir.log")
+  s=$(call "$main" "$work/with-prefetch.json" "$work/a.json")
+  [[ $s == 200 ]] || fail "$p with prefetch: HTTP $s $(cat "$work/a.json")"
+  [[ $(wc -l <"$work/fhir.log") == "$before" ]] || fail "a call with full prefetch fetched anyway"
+  s=$(call "$main" "$work/without.json" "$work/b.json")
+  [[ $s == 200 ]] || fail "$p without prefetch: HTTP $s $(cat "$work/b.json")"
+  node "$npmdir/tool.mjs" compare "$work/a.json" "$work/b.json" >"$work/cmp.txt" || fail "$p: cards differ between prefetch and fetch"
+  s=$(call "$main" "$work/partial.json" "$work/c.json")
+  [[ $s == 200 ]] || fail "$p partly prefetched: HTTP $s $(cat "$work/c.json")"
+  node "$npmdir/tool.mjs" compare "$work/a.json" "$work/c.json" >/dev/null || fail "$p: cards differ between prefetch and partial prefetch"
+  say "$p: $(cat "$work/cmp.txt") by prefetch, by fetch and by partial prefetch"
+done
+grep -E -q 'GET /fhir/Condition\?patient=Patient(/|%2F)p-fetch-1.*_offset=2' "$work/fhir.log" ||
+  fail "no next link was followed"
+"$bin/ppmg" audit --store "sqlite:$work/main.db" | grep -q '"valueString":"fhir"' || fail "no AuditEvent says the data came from the FHIR server"
+grep -q 'critical' "$work/b.json" || fail "the DVT was not found by fetching"
+say "next links followed; the audit names the data source"
+
+# ---- refusals: 412, no cards ---------------------------------------------------------------
+expect412() { # PORT BODY_FILE WORDS...
+  local port=$1 body=$2
+  shift 2
+  s=$(call "$port" "$body" "$work/r.json")
+  [[ $s == 412 ]] || fail "expected 412 ($*), got $s: $(head -c 400 "$work/r.json")"
+  grep -q '"cards"' "$work/r.json" && fail "a refusal carried cards"
+  for w in "$@"; do grep -q -- "$w" "$work/r.json" || fail "the 412 does not say \"$w\": $(cat "$work/r.json")"; done
+}
+request p-fetch-1 "$fhir" wrong-token >"$work/x.json"
+expect412 "$main" "$work/x.json" "HTTP 401"
+# Outside the allow list: the FHIR server itself, plain, and a look-alike prefix. No request at all.
+before=$(wc -l <"$work/fhir.log")
+request p-fetch-1 "http://127.0.0.1:$node_port/fhir" "$fhir_token" >"$work/x.json"
+expect412 "$main" "$work/x.json" "fhir-allow"
+request p-fetch-1 "https://127.0.0.1:$ha_port/fhirx" "$fhir_token" >"$work/x.json"
+expect412 "$main" "$work/x.json" "fhir-allow"
+[[ $(wc -l <"$work/fhir.log") == "$before" ]] || fail "a server outside --fhir-allow was asked"
+say "a wrong token and servers outside --fhir-allow give 412 (no request made)"
+
+serve otherca --fhir-allow "$fhir" --fhir-ca-file "$work/other-ca.pem"
+request p-fetch-1 "$fhir" "$fhir_token" >"$work/x.json"
+expect412 "$port" "$work/x.json" "TLS"
+serve pages --fhir-allow "$fhir" --fhir-ca-file "$work/ca.pem" --fhir-max-pages 1
+expect412 "$port" "$work/x.json" "more than 1 pages" "Condition"
+serve bytes --fhir-allow "$fhir" --fhir-ca-file "$work/ca.pem" --fhir-max-bytes 3000
+expect412 "$port" "$work/x.json" "exceed 3000 bytes"
+serve time --fhir-allow "https://127.0.0.1:$slow_ha_port/fhir" --fhir-ca-file "$work/ca.pem" --fhir-budget-ms 600
+request p-fetch-1 "https://127.0.0.1:$slow_ha_port/fhir" "$fhir_token" >"$work/x.json"
+t0=$(date +%s%N)
+expect412 "$port" "$work/x.json" "time budget"
+elapsed=$((($(date +%s%N) - t0) / 1000000))
+[[ $elapsed -lt 2000 ]] || fail "the 600 ms budget took $elapsed ms"
+say "an unknown CA, and the page, byte and time bounds give 412 (time bound answered in $elapsed ms)"
+
+if [[ -n ${PPMG_FETCH_LOAD_REQUESTS:-} ]]; then
+  # For the load, a FHIR server that does not log every request and serves pages of 100, behind
+  # the same haproxy configuration (TLS, token).
+  start_fhir loadfhir
+  node "$npmdir/tool.mjs" load "http://127.0.0.1:$fhir_port/fhir" "$src/records/dvt-paged.json" >/dev/null || fail "loading"
+  sed -n '/^global/,/^frontend slowfhir/p' "$work/haproxy.cfg" | sed '$d' |
+    sed "s/bind 127.0.0.1:$ha_port/bind 127.0.0.1:$(free_port)/; s/default_backend node/default_backend loadnode/" >"$work/haproxy-load.cfg"
+  printf 'backend loadnode\n  server n1 127.0.0.1:%s\n' "$fhir_port" >>"$work/haproxy-load.cfg"
+  load_ha=$(sed -n 's/.*bind 127.0.0.1:\([0-9]*\) ssl.*/\1/p' "$work/haproxy-load.cfg")
+  haproxy -f "$work/haproxy-load.cfg" -db >"$work/haproxy-load.log" 2>&1 &
+  pids+=($!)
+  wait_port "$load_ha" || fail "haproxy (load) did not start"
+  request p-fetch-1 "https://127.0.0.1:$load_ha/fhir" "$fhir_token" >"$work/load.json"
+  serve load --fhir-allow "https://127.0.0.1:$load_ha/fhir" --fhir-ca-file "$work/ca.pem"
+  result=$("$bin/ppmg_cds_client" load --url "http://127.0.0.1:$port" --key "$work/key.pem" --kid fetch-key --iss "$issuer" \
+    --body "$work/load.json" --requests "$PPMG_FETCH_LOAD_REQUESTS" --connections "${PPMG_FETCH_LOAD_CONNECTIONS:-16}" --max-seconds 300) ||
+    fail "the fetch-mode load: $result"
+  say "load (fetch mode): $result"
+fi
+say "passed in $(($(date +%s) - started)) s"
