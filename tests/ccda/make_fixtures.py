@@ -31,15 +31,17 @@ def day(n, time="T08:00:00Z"):
 
 
 class Twin:
-    def __init__(self, gender="female", birth="1992-04-01", background=True):
+    def __init__(self, gender="female", birth="1992-04-01", background=True, medication=True):
         self.n = 0
         self.entries = [{
             "resourceType": "Patient", "id": "pat-1",
             "identifier": [{"system": "urn:oid:2.16.840.1.113883.19.5.1", "value": "MRN-1"}],
             "name": [{"family": "Fixture", "given": ["Test"]}], "gender": gender, "birthDate": birth}]
-        if background:
-            self.condition(SCT, "72892002", "Normal pregnancy", clinical="resolved")
-            self.statement(RXNORM, "161", "Acetaminophen")
+        if background:  # the hand-written documents date their resolved pregnancy
+            self.condition(SCT, "72892002", "Normal pregnancy", clinical="resolved",
+                           onset="2025-01-01" if background == "dated" else None)
+            if medication:
+                self.statement(RXNORM, "161", "Acetaminophen")
 
     def id(self, kind):
         self.n += 1
@@ -58,7 +60,8 @@ class Twin:
                              "performedDateTime": when})
         return self
 
-    def condition(self, system, code, display, clinical="active", verification=None, onset=None):
+    def condition(self, system, code, display, clinical="active", verification=None, onset=None, text=None,
+                  more=()):
         r = {"resourceType": "Condition", "id": self.id("cond")}
         if clinical:
             r["clinicalStatus"] = {"coding": [
@@ -67,6 +70,10 @@ class Twin:
             r["verificationStatus"] = {"coding": [
                 {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]}
         r["code"] = self.concept(system, code, display)
+        for c in more:
+            r["code"]["coding"].append({"system": c[0], "code": c[1], "display": c[2]})
+        if text:
+            r["code"]["text"] = text
         r["subject"] = self.subject()
         if onset:
             r["onsetDateTime"] = onset
@@ -106,13 +113,15 @@ class Twin:
         self.entries.append(r)
         return self
 
-    def statement(self, system, code, display, status="active"):
-        self.entries.append({"resourceType": "MedicationStatement", "id": self.id("ms"), "status": status,
-                             "medicationCodeableConcept": self.concept(system, code, display),
-                             "subject": self.subject()})
+    def statement(self, system, code, display, status="active", effective=None):
+        r = {"resourceType": "MedicationStatement", "id": self.id("ms"), "status": status,
+             "medicationCodeableConcept": self.concept(system, code, display), "subject": self.subject()}
+        if effective:
+            r["effectiveDateTime"] = effective
+        self.entries.append(r)
         return self
 
-    def allergy(self, code, display, clinical="active"):
+    def allergy(self, code, display, clinical="active"):  # noqa: the clinical status as FHIR writes it
         self.entries.append({
             "resourceType": "AllergyIntolerance", "id": self.id("al"),
             "clinicalStatus": {"coding": [{
@@ -178,7 +187,46 @@ TWINS = {
     "semantics-stopped-enoxaparin": lambda: vaginal(20).request("67108", "Enoxaparin", status="stopped"),
     "heuristic-admission-and-postnatal-visit": lambda: Twin().encounter("183460006", "Obstetric emergency hospital admission", day(20))
     .encounter("169762003", "Postnatal visit", day(5)),
+    # The twins of the hand-written C-CDA documents (the same facts, as FHIR writes them).
+    "ccda-r11-dvt-concern-status": lambda: delivered(when="2025-10-26").condition(
+        SCT, "128053003", "Deep venous thrombosis", onset="2025-11-09T14:30:00-05:00",
+        text="Deep vein thrombosis, left calf",
+        more=[(ICD10CM, "I82.401", "Acute embolism and thrombosis of unspecified deep veins of right lower extremity")]),
+    "ccda-delivery-in-problem-list": lambda: dated().condition(SCT, "200144004", "Deliveries by cesarean",
+                                                               onset="2025-10-16T08:00:00Z"),
+    "ccda-planned-heparin": lambda: delivered(),
+    "ccda-negated-entries": lambda: delivered(medication=False)
+    .condition(SCT, "128053003", "Deep venous thrombosis", verification="refuted", onset="2025-11-10")
+    .procedure("11466000", "Cesarean section", "2025-10-26T08:00:00Z", status="not-done")
+    .statement(SCT, "410942007", "Drug or medicament", status="not-taken"),
+    "ccda-narrative-only": lambda: Twin(background=False),
+    "ccda-vitals-degf-fever-tachycardia": lambda: delivered()
+    .quantity("8310-5", "Body temperature", 101.3, "[degF]", "2025-11-14T08:00:00Z")
+    .quantity("8867-4", "Heart rate", 112, "/min", "2025-11-14T08:00:00Z"),
+    "ccda-r11-allergy-by-value": lambda: delivered().allergy("300916003", "Latex allergy"),
+    "ccda-encounter-diagnosis-dvt": lambda: delivered()
+    .encounter("4525004", "Emergency department patient visit", "2025-11-12T08:00:00Z")
+    .condition(SCT, "128053003", "Deep venous thrombosis", clinical=None, onset="2025-11-12"),
+    "ccda-partial-date-delivery": lambda: delivered(when="2025-10"),
+    "ccda-timezone-day-14": lambda: delivered(when="2025-11-01T23:30:00-05:00"),
+    "ccda-ids-repeated": lambda: bp(bp(delivered(), 170, 115, "2025-11-12T08:00:00Z"), 118, 76, "2025-11-14T08:00:00Z"),
+    "ccda-warfarin-statement-inr": lambda: delivered(medication=False)
+    .statement(RXNORM, "11289", "Warfarin", effective="2025-10-27")
+    .quantity("34714-6", "INR in Blood by Coagulation assay", 2.1, "{INR}", "2025-11-12T08:00:00Z"),
 }
+
+
+def dated(medication=True):
+    """The background of the hand-written documents: the pregnancy problem dated 2025-01-01."""
+    return Twin(background="dated", medication=medication)
+
+
+def delivered(medication=True, when="2025-10-26T08:00:00Z"):
+    return dated(medication).procedure("177184002", "Normal delivery procedure", when)
+
+
+def bp(twin, systolic, diastolic, when):
+    return twin.blood_pressure(systolic, diastolic, when)
 
 
 def strip(twin, resource_type):

@@ -30,6 +30,7 @@ inline void checkRefusal(const core::Error& e) {
 int ppmgFuzzFhirJson(const uint8_t* data, size_t size);
 int ppmgFuzzFhirXml(const uint8_t* data, size_t size);
 int ppmgFuzzRender(const uint8_t* data, size_t size);
+int ppmgFuzzCcda(const uint8_t* data, size_t size);
 
 #ifndef PPMG_FUZZ_REPLAY
 #define PPMG_FUZZ_TARGET(fn) \

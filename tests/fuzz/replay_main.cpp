@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
         ppmgFuzzFhirJson(bytes, data.size());
         ppmgFuzzFhirXml(bytes, data.size());
         ppmgFuzzRender(bytes, data.size());
+        ppmgFuzzCcda(bytes, data.size());
     }
-    std::printf("replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml and fuzz_render\n", files.size());
+    std::printf("replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_render and fuzz_ccda\n",
+                files.size());
     return 0;
 }

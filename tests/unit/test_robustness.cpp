@@ -101,6 +101,14 @@ std::string normalise(const std::string& doc) {
 const std::map<std::string, ppmg_status>& hostileStatuses() {
     static const std::map<std::string, ppmg_status> m = {
         {"binary-gzip.json.gz", PPMG_E_ENCODING},
+        {"ccda-billion-laughs.xml", PPMG_E_NOT_FHIR},
+        {"ccda-deep-nesting.xml", PPMG_E_LIMIT},
+        {"ccda-fragment.xml", PPMG_E_NO_PATIENT},
+        {"ccda-truncated.xml", PPMG_E_PARSE},
+        {"ccda-two-patients.xml", PPMG_E_AMBIGUOUS_PATIENT},
+        {"ccda-undefined-entity.xml", PPMG_E_PARSE},
+        {"ccda-wrong-namespace.xml", PPMG_E_NOT_FHIR},
+        {"ccda-xxe-file.xml", PPMG_E_NOT_FHIR},
         {"json-array.json", PPMG_E_NOT_FHIR},
         {"json-bad-birthdate.json", PPMG_E_NOT_FHIR},
         {"json-bad-escape.json", PPMG_E_PARSE},
@@ -608,8 +616,10 @@ TEST_CASE("Robustness: ABI misuse gets a status, never a crash", "[robustness][a
         bad = req;
         bad.input_format = static_cast<ppmg_input_format>(-1);
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);
-        bad.input_format = static_cast<ppmg_input_format>(3);
+        bad.input_format = static_cast<ppmg_input_format>(99);
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);
+        bad.input_format = PPMG_INPUT_CCDA;  // ABI 1.2: accepted, and a JSON record is not C-CDA
+        expect(PPMG_E_PARSE, engine, &bad, &out);
         bad = req;
         bad.output_format = static_cast<ppmg_output_format>(99);
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);

@@ -54,6 +54,7 @@ inline std::optional<DateTime> parseFhirDateTime(const char* text) { return pars
 // The result's text views the argument, which must outlive it.
 std::optional<DateTime> parseHl7Timestamp(std::string_view text);
 std::optional<DateTime> parseHl7Timestamp(std::string&& text) = delete;  // its text would dangle
+inline std::optional<DateTime> parseHl7Timestamp(const char* text) { return parseHl7Timestamp(std::string_view(text)); }
 // Strict "YYYY-MM-DD".
 std::optional<Date> parseIsoDate(std::string_view text);
 std::string formatIsoDate(Date d);  // "2025-11-15"

@@ -549,7 +549,8 @@ private:
             const Node* role = child(target, "patientRole");
             if (!role) return;
             Patient p;
-            const std::string path = "/ClinicalDocument/recordTarget[" + std::to_string(index) + "]/patientRole/patient";
+            const std::string path =
+                "/ClinicalDocument/recordTarget[" + std::to_string(index) + "]/patientRole/patient";
             p.source.resourceType = "Patient";
             p.source.path = kept(path);
             forEach(role, "id", [&](const Node* id) {

@@ -10,6 +10,8 @@
 #include <climits>
 #include <cstring>
 
+#include <libxml/uri.h>
+
 #include "base/errors.hpp"
 
 #if defined(__SSE2__)
@@ -592,6 +594,12 @@ private:
                 if (prefix == "xml" || prefix == "xmlns") return false;
                 if (!prefix.empty() && a.value.empty()) return false;
                 if (a.value == kXmlNs || a.value == "http://www.w3.org/2000/xmlns/") return false;
+                if (!prefix.empty()) {  // libxml2 refuses a prefix bound to what its URI parser refuses
+                    scratch_.assign(a.value);
+                    xmlURIPtr uri = xmlParseURI(scratch_.c_str());
+                    if (!uri) return false;
+                    xmlFreeURI(uri);
+                }
                 for (size_t s = r + 1; s < raw_.size(); ++s)
                     if (raw_[s].qname == a.qname) return false;  // declared twice
                 ns_.push_back({prefix, a.value});

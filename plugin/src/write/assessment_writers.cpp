@@ -66,7 +66,8 @@ std::string documentEntryText(const DocumentEntry& d) {
     if (!d.idExtension.empty()) s.append(" extension ").append(d.idExtension);
     s.append("; section ");
     if (!d.sectionTitle.empty()) s.append(d.sectionTitle).append(" ");
-    s.append("(").append(d.sectionTemplateId.empty() ? std::string_view("no template") : std::string_view(d.sectionTemplateId));
+    s.append("(").append(d.sectionTemplateId.empty() ? std::string_view("no template")
+                                                     : std::string_view(d.sectionTemplateId));
     s.append("); template ").append(d.templateId.empty() ? std::string_view("none") : std::string_view(d.templateId));
     return s;
 }
