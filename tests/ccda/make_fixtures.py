@@ -69,7 +69,7 @@ class Twin:
         if verification:
             r["verificationStatus"] = {"coding": [
                 {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]}
-        r["code"] = self.concept(system, code, display)
+        r["code"] = self.concept(system, code, display) if code else {}
         for c in more:
             r["code"]["coding"].append({"system": c[0], "code": c[1], "display": c[2]})
         if text:
@@ -187,6 +187,9 @@ TWINS = {
     "semantics-stopped-enoxaparin": lambda: vaginal(20).request("67108", "Enoxaparin", status="stopped"),
     "heuristic-admission-and-postnatal-visit": lambda: Twin().encounter("183460006", "Obstetric emergency hospital admission", day(20))
     .encounter("169762003", "Postnatal visit", day(5)),
+    "time-06-recent-caesarean": lambda: caesarean(20).procedure("177184002", "Normal delivery procedure", day(5)),
+    "rev-06-uncoded-problem": lambda: vaginal(20).condition(None, None, None, text="Painful swollen left calf"),
+    "rev-07-unusable-unit": lambda: vaginal(20).quantity("777-3", "Platelets", 42, "g/L", day(2)),
     # The twins of the hand-written C-CDA documents (the same facts, as FHIR writes them).
     "ccda-r11-dvt-concern-status": lambda: delivered(when="2025-10-26").condition(
         SCT, "128053003", "Deep venous thrombosis", onset="2025-11-09T14:30:00-05:00",
@@ -210,6 +213,7 @@ TWINS = {
     "ccda-partial-date-delivery": lambda: delivered(when="2025-10"),
     "ccda-timezone-day-14": lambda: delivered(when="2025-11-01T23:30:00-05:00"),
     "ccda-ids-repeated": lambda: bp(bp(delivered(), 170, 115, "2025-11-12T08:00:00Z"), 118, 76, "2025-11-14T08:00:00Z"),
+    "ccda-two-record-targets": lambda: two_record_targets(),
     "ccda-warfarin-statement-inr": lambda: delivered(medication=False)
     .statement(RXNORM, "11289", "Warfarin", effective="2025-10-27")
     .quantity("34714-6", "INR in Blood by Coagulation assay", 2.1, "{INR}", "2025-11-12T08:00:00Z"),
@@ -227,6 +231,19 @@ def delivered(medication=True, when="2025-10-26T08:00:00Z"):
 
 def bp(twin, systolic, diastolic, when):
     return twin.blood_pressure(systolic, diastolic, when)
+
+
+def two_record_targets():
+    """Two patients (two recordTargets), and facts that name neither (as C-CDA cannot)."""
+    t = Twin(background=False)
+    t.entries.append({"resourceType": "Patient", "id": "pat-2",
+                      "identifier": [{"system": "urn:oid:2.16.840.1.113883.19.5.1", "value": "MRN-2"}],
+                      "name": [{"family": "Other", "given": ["Second"]}], "gender": "female",
+                      "birthDate": "1990-02-02"})
+    t.procedure("177184002", "Normal delivery procedure", "2025-10-26T08:00:00Z")
+    for e in t.entries:
+        e.pop("subject", None)
+    return t
 
 
 def strip(twin, resource_type):
