@@ -573,9 +573,14 @@ TEST_CASE("C-CDA R1.1 and R2.1 renderings of one record give the same facts", "[
         CcdaStyle r11;
         r11.r11 = true;
         r11.narrative = false;
-        const PatientRecord a = facts(fhirJsonToCcda(json, oidOf).xml);
-        const PatientRecord b = facts(fhirJsonToCcda(json, oidOf, r11).xml);
-        CHECK(describeFacts(a, false) == describeFacts(b, false));
+        CcdaConversion r21, old;
+        try {
+            r21 = fhirJsonToCcda(json, oidOf);
+            old = fhirJsonToCcda(json, oidOf, r11);
+        } catch (const NotExpressible&) {
+            continue;  // two patients: a document about one cannot carry it
+        }
+        CHECK(describeFacts(facts(r21.xml), false) == describeFacts(facts(old.xml), false));
     }
 }
 

@@ -178,11 +178,12 @@ void appendUtf8(std::string& out, uint32_t c) {
 // 0xEF. Sixteen bytes at a time with SSE2; the table decides the rest.
 const char* nextStop(const char* p, const char* end, bool values) {
     const auto& t = stopTable();
-    // Most values and most runs between tags are short: bytes one at a time first.
-    for (const char* scalar = std::min(end, p + 16); p < scalar; ++p) {
-        const unsigned char c = static_cast<unsigned char>(*p);
-        if (t[c] && (values || (c != '\t' && c != '\n'))) return p;
-    }
+    // Most runs between tags are empty or a little white space: those bytes one at a time first.
+    if (!values)
+        for (const char* scalar = std::min(end, p + 16); p < scalar; ++p) {
+            const unsigned char c = static_cast<unsigned char>(*p);
+            if (t[c] && c != '\t' && c != '\n') return p;
+        }
 #if defined(__SSE2__)
     const __m128i low = _mm_set1_epi8(0x1F), amp = _mm_set1_epi8('&'), lt = _mm_set1_epi8('<'),
                   bracket = _mm_set1_epi8(']'), dq = _mm_set1_epi8('"'), sq = _mm_set1_epi8('\''),
