@@ -7,6 +7,35 @@
 namespace ppmg::cli {
 namespace {
 
+const char* kAssessUsage =
+    "usage: ppmg assess [options] FILE\n"
+    "\n"
+    "Assesses the record in FILE (FHIR R4 JSON or XML; '-' reads stdin) and writes the assessment.\n"
+    "\n"
+    "  --as-of YYYY-MM-DD    the date the rules evaluate as of (default: today, UTC)\n"
+    "  --format json|text    JSON (default), or plain text for people\n"
+    "  --patient ID          the Patient.id to assess when the record holds several\n"
+    "  --input-format auto|json|xml   default: auto (by the first character)\n"
+    "  -o, --output OUT      write OUT (a regular file, replaced whole) instead of stdout\n"
+    "  --plugin PATH, --content DIR, --custodian NAME, --custodian-oid OID   (see ppmg --help)\n"
+    "\n"
+    "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
+
+const char* kRenderUsage =
+    "usage: ppmg render [options] FILE\n"
+    "\n"
+    "Writes the HL7 CDA R2 guidance document (or its HTML view) for the record in FILE\n"
+    "(FHIR R4 JSON or XML; '-' reads stdin).\n"
+    "\n"
+    "  --as-of YYYY-MM-DD    the date the rules evaluate as of (default: today, UTC)\n"
+    "  --format cda|html     the CDA document (default), or its HTML view\n"
+    "  --patient ID          the Patient.id to assess when the record holds several\n"
+    "  --input-format auto|json|xml   default: auto (by the first character)\n"
+    "  -o, --output OUT      write OUT (a regular file, replaced whole) instead of stdout\n"
+    "  --plugin PATH, --content DIR, --custodian NAME, --custodian-oid OID   (see ppmg --help)\n"
+    "\n"
+    "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
+
 struct Job {
     std::string file;
     std::string data;
@@ -14,19 +43,25 @@ struct Job {
 };
 
 int runGuidance(int argc, char** argv, bool render) {
+    const char* command = render ? "render" : "assess";
     std::vector<std::string> valued = engineOptions();
     for (const char* o :
          {"--as-of", "--format", "--patient", "--input-format", "-o", "--output", "--audience", "--lang"})
         valued.push_back(o);
     Args args;
     try {
-        args = parseArgs(argc, argv, 2, valued, {});
+        args = parseArgs(argc, argv, 2, valued, {"--help", "-h"});
     } catch (const std::invalid_argument& e) {
-        printError("", std::string(e.what()) + " (see ppmg --help)");
+        printError("", std::string(e.what()) + " (see ppmg " + command + " --help)");
         return kBadInput;
     }
+    if (args.has("--help") || args.has("-h")) {
+        std::cout << (render ? kRenderUsage : kAssessUsage);
+        return kOk;
+    }
     if (args.positional.size() != 1) {
-        printError("", std::string("expected one FILE: ppmg ") + (render ? "render" : "assess") + " [options] FILE");
+        printError("", std::string("expected one FILE: ppmg ") + command + " [options] FILE (see ppmg " + command +
+                           " --help)");
         return kBadInput;
     }
     Job job;
@@ -40,8 +75,10 @@ int runGuidance(int argc, char** argv, bool render) {
             job.request.outputFormat = PPMG_OUTPUT_CDA;
         else if (format == "html")
             job.request.outputFormat = PPMG_OUTPUT_HTML;
+        else if (format == "mdm")
+            job.request.outputFormat = PPMG_OUTPUT_MDM;
         else {
-            printError("", "--format must be cda or html");
+            printError("", "--format must be cda, html or mdm");
             return kBadInput;
         }
     } else {
@@ -71,12 +108,20 @@ int runGuidance(int argc, char** argv, bool render) {
         job.request.inputFormat = PPMG_INPUT_FHIR_XML;
     else if (inputFormat == "ccda")
         job.request.inputFormat = PPMG_INPUT_CCDA;
+    else if (inputFormat == "hl7v2")
+        job.request.inputFormat = PPMG_INPUT_HL7V2;
     else if (inputFormat != "auto") {
-        printError("", "--input-format must be auto, json, xml or ccda");
+        printError("", "--input-format must be auto, json, xml, ccda or hl7v2");
         return kBadInput;
     }
-    if (!job.request.asOf.empty() && (job.request.asOf.size() != 10 || job.request.asOf[4] != '-')) {
+    // Only a missing --as-of means today: an empty one is a mistake (an unset shell variable).
+    if (args.has("--as-of") &&
+        (job.request.asOf.size() != 10 || job.request.asOf[4] != '-' || job.request.asOf[7] != '-')) {
         printError("", "--as-of must be YYYY-MM-DD, got \"" + job.request.asOf + "\"");
+        return kBadInput;
+    }
+    if (args.has("--patient") && job.request.patientId.empty()) {
+        printError("", "--patient needs a Patient.id, got \"\"");
         return kBadInput;
     }
     try {
@@ -93,9 +138,12 @@ int runGuidance(int argc, char** argv, bool render) {
     try {
         out = render ? session.engine->render(job.request) : session.engine->assess(job.request);
     } catch (const ppmg::Exception& e) {
-        printException(job.file, e);
+        // The plugin's messages name no option of this command line; the hint does.
+        printException(job.file, e, e.status() == PPMG_E_AMBIGUOUS_PATIENT ? "choose one with --patient ID" : "");
         return isInputError(e.status()) ? kBadInput : kFailure;
     }
+    // Text is for a terminal: nothing from the record may reach it as a control character.
+    if (job.request.outputFormat == PPMG_OUTPUT_TEXT) out = neutraliseControls(out, true);
     const std::string target = args.get("-o", args.get("--output"));
     try {
         if (target.empty() || target == "-") {
@@ -104,7 +152,8 @@ int runGuidance(int argc, char** argv, bool render) {
             if (!std::cout) throw std::runtime_error("cannot write to standard output");
         } else {
             writeFileAtomic(target, out);
-            std::cerr << "ppmg: wrote " << target << " (" << out.size() << " bytes)" << std::endl;
+            std::cerr << "ppmg: wrote " << neutraliseControls(target, false) << " (" << out.size() << " bytes)"
+                      << std::endl;
         }
     } catch (const std::exception& e) {
         printError(target, e.what());

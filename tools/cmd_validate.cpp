@@ -19,24 +19,44 @@ void collect(void* ctx, xmlErrorPtr err) {
     errors->push_back("line " + std::to_string(err->line) + ": " + msg);
 }
 
+const char* kValidateUsage =
+    "usage: ppmg validate [--schema CDA.xsd] FILE.xml\n"
+    "\n"
+    "Checks a CDA document against HL7's CDA R2 schema (with the SDTC extensions:\n"
+    "infrastructure/cda/CDA_SDTC.xsd in HL7's CDA R2 normative edition). The schema is HL7's and\n"
+    "does not ship with ppmg: name it with --schema, or with the environment variable\n"
+    "PPMG_CDA_SCHEMA.\n"
+    "\n"
+    "Exit status: 0 valid, 1 not valid (or no schema), 2 bad input or usage.\n";
+
 }  // namespace
 
 int runValidate(int argc, char** argv) {
     Args args;
     try {
-        args = parseArgs(argc, argv, 2, {"--schema"}, {});
+        args = parseArgs(argc, argv, 2, {"--schema"}, {"--help", "-h"});
     } catch (const std::invalid_argument& e) {
-        printError("", e.what());
+        printError("", std::string(e.what()) + " (see ppmg validate --help)");
         return kBadInput;
     }
+    if (args.has("--help") || args.has("-h")) {
+        std::cout << kValidateUsage;
+        return kOk;
+    }
     if (args.positional.size() != 1) {
-        printError("", "expected one FILE: ppmg validate [--schema XSD] FILE.xml");
+        printError("", "expected one FILE: ppmg validate [--schema XSD] FILE.xml (see ppmg validate --help)");
         return kBadInput;
     }
     const std::string file = args.positional.front();
     std::string schema = args.get("--schema");
-    if (schema.empty() && std::getenv("PPMG_CDA_SCHEMA")) schema = std::getenv("PPMG_CDA_SCHEMA");
-    if (schema.empty()) schema = PPMG_DEFAULT_CDA_SCHEMA;
+    if (!args.has("--schema") && std::getenv("PPMG_CDA_SCHEMA")) schema = std::getenv("PPMG_CDA_SCHEMA");
+    if (schema.empty()) {
+        // HL7's schema does not ship, and no path to one is built in: say, in one line, how to name it.
+        printError("",
+                   "no CDA schema: HL7's CDA schema does not ship with ppmg; name its CDA_SDTC.xsd with "
+                   "--schema PATH or the environment variable PPMG_CDA_SCHEMA");
+        return kFailure;
+    }
 
     std::string data;
     try {

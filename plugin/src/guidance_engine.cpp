@@ -4,8 +4,10 @@
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
-#include <dlfcn.h>
 #include <libxml/parser.h>
+#include <sys/stat.h>
+
+#include <mutex>
 
 #include "assess/rule_engine.hpp"
 #include "base/errors.hpp"
@@ -14,6 +16,7 @@
 #include "write/cda_writer.hpp"
 #include "write/document_id.hpp"
 #include "write/html_view.hpp"
+#include "write/mdm_writer.hpp"
 
 namespace ppmg::core {
 
@@ -28,19 +31,52 @@ Date today() {
 
 }  // namespace
 
-std::string defaultContentDir() {
-    Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(&defaultContentDir), &info) && info.dli_fname) {
-        // The plugin sits in <prefix>/lib or in a multiarch <prefix>/lib/x86_64-linux-gnu.
-        Poco::Path installed = Poco::Path(info.dli_fname).parent();
-        for (int up = 1; up <= 2 && installed.depth() > 0; ++up) {
-            installed.popDirectory();
-            Poco::Path candidate(installed);
-            candidate.append(Poco::Path(PPMG_INSTALL_CONTENT_REL).makeDirectory());
-            if (Poco::File(candidate.toString() + "ppmg-content.xml").exists()) return candidate.toString();
-        }
-    }
-    return PPMG_SOURCE_CONTENT_DIR;
+namespace {
+
+std::mutex gPluginPathMutex;
+std::string& pluginPathStore() {
+    static auto* path = new std::string();  // never destroyed: an engine may be created at exit
+    return *path;
+}
+
+bool isFile(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The folder part of a path, without a trailing slash ("" for a bare name).
+std::string folderOf(const std::string& path) {
+    const size_t slash = path.find_last_of('/');
+    if (slash == std::string::npos) return "";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+void setPluginPath(const std::string& path) {
+    std::lock_guard<std::mutex> lock(gPluginPathMutex);
+    pluginPathStore() = path;
+}
+
+std::string pluginPath() {
+    std::lock_guard<std::mutex> lock(gPluginPathMutex);
+    return pluginPathStore();
+}
+
+std::vector<std::string> installedContentCandidates(const std::string& plugin) {
+    // <prefix>/lib/libppmg_plugin.so, <prefix>/lib/<multiarch>/libppmg_plugin.so, and the build
+    // tree's <build>/bin/libppmg_plugin.so beside its copy <build>/share/ppmg/content.
+    std::vector<std::string> out;
+    std::string dir = folderOf(plugin);
+    if (dir.empty()) dir = ".";
+    for (const char* up : {"/..", "/../.."}) out.push_back(dir + up + "/" PPMG_INSTALL_CONTENT_REL);
+    return out;
+}
+
+std::string installedContentDir(const std::string& plugin) {
+    for (const auto& candidate : installedContentCandidates(plugin))
+        if (isFile(candidate + "/ppmg-content.xml")) return candidate;
+    return "";
 }
 
 struct GuidanceEngine::Prepared {
@@ -49,7 +85,20 @@ struct GuidanceEngine::Prepared {
 
 GuidanceEngine::GuidanceEngine(EngineConfig config) : config_(std::move(config)) {
     xmlInitParser();
-    if (config_.contentDir.empty()) config_.contentDir = defaultContentDir();
+    if (config_.contentDir.empty()) {
+        const std::string plugin = pluginPath();
+        if (plugin.empty())
+            throw Error(PPMG_E_CONTENT,
+                        "no content folder was given, and the plugin does not know where it is installed to "
+                        "find its own (the host did not tell it)");
+        config_.contentDir = installedContentDir(plugin);
+        if (config_.contentDir.empty()) {
+            std::string looked;
+            for (const auto& c : installedContentCandidates(plugin)) looked += (looked.empty() ? "" : ", ") + c;
+            throw Error(PPMG_E_CONTENT, "no content folder was given, and none is installed beside the plugin " +
+                                            plugin + " (looked in " + looked + ")");
+        }
+    }
     content_ = loadContent(config_.contentDir);
     cdaFragments_ = prepareCdaFragments(*content_);
     std::string xsl = Poco::Path(Poco::Path(config_.contentDir).makeDirectory(), kHtmlStylesheet).toString();
@@ -103,8 +152,8 @@ void GuidanceEngine::checkDocumentFormat(const RequestSpec& r) const {
         throw Error(PPMG_E_UNSUPPORTED, "the content has no patient handout");
     languageIndex(r);
     if (r.outputFormat != PPMG_OUTPUT_DEFAULT && r.outputFormat != PPMG_OUTPUT_CDA &&
-        r.outputFormat != PPMG_OUTPUT_HTML)
-        throw Error(PPMG_E_UNSUPPORTED, "render writes CDA or HTML only");
+        r.outputFormat != PPMG_OUTPUT_HTML && r.outputFormat != PPMG_OUTPUT_MDM)
+        throw Error(PPMG_E_UNSUPPORTED, "render writes CDA, HTML or MDM only");
     if (r.outputFormat == PPMG_OUTPUT_HTML && !htmlView_)
         throw Error(PPMG_E_UNSUPPORTED, "no HTML stylesheet in the content (" + std::string(kHtmlStylesheet) + ")");
 }
@@ -133,6 +182,7 @@ std::string GuidanceEngine::document(const Prepared& p, const RequestSpec& r) co
     ctx.patient = r.audience == PPMG_AUDIENCE_PATIENT;
     ctx.language = ctx.patient ? languageIndex(r) : 0;
     std::string cda = writeCda(p.assessment, *content_, ctx, ctx.patient ? nullptr : cdaFragments_.get());
+    if (r.outputFormat == PPMG_OUTPUT_MDM) return writeMdm(p.assessment, cda, ctx);
     if (r.outputFormat != PPMG_OUTPUT_HTML) return cda;
     return htmlView_->transform(cda);
 }

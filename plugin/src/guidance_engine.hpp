@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "content/content.hpp"
 #include "ppmg/ppmg.h"
@@ -15,7 +16,7 @@ struct CdaFragments;  // write/cda_writer.hpp
 class HtmlView;       // write/html_view.hpp
 
 struct EngineConfig {
-    std::string contentDir;  // "" = beside the plugin, else the source tree's content/
+    std::string contentDir;  // "" = installed beside the plugin (pluginPath()), else PPMG_E_CONTENT
     std::string custodianName = "ppmg";
     std::string custodianOid = PPMG_OID_ROOT;
     ReadLimits limits;
@@ -25,7 +26,7 @@ struct RequestSpec {
     std::string_view data;
     ppmg_input_format inputFormat = PPMG_INPUT_AUTO;
     ppmg_output_format outputFormat = PPMG_OUTPUT_DEFAULT;
-    std::string asOf;  // "" = today (UTC)
+    std::string asOf;  // "" = today (UTC); the ABI refuses an empty as_of before it gets here
     std::string patientId;
     std::string sourceName;                            // for messages; "" = "input"
     ppmg_audience audience = PPMG_AUDIENCE_CLINICIAN;  // render: the clinician's guidance or her handout
@@ -64,7 +65,15 @@ private:
     std::unique_ptr<const CdaFragments> cdaFragments_;  // the CDA's content-only parts, written once
 };
 
-// Where the content is when the options name none.
-std::string defaultContentDir();
+// The path of the plugin's own file, as the host's init call gave it (or, for a host built before
+// ABI 1.2, as the dynamic loader records it: abi/entry.cpp); "" until one of them has said.
+void setPluginPath(const std::string& path);
+std::string pluginPath();
+// Where the content installed beside a plugin at that path may be: <dir>/../share/ppmg/content
+// (<prefix>/lib, or the build tree's bin/ beside its copy of the content) and
+// <dir>/../../share/ppmg/content (a multiarch <prefix>/lib/x86_64-linux-gnu).
+std::vector<std::string> installedContentCandidates(const std::string& plugin);
+// The first candidate that holds ppmg-content.xml, or "".
+std::string installedContentDir(const std::string& plugin);
 
 }  // namespace ppmg::core

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml, fuzz_render and fuzz_ccda
-# (the C-CDA reader, and the fast XML scanner against libxml2), built
+# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2, fuzz_render and
+# fuzz_ccda (the C-CDA reader, and the fast XML scanner against libxml2), built
 # with clang (ASan + UBSan + coverage) in build-fuzz/, each for PPMG_FUZZ_SECONDS (60) from a seed
 # corpus made at run time from ../shared/data, ../shared/examples, samples/, tests/hostile/ and
 # tests/ccda/.
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 seconds=${PPMG_FUZZ_SECONDS:-60}
 build=${PPMG_FUZZ_BUILD_DIR:-build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_render fuzz_ccda)
+((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_hl7v2 fuzz_render fuzz_ccda)
 shared=../shared
 
 if [[ ! -d $shared/data || ! -d $shared/examples ]]; then
@@ -39,7 +39,7 @@ mkdir -p "$artifacts"
 seed() {  # target, extension pattern
   local dir=$corpus/$1
   mkdir -p "$dir"
-  find "$shared/data" "$shared/examples" samples tests/hostile tests/fuzz/regressions tests/ccda -type f \
+  find "$shared/data" "$shared/examples" samples tests/hostile tests/hl7v2 tests/fuzz/regressions tests/ccda -type f \
     \( -iname "$2" \) -size -128k ! -name expected.json -print0 |
     while IFS= read -r -d '' f; do cp "$f" "$dir/$(echo "$f" | tr '/' '_')"; done
 }
@@ -51,6 +51,7 @@ for target in "${targets[@]}"; do
   case $target in
     fuzz_fhir_json) seed "$target" '*.json' ;;
     fuzz_fhir_xml) seed "$target" '*.xml' ;;
+    fuzz_hl7v2) seed "$target" '*.hl7' ;;
     fuzz_render) seed "$target" '*.json'; seed "$target" '*.xml' ;;
     fuzz_ccda) seed "$target" '*.xml' ;;
     *) echo "fuzz: unknown target $target" >&2; exit 2 ;;
@@ -80,7 +81,7 @@ if ((${#failed[@]})); then
 fuzz: to reproduce one:      build-fuzz/bin/TARGET build-fuzz/artifacts/TARGET-crash-...
 fuzz: to keep it as a test:  fix the bug, then
         cp build-fuzz/artifacts/TARGET-crash-... tests/fuzz/regressions/SHORT-NAME.bin
-      and run `ctest -R fuzz_regressions` (it replays every file there through all four targets).
+      and run `ctest -R fuzz_regressions` (it replays every file there through all five targets).
 HOW
   exit 1
 fi

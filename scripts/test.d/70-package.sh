@@ -5,7 +5,9 @@
 #     files, the content and its stylesheet, the docs and the copyright; its Depends are computed;
 #   - lintian reports no error or warning (the suppressed tags, and why, are listed below);
 #   - the .deb's own `ppmg`, unpacked anywhere, finds its plugin and content with nothing configured;
-#   - the .tar.gz (multiarch layout) is relocatable: the C example builds against it with CMake.
+#   - the .tar.gz (multiarch layout) is relocatable: the C example builds against it with CMake;
+#   - no build-machine path in anything shipped; the .tar.gz renders a CDA document with no
+#     ../shared and validates it when given HL7's schema (tests/packaging/check_shipped.sh).
 # The tests in tests/packaging (headers, install + examples, ABI) run in the main CTest run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -117,6 +119,10 @@ cmake --build "$work/c_host" >/dev/null
   >"$work/c_host.txt" || { cat "$work/c_host.txt"; fail "the C example against the .tar.gz"; }
 grep -q '"applicable":true' "$work/c_host.txt" || fail "the C example against the .tar.gz printed no assessment"
 echo "package: the C example builds and runs against the unpacked .tar.gz"
+
+# ---- Nothing of this machine inside; the .tar.gz renders and validates without ../shared ----------
+bash tests/packaging/check_shipped.sh --deb "$deb" --tgz "$tgz" --source-dir "$PWD" --build-dir "$build_dir" \
+     --shared-dir "${PPMG_SHARED_DIR:-../shared}"
 
 # ---- SOUP versions in the safety file ---------------------------------------------------------
 # docs/clinical-safety.md lists the versions of the libraries the plugin relies on; say when the

@@ -204,8 +204,10 @@ int runServe(int argc, char** argv) {
     facts.contentVersion = info.content_version ? info.content_version : "";
     facts.contentSha256 = info.content_sha256 ? info.content_sha256 : "";
     facts.pluginVersion = info.plugin_version ? info.plugin_version : "";
-    config.scale.contentDir = cds::findContentDir(args.get("--content"), session.plugin->path(),
-                                                  PPMG_INSTALL_CONTENT_REL, PPMG_SOURCE_CONTENT_DIR);
+    // Beside the plugin, as the plugin finds it (the build tree has the installed layout); no
+    // source-tree fallback, so no path of the build machine is compiled into the program.
+    config.scale.contentDir =
+        cds::findContentDir(args.get("--content"), session.plugin->path(), PPMG_INSTALL_CONTENT_REL, "");
     if (!config.insecureNoAuth)
         std::cerr << "ppmg serve: trusting " << keys->issuerCount() << " issuer(s), " << keys->keyCount() << " key(s)"
                   << std::endl;

@@ -29,6 +29,7 @@ inline void checkRefusal(const core::Error& e) {
 // Each target's body, callable without libFuzzer by the regression replayer.
 int ppmgFuzzFhirJson(const uint8_t* data, size_t size);
 int ppmgFuzzFhirXml(const uint8_t* data, size_t size);
+int ppmgFuzzHl7v2(const uint8_t* data, size_t size);
 int ppmgFuzzRender(const uint8_t* data, size_t size);
 int ppmgFuzzCcda(const uint8_t* data, size_t size);
 

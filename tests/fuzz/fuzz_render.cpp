@@ -15,6 +15,7 @@ namespace {
 const ppmg::core::GuidanceEngine& engine() {
     static const ppmg::core::GuidanceEngine e([] {
         ppmg::core::EngineConfig c;
+        c.contentDir = PPMG_SOURCE_CONTENT_DIR;  // the fuzzers link the core, not the plugin
         c.limits.maxStringBytes = 4096;
         c.limits.maxResources = 64;
         return c;

@@ -85,4 +85,17 @@ static ppmg_status negotiate(uint32_t host) {
 
 static const void* getApi(const char* id) { return id && strcmp(id, PPMG_CORE_API_ID) == 0 ? &kTable : NULL; }
 
-__attribute__((visibility("default"))) const ppmg_plugin_entry ppmg_entry = {STUB_ABI, "1.0.0-stub", negotiate, getApi};
+/* The entry exactly as ABI 1.0 laid it out: it ends after get_api, so a host that read the 1.2
+ * members (negotiate_version, init) without checking abi_version would read past it (and
+ * AddressSanitizer, in the sanitizer stage, would say so). Exported under the name ppmg_entry; its
+ * C name differs because ppmg.h declares ppmg_entry with the 1.2 type. */
+struct entry_1_0 {
+    uint32_t abi_version;
+    const char* plugin_version;
+    ppmg_status (*negotiate)(uint32_t host_abi_version);
+    const void* (*get_api)(const char* id);
+};
+PPMG_STATIC_ASSERT(sizeof(struct entry_1_0) == offsetof(ppmg_plugin_entry, negotiate_version),
+                   "the 1.0 entry is the 1.2 entry's prefix");
+__attribute__((visibility("default")))
+const struct entry_1_0 stub_entry __asm__("ppmg_entry") = {STUB_ABI, "1.0.0-stub", negotiate, getApi};

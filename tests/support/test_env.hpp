@@ -35,6 +35,10 @@ std::string comparableFacts(const PatientRecord& record);
 std::string assessmentSummary(const Assessment& a);
 // The content's OID of a FHIR code system uri ("" when it has none).
 std::string oidOf(std::string_view uri);
+// The checks of a JSON record's HL7 v2 twin (assessRecord runs them for every JSON vignette), and
+// how many vignettes had one.
+void checkHl7v2Twin(const std::string& json, const PatientRecord& fhir, const Assessment& fhirAssessment, Date asOf);
+size_t& hl7v2TwinCount();
 
 // Outcome code per massage type code, e.g. {"abdominal": "defer", ...}.
 std::map<std::string, std::string> outcomes(const Assessment& a);

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "plugin_loader.hpp"
+#include <ppmg/host/plugin_loader.hpp>
 #include "ppmg/ppmg.hpp"
 #include "support/fhir_builder.hpp"
 #include "support/run_process.hpp"
@@ -120,14 +120,25 @@ TEST_CASE("assess_and_render: the C++ wrapper falls back to two calls on a table
 TEST_CASE("assess_and_render: an SDK 1.1 host loads an ABI 1.0 plugin and falls back to two calls", "[abi][both]") {
     ppmg::host::Plugin old(PPMG_STUB_PLUGIN_1_0);  // a plugin whose table ends before assess_and_render
     CHECK(old.entry().abi_version == ((1u << 16) | 0u));
+    CHECK_FALSE(PPMG_ENTRY_HAS_1_2(&old.entry()));  // so the loader negotiated the 1.0 way, without init
+    CHECK(old.abiVersion() == ((1u << 16) | 0u));
     CHECK_FALSE(PPMG_CORE_API_HAS(&old.core(), assess_and_render));
-    ppmg::Engine e(old.core());
+    ppmg::Engine e(old.core(), nullptr, old.abiVersion());
     CHECK_FALSE(e.hasAssessAndRender());
     ppmg::Request r;
     r.data = "{}";
     const ppmg::Engine::Both both = e.assessAndRender(r);
     CHECK(both.assessment == "{\"applicable\":true,\"stub\":\"abi 1.0\"}");
     CHECK(both.document == "<ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>");
+    // A 1.2 request member is not sent to a plugin that would ignore it: refused on this side.
+    r.audience = PPMG_AUDIENCE_PATIENT;
+    try {
+        e.assess(r);
+        FAIL("a patient audience was sent to an ABI 1.0 plugin");
+    } catch (const ppmg::Exception& ex) {
+        CHECK(ex.status() == PPMG_E_UNSUPPORTED);
+        CHECK_THAT(ex.what(), Catch::Contains("1.0") && Catch::Contains("audience"));
+    }
 
     // The benchmark's default unit needs the 1.1 call, and says so; two calls work.
     const std::string sample = std::string(PPMG_SAMPLES_DIR) + "/sample-patient.json";

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "plugin_loader.hpp"
+#include <ppmg/host/plugin_loader.hpp>
 #include "ppmg/ppmg.hpp"
 #include "support/fhir_builder.hpp"
 #include "support/test_env.hpp"

@@ -19,6 +19,7 @@
 #include "read/record_mapping.hpp"
 #include "read/record_reader.hpp"
 #include "support/fhir_ccda_convert.hpp"
+#include "support/fhir_builder.hpp"
 #include "support/fhir_xml_convert.hpp"
 #include "support/test_env.hpp"
 
@@ -119,6 +120,57 @@ TEST_CASE("Parity: medication references in every shape servers write resolve al
                     cited += std::string_view(e.resourceType).substr(0, 10) == "Medication";
         CHECK(cited >= 6);
     }
+}
+
+// ---- HL7 v2 ------------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> hl7v2Fixtures() {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(std::string(PPMG_TEST_DIR) + "/hl7v2"))
+        if (e.path().extension() == ".hl7") out.push_back(e.path().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("Parity: every HL7 v2 fixture gives the facts and outcomes of its FHIR twin", "[parity][hl7v2]") {
+    const auto files = hl7v2Fixtures();
+    REQUIRE(files.size() >= 3);
+    for (const auto& f : files) {
+        const std::string twin = f.substr(0, f.size() - 4) + ".json";
+        INFO(f);
+        REQUIRE(fs::exists(twin));
+        const std::string v2 = slurp(f), json = slurp(twin);
+        for (const std::string patient : {"", "BABY-1"}) {
+            if (!patient.empty() && v2.find(patient) == std::string::npos) continue;
+            INFO("patient " << (patient.empty() ? "(chosen)" : patient));
+            const PatientRecord a = mapRecord(readRecord(v2, PPMG_INPUT_AUTO, ReadLimits{}, f), patient, content(), f);
+            const PatientRecord b =
+                mapRecord(readRecord(json, PPMG_INPUT_FHIR_JSON, ReadLimits{}, twin), patient, content(), twin);
+            CHECK(describeFacts(a, false) == describeFacts(b, false));
+            const Date d = *parseIsoDate("2025-11-15");
+            CHECK(outcomes(assess(content(), a, d)) == outcomes(assess(content(), b, d)));
+        }
+    }
+}
+
+TEST_CASE("Parity: the rule vignettes have HL7 v2 twins that give the same findings", "[parity][hl7v2]") {
+    // assessRecord checks every JSON vignette's v2 twin (tests/support/test_env.cpp); here, that the
+    // twins exist for the vignettes' shapes and are checked.
+    const size_t before = hl7v2TwinCount();
+    Bundle b = Bundle::withBackground();
+    b.procedure(kSct, "11466000", "2025-10-20T08:00:00Z").woundStatus("healing", "2025-11-14T08:00:00Z");
+    b.bloodPressure(150, 100, "2025-11-13T08:00:00Z").quantity("8310-5", 38.4, "Cel", "2025-11-14T07:00:00+02:00");
+    b.medicationRequest(kRxNorm, "67108", "on-hold").allergy(kSct, "300916003").encounter("169762003", "2025-11-01");
+    b.condition(kIcd10cm, "O91.2", "active", "provisional").deliveryDate("2025-10-20");
+    assessRecord(b.json(), "2025-11-15");
+    Bundle plain = Bundle::withBackground();
+    plain.procedure(kSct, "177184002", "2025-11-01").quantity("777-3", 95, "10*9/L", "2025-11-14");
+    assessRecord(plain.json(), "2025-11-15");
+    CHECK(hl7v2TwinCount() == before + 2);
 }
 
 // ---- C-CDA ----------------------------------------------------------------------------------------

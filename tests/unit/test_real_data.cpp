@@ -66,10 +66,20 @@ size_t xmlPatients(const std::string& text) {
     return found;
 }
 
+// HL7 v2: the messages' PID segments (each file here is about one patient).
+size_t hl7v2Patients(const std::string& text) {
+    size_t n = text.rfind("PID|", 0) == 0 ? 1 : 0;
+    for (const char* sep : {"\rPID|", "\nPID|"})
+        for (size_t at = text.find(sep); at != std::string::npos; at = text.find(sep, at + 1)) ++n;
+    return n ? 1 : 0;
+}
+
 }  // namespace
 
-TEST_CASE("Real records: FHIR records with a Patient and C-CDA documents render valid CDA, everything else is refused",
-          "[real-data][shared]") {
+TEST_CASE(
+    "Real records: FHIR records, C-CDA documents and HL7 v2 messages with a patient render valid CDA, "
+    "everything else is refused",
+    "[real-data][shared]") {
     PPMG_REQUIRE_SHARED();
     const std::string xsd = sharedDir() + "/schemas/cda/schema/extensions/SDTC/infrastructure/cda/CDA_SDTC.xsd";
     static GuidanceEngine engine{EngineConfig{}};
@@ -80,7 +90,10 @@ TEST_CASE("Real records: FHIR records with a Patient and C-CDA documents render 
         const std::string text = readText(path);
         std::string ext = entry.path().extension().string();
         for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // CCD.XML
-        const size_t patients = ext == ".json" ? jsonPatients(text) : ext == ".xml" ? xmlPatients(text) : 0;
+        const size_t patients = ext == ".json"  ? jsonPatients(text)
+                                : ext == ".xml" ? xmlPatients(text)
+                                : ext == ".hl7" ? hl7v2Patients(text)
+                                                : 0;
         INFO(path);
         RequestSpec req;
         req.data = text;

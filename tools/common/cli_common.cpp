@@ -1,7 +1,13 @@
 #include "cli_common.hpp"
 
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -70,22 +76,152 @@ std::string readFile(const std::string& path, size_t maxBytes) {
     return data;
 }
 
+namespace {
+
+// The folder and the name of a path: "a/b/c" -> "a/b", "c"; "c" -> ".", "c"; "/c" -> "/", "c".
+std::pair<std::string, std::string> splitPath(const std::string& path) {
+    const size_t slash = path.find_last_of('/');
+    if (slash == std::string::npos) return {".", path};
+    return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// 16 hex digits from the kernel's random source: a temporary name nobody can guess in advance.
+std::string randomHex() {
+    unsigned char bytes[8];
+    size_t got = 0;
+    while (got < sizeof bytes) {
+        const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw std::runtime_error("cannot get random bytes for a temporary name");
+        got += static_cast<size_t>(n);
+    }
+    static const char* kHex = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : bytes) {
+        out.push_back(kHex[b >> 4]);
+        out.push_back(kHex[b & 15]);
+    }
+    return out;
+}
+
+std::string errnoText(int err) { return std::strerror(err); }
+
+// What lstat says the path is, in words, when it is not a regular file.
+std::string kindOf(mode_t mode) {
+    if (S_ISLNK(mode)) return "a symbolic link";
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+    if (S_ISFIFO(mode)) return "a pipe";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+}  // namespace
+
 void writeFileAtomic(const std::string& path, const std::string& data) {
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) throw std::runtime_error("cannot write " + path);
-        f.write(data.data(), static_cast<std::streamsize>(data.size()));
-        f.close();
-        if (!f) {
-            std::remove(tmp.c_str());
-            throw std::runtime_error("cannot write " + path);
+    if (path.empty()) throw std::runtime_error("no output file named");
+    const auto [folder, name] = splitPath(path);
+    if (name.empty() || name == "." || name == "..") throw std::runtime_error("not a file name");
+    const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) throw std::runtime_error("cannot open its folder: " + errnoText(errno));
+    struct DirCloser {
+        int fd;
+        ~DirCloser() { ::close(fd); }
+    } dirCloser{dir};
+
+    // Only a regular file is ever replaced: never what a symbolic link points to, nor a device, a
+    // pipe or a directory (lstat: a link is judged itself, not followed).
+    struct stat target {};
+    bool existed = false;
+    if (::fstatat(dir, name.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISREG(target.st_mode)) throw std::runtime_error("refusing to replace " + kindOf(target.st_mode));
+        existed = true;
+    } else if (errno != ENOENT) {
+        throw std::runtime_error("cannot check it: " + errnoText(errno));
+    }
+
+    // The temporary file: in the same folder (so the rename is atomic), under a name nobody can
+    // predict, created exclusively (O_EXCL: a file or link already there is never opened).
+    const std::string base = name.size() > 64 ? name.substr(0, 64) : name;
+    std::string tmp;
+    int fd = -1;
+    for (int attempt = 0; fd < 0; ++attempt) {
+        tmp = "." + base + "." + randomHex() + ".tmp";
+        fd = ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd < 0 && (errno != EEXIST || attempt >= 16))
+            throw std::runtime_error("cannot create a temporary file beside it: " + errnoText(errno));
+    }
+    auto fail = [&](const std::string& what, int err) {
+        if (fd >= 0) ::close(fd);
+        ::unlinkat(dir, tmp.c_str(), 0);
+        throw std::runtime_error(what + (err ? ": " + errnoText(err) : std::string()));
+    };
+    // A replaced file keeps its permission bits.
+    if (existed && ::fchmod(fd, target.st_mode & 07777 & ~mode_t{S_ISUID | S_ISGID}) != 0)
+        fail("cannot set its mode", errno);
+    for (size_t done = 0; done < data.size();) {
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) fail("cannot write", n < 0 ? errno : EIO);
+        done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) fail("cannot write", errno);
+    const int closed = ::close(fd);
+    fd = -1;
+    if (closed != 0) fail("cannot write", errno);
+
+    // Look again just before the rename: what was absent must still be (RENAME_NOREPLACE), what was
+    // a regular file must still be one.
+    if (!existed) {
+        if (::renameat2(dir, tmp.c_str(), dir, name.c_str(), RENAME_NOREPLACE) == 0) return;
+        if (errno == EEXIST) fail("refusing to replace what appeared there while writing", 0);
+        if (errno != EINVAL && errno != ENOSYS) fail("cannot rename the temporary file", errno);
+        // A file system without RENAME_NOREPLACE: check as below.
+    }
+    struct stat now {};
+    if (::fstatat(dir, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(now.st_mode))
+        fail("refusing to replace " + kindOf(now.st_mode), 0);
+    if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) fail("cannot rename the temporary file", errno);
+}
+
+std::string neutraliseControls(std::string_view text, bool keepLayout) {
+    std::string out;
+    out.reserve(text.size());
+    static const char* kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const size_t n = text.size();
+    for (size_t i = 0; i < n;) {
+        const unsigned char c = p[i];
+        if (c < 0x20 || c == 0x7F) {  // C0 and DEL
+            if (keepLayout && (c == '\n' || c == '\t'))
+                out.push_back(static_cast<char>(c));
+            else if (c == '\n' || c == '\r' || c == '\t')
+                out.push_back(' ');
+            else
+                out += kReplacement;
+            ++i;
+            continue;
         }
+        if (c < 0x80) {
+            out.push_back(static_cast<char>(c));
+            ++i;
+            continue;
+        }
+        // A UTF-8 sequence: copied when well-formed and not a C1 control (U+0080..U+009F, which a
+        // terminal may obey as it would ESC); anything else becomes U+FFFD, byte by byte.
+        size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        bool ok = len != 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2 && (c < 0xC2 || (c == 0xC2 && p[i + 1] < 0xA0))) ok = false;  // overlong, or C1
+        if (!ok) {
+            out += kReplacement;
+            ++i;
+            continue;
+        }
+        out.append(text.data() + i, len);
+        i += len;
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        throw std::runtime_error("cannot write " + path);
-    }
+    return out;
 }
 
 const std::vector<std::string>& engineOptions() {
@@ -102,7 +238,7 @@ Session openSession(const Args& args) {
     if (!content.empty()) opts.content_dir = content.c_str();
     if (!custodian.empty()) opts.custodian_name = custodian.c_str();
     if (!oid.empty()) opts.custodian_oid = oid.c_str();
-    s.engine = std::make_unique<ppmg::Engine>(s.plugin->core(), &opts);
+    s.engine = std::make_unique<ppmg::Engine>(s.plugin->core(), &opts, s.plugin->abiVersion());
     return s;
 }
 
@@ -111,7 +247,7 @@ bool openSessionOrReport(const Args& args, Session& out) {
         out = openSession(args);
         return true;
     } catch (const host::LoadError& e) {
-        printError("", e.what());
+        printError("", std::string(e.what()) + (args.has("--plugin") ? "" : " (--plugin PATH names another)"));
     } catch (const ppmg::Exception& e) {
         printException("", e);
     }
@@ -122,12 +258,11 @@ void printError(const std::string& file, const std::string& message) {
     std::string line = "ppmg: ";
     if (!file.empty()) line += file + ": ";
     line += message;
-    for (char& c : line)
-        if (c == '\n' || c == '\r') c = ' ';
-    std::cerr << line << std::endl;
+    // One line, and nothing from a record or an argument that a terminal would obey.
+    std::cerr << neutraliseControls(line, false) << std::endl;
 }
 
-void printException(const std::string& file, const ppmg::Exception& e) {
+void printException(const std::string& file, const ppmg::Exception& e, const std::string& hint) {
     std::string msg = e.what();
     std::string where;
     if (!e.resourceId().empty()) where += e.resourceId();
@@ -136,6 +271,7 @@ void printException(const std::string& file, const ppmg::Exception& e) {
     if (e.line() > 0 && msg.find("(line ") == std::string::npos)
         where += (where.empty() ? "line " : ", line ") + std::to_string(e.line());
     if (!where.empty()) msg += " (" + where + ")";
+    if (!hint.empty()) msg += "; " + hint;
     printError(e.file().empty() ? file : e.file(), msg);
 }
 

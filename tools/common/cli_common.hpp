@@ -7,9 +7,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "plugin_loader.hpp"
+#include <ppmg/host/plugin_loader.hpp>
 #include "ppmg/ppmg.hpp"
 
 namespace ppmg::cli {
@@ -37,8 +38,17 @@ constexpr size_t kDefaultMaxInputBytes = size_t{64} << 20;
 // Reads a file ('-' = stdin); throws std::runtime_error. Stops, and throws, past maxBytes, so an
 // endless input (/dev/zero, a pipe that never ends) is refused instead of filling memory.
 std::string readFile(const std::string& path, size_t maxBytes = static_cast<size_t>(-1));
-// Writes atomically (temp file + rename) so no partial output is ever left behind.
+// Writes path atomically and safely; throws std::runtime_error saying why not. The data goes to a
+// temporary file created exclusively (O_EXCL | O_NOFOLLOW) under an unpredictable name in path's
+// folder, then renamed over path, so path holds the old content or the whole new content, never a
+// part. Only a regular file is replaced: a symbolic link (never followed), a device, a pipe or a
+// directory at path is refused. A replaced file keeps its permission bits.
 void writeFileAtomic(const std::string& path, const std::string& data);
+
+// Text for a terminal: C0 controls and DEL, C1 controls (U+0080..U+009F) and malformed UTF-8
+// become U+FFFD, so record data cannot move the cursor, retitle the window or ring the bell.
+// keepLayout keeps '\n' and '\t' (a text document's own lines); otherwise they become spaces.
+std::string neutraliseControls(std::string_view text, bool keepLayout);
 
 // Loads the plugin (--plugin or beside the executable) and creates an engine with the
 // options every command shares (--content, --custodian, --custodian-oid).
@@ -55,7 +65,9 @@ const std::vector<std::string>& engineOptions();
 
 // "ppmg: <file>: <message>" on stderr, one line.
 void printError(const std::string& file, const std::string& message);
-void printException(const std::string& file, const ppmg::Exception& e);
+// The exception's message and location, then "; <hint>" when there is one (e.g. the option that
+// fixes it: the plugin's own messages name no command-line option).
+void printException(const std::string& file, const ppmg::Exception& e, const std::string& hint = "");
 bool isInputError(ppmg_status s);
 
 }  // namespace ppmg::cli

@@ -1,6 +1,12 @@
 // The C ABI: extern "C" shims that catch everything and map it to status codes. This is the
 // only door into the plugin; nothing thrown inside ever crosses it.
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -19,6 +25,8 @@ struct ppmg_engine {
 };
 
 namespace {
+
+std::string loadedFrom();
 
 // Live engines, so a destroyed or foreign handle is refused instead of dereferenced.
 std::shared_mutex gLiveMutex;
@@ -77,14 +85,11 @@ ppmg_status guarded(ppmg_error** error, Fn&& fn) noexcept {
     }
 }
 
-// An enum field as the integer the host stored. In C++ reading an enum object that holds a value
-// outside the enum's range is undefined (UBSan reports it), and a C host may store any int.
-template <class E>
-std::underlying_type_t<E> rawValue(const E& e) {
-    std::underlying_type_t<E> v;
-    std::memcpy(&v, &e, sizeof v);
-    return v;
-}
+// The smallest struct_size each caller-filled struct may have: its size in ABI 1.0 (a host built
+// against an older minor passes its own, shorter struct; the members it lacks take defaults).
+constexpr uint32_t kRequestSize10 = PPMG_REQUEST_SIZE_1_1;
+constexpr uint32_t kOptionsSize10 = sizeof(ppmg_engine_options);
+constexpr uint32_t kContentInfoSize10 = sizeof(ppmg_content_info);
 
 ppmg_status checkRequest(const ppmg_engine* engine, const ppmg_request* request, ppmg_buffer** out) {
     if (out) *out = nullptr;
@@ -92,19 +97,34 @@ ppmg_status checkRequest(const ppmg_engine* engine, const ppmg_request* request,
     if (!isLive(engine))
         throw ppmg::core::Error(PPMG_E_BAD_HANDLE, "the engine handle is not a live engine (destroyed?)");
     if (!request) throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "the request is NULL");
-    if (request->struct_size < sizeof(ppmg_request))
+    if (request->struct_size < kRequestSize10)
         throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "ppmg_request.struct_size is " +
                                                              std::to_string(request->struct_size) + ", expected " +
+                                                             std::to_string(kRequestSize10) + " (ABI 1.1) to " +
                                                              std::to_string(sizeof(ppmg_request)));
     if (!out) throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "the output pointer is NULL");
     if (!request->data && request->size)
         throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "request data is NULL but size is not 0");
-    const auto input = rawValue(request->input_format);
-    if (input < PPMG_INPUT_AUTO || input > PPMG_INPUT_CCDA)
+    // A size no buffer can have, whatever the limits: nothing is read from it.
+    const uintptr_t start = reinterpret_cast<uintptr_t>(request->data);
+    if (request->size > static_cast<size_t>(PTRDIFF_MAX) || start + request->size < start)
+        throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "request size " + std::to_string(request->size) +
+                                                             " is larger than any buffer at that address can be");
+    const ppmg_input_format input = request->input_format;
+    if (input < PPMG_INPUT_AUTO || input > PPMG_INPUT_HL7V2)
         throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "unknown input_format " + std::to_string(input));
-    const auto output = rawValue(request->output_format);
-    if (output < PPMG_OUTPUT_DEFAULT || output > PPMG_OUTPUT_HTML)
+    const ppmg_output_format output = request->output_format;
+    if (output < PPMG_OUTPUT_DEFAULT || output > PPMG_OUTPUT_MDM)
         throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "unknown output_format " + std::to_string(output));
+    if (request->as_of && request->as_of[0] == '\0')
+        throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "as_of is empty: give a YYYY-MM-DD date, or NULL for today");
+    if (PPMG_STRUCT_HAS(request, ppmg_request, audience)) {
+        const ppmg_audience audience = request->audience;
+        if (audience != PPMG_AUDIENCE_CLINICIAN && audience != PPMG_AUDIENCE_PATIENT)
+            throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "unknown audience " + std::to_string(audience));
+    }
+    if (PPMG_STRUCT_HAS(request, ppmg_request, language) && request->language && request->language[0] == '\0')
+        throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT, "language is empty: give a BCP 47 tag, or NULL for \"en\"");
     return PPMG_OK;
 }
 
@@ -116,10 +136,9 @@ ppmg::core::RequestSpec toSpec(const ppmg_request* r) {
     if (r->as_of) s.asOf = r->as_of;
     if (r->patient_id) s.patientId = r->patient_id;
     if (r->source_name) s.sourceName = r->source_name;
-    // ABI 1.2 members: read only when the host's struct reaches them.
-    if (r->struct_size >= offsetof(ppmg_request, audience) + sizeof(r->audience)) s.audience = r->audience;
-    if (r->struct_size >= offsetof(ppmg_request, language) + sizeof(r->language) && r->language)
-        s.language = r->language;
+    // ABI 1.2 members, read only when the host's struct has them; otherwise their defaults.
+    if (PPMG_STRUCT_HAS(r, ppmg_request, audience)) s.audience = r->audience;
+    if (PPMG_STRUCT_HAS(r, ppmg_request, language) && r->language) s.language = r->language;
     return s;
 }
 
@@ -147,19 +166,25 @@ ppmg_status engineCreate(const ppmg_engine_options* options, ppmg_engine** out, 
         *out = nullptr;
         ppmg::core::EngineConfig cfg;
         if (options) {
-            if (options->struct_size < sizeof(ppmg_engine_options))
+            if (options->struct_size < kOptionsSize10)
                 throw ppmg::core::Error(PPMG_E_INVALID_ARGUMENT,
                                         "ppmg_engine_options.struct_size is " + std::to_string(options->struct_size) +
-                                            ", expected " + std::to_string(sizeof(ppmg_engine_options)));
+                                            ", expected at least " + std::to_string(kOptionsSize10));
             if (options->content_dir) cfg.contentDir = options->content_dir;
             if (options->custodian_name) cfg.custodianName = options->custodian_name;
             if (options->custodian_oid) cfg.custodianOid = options->custodian_oid;
+            // 0 = the default; anything above a maximum is taken as the maximum (ppmg.h).
             const ppmg_limits& l = options->limits;
-            if (l.max_input_bytes) cfg.limits.maxInputBytes = l.max_input_bytes;
-            if (l.max_depth) cfg.limits.maxDepth = l.max_depth;
-            if (l.max_resources) cfg.limits.maxResources = l.max_resources;
-            if (l.max_string_bytes) cfg.limits.maxStringBytes = l.max_string_bytes;
+            if (l.max_input_bytes)
+                cfg.limits.maxInputBytes = std::min<uint64_t>(l.max_input_bytes, PPMG_LIMIT_MAX_INPUT_BYTES);
+            if (l.max_depth) cfg.limits.maxDepth = std::min<uint32_t>(l.max_depth, PPMG_LIMIT_MAX_DEPTH);
+            if (l.max_resources)
+                cfg.limits.maxResources = std::min<uint32_t>(l.max_resources, PPMG_LIMIT_MAX_RESOURCES);
+            if (l.max_string_bytes)
+                cfg.limits.maxStringBytes = std::min<uint32_t>(l.max_string_bytes, PPMG_LIMIT_MAX_STRING_BYTES);
         }
+        // A host built before ABI 1.2 never calls init: ask the dynamic loader where this file is.
+        if (cfg.contentDir.empty() && ppmg::core::pluginPath().empty()) ppmg::core::setPluginPath(loadedFrom());
         auto engine = std::make_unique<ppmg_engine>();
         engine->impl = std::make_unique<ppmg::core::GuidanceEngine>(std::move(cfg));
         engine->contentVersion = engine->impl->content().version;
@@ -226,7 +251,7 @@ ppmg_status assessAndRenderCall(const ppmg_engine* engine, const ppmg_request* r
 ppmg_status contentInfo(const ppmg_engine* engine, ppmg_content_info* out) {
     return guarded(nullptr, [&]() -> ppmg_status {
         if (!engine || !isLive(engine)) return PPMG_E_BAD_HANDLE;
-        if (!out || out->struct_size < sizeof(ppmg_content_info)) return PPMG_E_INVALID_ARGUMENT;
+        if (!out || out->struct_size < kContentInfoSize10) return PPMG_E_INVALID_ARGUMENT;
         out->content_version = engine->contentVersion.c_str();
         out->content_sha256 = engine->contentSha.c_str();
         out->plugin_version = PPMG_VERSION;
@@ -249,7 +274,7 @@ void errorFree(ppmg_error* e) {
 }
 
 const char* statusName(ppmg_status status) {
-    switch (rawValue(status)) {  // an integer: a host may pass any value
+    switch (status) {  // any int32_t: a host may pass any value
         case PPMG_OK: return "PPMG_OK";
         case PPMG_E_INVALID_ARGUMENT: return "PPMG_E_INVALID_ARGUMENT";
         case PPMG_E_VERSION: return "PPMG_E_VERSION";
@@ -288,6 +313,32 @@ ppmg_status negotiate(uint32_t host) {
     return PPMG_OK;
 }
 
+ppmg_status negotiateVersion(uint32_t* version) {
+    if (!version) return PPMG_E_INVALID_ARGUMENT;
+    const uint32_t host = *version;
+    if (PPMG_ABI_MAJOR_OF(host) != PPMG_ABI_VERSION_MAJOR) {
+        *version = PPMG_ABI_VERSION;
+        return PPMG_E_VERSION;
+    }
+    // The lower minor: an older host uses a prefix of our tables, a newer one what we have.
+    *version = PPMG_ABI_MINOR_OF(host) < PPMG_ABI_VERSION_MINOR ? host : PPMG_ABI_VERSION;
+    return PPMG_OK;
+}
+
+ppmg_status init(const char* pluginPath) {
+    return guarded(nullptr, [&]() -> ppmg_status {
+        if (!pluginPath || !*pluginPath) return PPMG_E_INVALID_ARGUMENT;
+        std::string path = pluginPath;
+        if (path.front() != '/') {  // relative to the working directory now
+            char cwd[PATH_MAX];
+            if (!::getcwd(cwd, sizeof cwd)) return PPMG_E_INVALID_ARGUMENT;
+            path = std::string(cwd) + "/" + path;
+        }
+        ppmg::core::setPluginPath(path);
+        return PPMG_OK;
+    });
+}
+
 const void* getApi(const char* id) {
     if (id && std::strcmp(id, PPMG_CORE_API_ID) == 0) return &kCoreApi;
     return nullptr;
@@ -295,4 +346,18 @@ const void* getApi(const char* id) {
 
 }  // namespace
 
-extern "C" PPMG_EXPORT const ppmg_plugin_entry ppmg_entry = {PPMG_ABI_VERSION, PPMG_VERSION, negotiate, getApi};
+extern "C" PPMG_EXPORT const ppmg_plugin_entry ppmg_entry = {PPMG_ABI_VERSION, PPMG_VERSION,     negotiate,
+                                                             getApi,           negotiateVersion, init};
+
+namespace {
+
+// This file's path as the dynamic loader recorded it when the host loaded it: how a host built
+// before ABI 1.2, which never calls init, still gets the content installed beside the plugin.
+std::string loadedFrom() {
+    Dl_info info{};
+    if (::dladdr(static_cast<const void*>(&ppmg_entry), &info) && info.dli_fname && *info.dli_fname)
+        return info.dli_fname;
+    return "";
+}
+
+}  // namespace

@@ -157,7 +157,7 @@ public:
 
         for (const auto& gap : c_.dataGaps) {
             std::vector<Evidence> named;
-            if (eval(gap.when, named)) addGap(a, gap.id, gap.text, named);
+            if (eval(gap.when, named)) addGap(a, gap.id, gap.text, gap.namesData ? named : std::vector<Evidence>{});
         }
         for (const auto& g : unitGaps_) addGap(a, g.first, g.second, {});
 
@@ -638,16 +638,21 @@ private:
         return e;
     }
 
+    // The resources of a type on record by the as-of date (rule 1: one dated after it is not).
     size_t countResources(const std::string& type) const {
-        if (type == "Condition") return r_.conditions.size();
-        if (type == "Observation") return r_.observations.size();
-        if (type == "Procedure") return r_.procedures.size();
-        if (type == "AllergyIntolerance") return r_.allergies.size();
-        if (type == "Encounter") return r_.encounters.size();
-        if (type == "MedicationRequest" || type == "MedicationStatement")
+        auto count = [&](const auto& facts) {
             return static_cast<size_t>(
-                std::count_if(r_.medications.begin(), r_.medications.end(),
-                              [&](const Medication& m) { return m.source.resourceType == type; }));
+                std::count_if(facts.begin(), facts.end(), [&](const auto& f) { return onOrBefore(f.when); }));
+        };
+        if (type == "Condition") return count(r_.conditions);
+        if (type == "Observation") return count(r_.observations);
+        if (type == "Procedure") return count(r_.procedures);
+        if (type == "AllergyIntolerance") return count(r_.allergies);
+        if (type == "Encounter") return count(r_.encounters);
+        if (type == "MedicationRequest" || type == "MedicationStatement")
+            return static_cast<size_t>(std::count_if(
+                r_.medications.begin(), r_.medications.end(),
+                [&](const Medication& m) { return m.source.resourceType == type && onOrBefore(m.when); }));
         return 0;
     }
 

@@ -223,6 +223,9 @@ struct DataGapDef {
     std::string name;  // the gap by name, without advice ("" = text)
     std::string text;
     Clause when;
+    // Its clauses name records (unknown subjects, undated deliveries, unreadable statuses): the gap
+    // lists them after its text.
+    bool namesData = false;
 };
 
 struct OutcomeText {

@@ -795,6 +795,15 @@ private:
         if (c_.rules.empty()) error(section, "no rules");
     }
 
+    static bool namesData(const Clause& c) {
+        using K = Clause::Kind;
+        if (c.kind == K::UnknownSubject || c.kind == K::UndatedDelivery || c.kind == K::UnreadableStatus ||
+            c.kind == K::UnknownMedication || c.kind == K::UncodedCondition)
+            return true;
+        if (c.kind == K::NoneOf) return false;
+        return std::any_of(c.children.begin(), c.children.end(), [](const Clause& ch) { return namesData(ch); });
+    }
+
     void readDataGaps(const xmlNode* section) {
         for (xmlNodePtr n : elements(section, "dataGap")) {
             DataGapDef g;
@@ -804,6 +813,7 @@ private:
             g.name = textOf(firstElement(n, "name"));
             g.text = textOf(need(n, "text"));
             g.when = readWhen(n, "data gap " + g.id);
+            g.namesData = namesData(g.when);
             c_.dataGaps.push_back(std::move(g));
         }
     }

@@ -733,8 +733,13 @@ RawRecord readFhirJson(std::string_view data, const ReadLimits& limits, const st
         if (chosen->allocate(data.size(), limits.maxDepth))
             throw Error(PPMG_E_NO_MEMORY, "cannot allocate the JSON parser", Location{sourceName, "", "", 0});
     } else if (parserDepth != limits.maxDepth || threadParser.capacity() < data.size()) {
-        if (threadParser.allocate(data.size() < 65536 ? 65536 : data.size(), limits.maxDepth))
+        if (threadParser.allocate(data.size() < 65536 ? 65536 : data.size(), limits.maxDepth)) {
+            // A failed allocate leaves the parser half-sized (its capacity set, its depth stacks
+            // gone): the next call on this thread, on any engine, must not parse with it.
+            threadParser = simdjson::dom::parser{};
+            parserDepth = 0;
             throw Error(PPMG_E_NO_MEMORY, "cannot allocate the JSON parser", Location{sourceName, "", "", 0});
+        }
         parserDepth = limits.maxDepth;
     }
     simdjson::dom::parser& parser = *chosen;

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "base/errors.hpp"
+#include "read/hl7v2_parser.hpp"
 #include "read/record_reader.hpp"
 
 namespace ppmg::core {
@@ -79,16 +80,20 @@ RawRecord readRecord(std::string_view data, ppmg_input_format format, const Read
             throw Error(PPMG_E_PARSE, "the input is empty", Location{sourceName, "", "", 0});
         if (body[first] == '{' || body[first] == '[')
             format = PPMG_INPUT_FHIR_JSON;
+        else if (looksLikeHl7v2(body))
+            format = PPMG_INPUT_HL7V2;
         else if (body[first] == '<')
             format = isCcda(body.substr(first)) ? PPMG_INPUT_CCDA : PPMG_INPUT_FHIR_XML;
         else
-            throw Error(PPMG_E_PARSE, "the input is neither JSON nor XML (it starts with neither '{' nor '<')",
+            throw Error(PPMG_E_PARSE,
+                        "the input is neither JSON, XML nor HL7 v2 (it starts with none of '{', '<', MSH, FHS, BHS)",
                         Location{sourceName, "", "", lineOf(body, first)});
     }
     switch (format) {
         case PPMG_INPUT_FHIR_JSON: return readFhirJson(body, limits, sourceName);
         case PPMG_INPUT_FHIR_XML: return readFhirXml(body, limits, sourceName);
         case PPMG_INPUT_CCDA: return readCcda(body, limits, sourceName);
+        case PPMG_INPUT_HL7V2: return readHl7v2(body, limits, sourceName);
         default: throw Error(PPMG_E_UNSUPPORTED, "unknown input format", Location{sourceName, "", "", 0});
     }
 }

@@ -318,12 +318,35 @@ std::string writeAssessmentJson(const Assessment& a, const Content& c, const std
     return j.out.take();
 }
 
+namespace {
+
+// Appends one line of the text form for a terminal: record data in it may hold control
+// characters (a valid UTF-8 record can carry ESC, BEL, backspace or a C1 CSI), which a terminal
+// would obey. Tab, CR and LF become spaces (a line stays one line); every other C0 control, DEL
+// and C1 control (U+0080..U+009F) becomes U+FFFD.
+void appendTextLine(std::string& out, std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    for (size_t i = 0; i < s.size(); ++i) {
+        const unsigned char ch = p[i];
+        if (ch == '\t' || ch == '\r' || ch == '\n') {
+            out.push_back(' ');
+        } else if (ch < 0x20 || ch == 0x7F) {
+            out += "\xEF\xBF\xBD";
+        } else if (ch == 0xC2 && i + 1 < s.size() && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.push_back(static_cast<char>(ch));
+        }
+    }
+    out.push_back('\n');
+}
+
+}  // namespace
+
 std::string writeAssessmentText(const Assessment& a, const Content& c, const std::string& pluginVersion) {
     std::string out;
-    auto line = [&](const std::string& s) {
-        out += s;
-        out += '\n';
-    };
+    auto line = [&](const std::string& s) { appendTextLine(out, s); };
     std::string who(a.patient.source.id);
     line("Postpartum massage guidance for patient " + who + ", as of " + formatIsoDate(a.asOf));
     if (c.draft) line("DRAFT: " + draftNotice(c) + ".");  // rule 16: visible, not only in the provenance

@@ -6,6 +6,7 @@
  * The plugin path defaults to PPMG_EXAMPLE_PLUGIN, which the build takes from the installed
  * package (CMake: ${ppmg_PLUGIN}; pkg-config: --variable=plugin ppmg). */
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
     ppmg_engine* engine = NULL;
     ppmg_error* error = NULL;
     ppmg_status status;
+    uint32_t agreed;
     int i, failed = 0, records = 0;
 
     for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
@@ -87,12 +89,19 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    /* 2. Agree on the ABI version, then ask for the core function table. */
-    if (PPMG_ABI_MAJOR_OF(entry->abi_version) != PPMG_ABI_VERSION_MAJOR ||
-        entry->negotiate(PPMG_ABI_VERSION) != PPMG_OK) {
+    /* 2. Agree on the ABI version: this host calls every member of its header unchecked, so it
+     *    needs the plugin to speak this header's version (PPMG_ABI_VERSION) or a newer minor.
+     *    negotiate_version (ABI 1.2) answers with the version both will use. */
+    agreed = PPMG_ABI_VERSION;
+    if (!PPMG_ENTRY_HAS_1_2(entry) || entry->negotiate_version(&agreed) != PPMG_OK || agreed != PPMG_ABI_VERSION) {
         fprintf(stderr, "%s speaks ABI %u.%u, this host needs %u.%u\n", plugin_path,
                 (unsigned)PPMG_ABI_MAJOR_OF(entry->abi_version), (unsigned)PPMG_ABI_MINOR_OF(entry->abi_version),
                 (unsigned)PPMG_ABI_VERSION_MAJOR, (unsigned)PPMG_ABI_VERSION_MINOR);
+        return 1;
+    }
+    /* 3. Tell the plugin where it was loaded from: it finds the content installed beside it. */
+    if (entry->init(plugin_path) != PPMG_OK) {
+        fprintf(stderr, "%s refused its init\n", plugin_path);
         return 1;
     }
     api = (const ppmg_core_api_v1*)entry->get_api(PPMG_CORE_API_ID);
@@ -101,7 +110,7 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    /* 3. One engine for the whole process: content_dir NULL = the content installed beside
+    /* 4. One engine for the whole process: content_dir NULL = the content installed beside
      *    the plugin. It is immutable, so any number of threads may share it. */
     memset(&options, 0, sizeof options);
     options.struct_size = sizeof options;
@@ -114,7 +123,7 @@ int main(int argc, char** argv) {
     if (api->content_info(engine, &info) == PPMG_OK)
         printf("plugin %s, content %s (sha256 %s)\n", info.plugin_version, info.content_version, info.content_sha256);
 
-    /* 4. Assess each record. The record's bytes are borrowed for the call only; the output
+    /* 5. Assess each record. The record's bytes are borrowed for the call only; the output
      *    buffer and any error are the caller's to free with the plugin's own free functions. */
     for (; i < argc; ++i) {
         ppmg_request request;
@@ -145,7 +154,7 @@ int main(int argc, char** argv) {
         ++records;
     }
 
-    /* 5. Destroy the engine, then unload: only once nothing the plugin returned is in use. */
+    /* 6. Destroy the engine, then unload: only once nothing the plugin returned is in use. */
     api->engine_destroy(engine);
     dlclose(library);
     printf("c_host: assessed %d record(s)\n", records);

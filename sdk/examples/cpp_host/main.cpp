@@ -50,14 +50,15 @@ int main(int argc, char** argv) {
     }
 
     try {
-        // Loads the library and negotiates the ABI; throws ppmg::host::LoadError naming the
-        // path and what was wrong. It must outlive every engine made from its table.
+        // Loads the library, agrees on the ABI and tells the plugin its path (so it finds the
+        // content installed beside it); throws ppmg::host::LoadError naming the path and what
+        // was wrong. It must outlive every engine made from its table.
         ppmg::host::Plugin plugin(pluginPath);
 
         ppmg_engine_options options{};
         options.struct_size = sizeof options;
         options.custodian_name = "Example Hospital";  // content_dir NULL: the installed content
-        const ppmg::Engine engine(plugin.core(), &options);
+        const ppmg::Engine engine(plugin.core(), &options, plugin.abiVersion());
         const ppmg_content_info info = engine.info();
         std::cout << "plugin " << info.plugin_version << ", content " << info.content_version << "\n";
 

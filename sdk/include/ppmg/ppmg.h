@@ -2,9 +2,11 @@
  * ppmg.h - the C ABI of the ppmg postpartum massage guidance plugin.
  *
  * The plugin is a shared library that exports exactly one symbol, `ppmg_entry`
- * (see PPMG_ENTRY_SYMBOL). Its first field is the ABI version; the host checks
- * the major version, then asks `get_api` for a function table by a versioned
- * string id (PPMG_CORE_API_ID). Tables only ever grow at the end.
+ * (declared at the end of this header; PPMG_ENTRY_SYMBOL for dlsym). Its first
+ * field is the ABI version; the host checks the major version, agrees on a
+ * version (negotiate_version), tells the plugin where it was loaded from (init),
+ * then asks `get_api` for a function table by a versioned string id
+ * (PPMG_CORE_API_ID). Tables and structs only ever grow at the end.
  *
  * Ownership, in one sentence of the same shape each time:
  *   - "Owned by the plugin, valid until <event>": do not free it.
@@ -15,6 +17,10 @@
  *
  * Errors: every function returns a ppmg_status; nothing ever throws or aborts
  * across this boundary. Details come back in an optional ppmg_error.
+ *
+ * Types that cross the boundary have fixed widths: every enumerated value is an
+ * int32_t typedef (ppmg_status, ppmg_input_format, ...) with its values in an
+ * anonymous enum, never a C enum type, whose size a compiler may choose.
  *
  * This header is plain C11 and also compiles as C++17.
  */
@@ -33,13 +39,13 @@ extern "C" {
 /** ABI major: bumped on any incompatible change; a host refuses another major. */
 #define PPMG_ABI_VERSION_MAJOR 1u
 /** ABI minor: bumped when something is appended (tables grow at the end). */
-#define PPMG_ABI_VERSION_MINOR 1u
+#define PPMG_ABI_VERSION_MINOR 2u
 /** The packed ABI version: major in the high 16 bits, minor in the low 16. */
 #define PPMG_ABI_VERSION ((PPMG_ABI_VERSION_MAJOR << 16) | PPMG_ABI_VERSION_MINOR)
 #define PPMG_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define PPMG_ABI_MINOR_OF(v) ((uint32_t)(v)&0xFFFFu)
 
-/** The one symbol the plugin exports. */
+/** The one symbol the plugin exports (the object ppmg_entry, declared at the end). */
 #define PPMG_ENTRY_SYMBOL "ppmg_entry"
 /** Id of the core function table (ppmg_core_api_v1). */
 #define PPMG_CORE_API_ID "ppmg.core/1"
@@ -68,9 +74,25 @@ extern "C" {
 #define PPMG_EXPORT __attribute__((visibility("default")))
 #endif
 
+/** Compile-time checks of the fixed widths below, in C11 and C++. */
+#ifdef __cplusplus
+#define PPMG_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define PPMG_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/** True when a struct the caller sized with struct_size (a ppmg_request, ppmg_engine_options,
+ *  ppmg_content_info) is long enough to hold member: a host built against an older ABI minor
+ *  passes a shorter struct, and the members it lacks take their defaults. */
+#define PPMG_STRUCT_HAS(ptr, type, member) \
+    ((ptr)->struct_size >= offsetof(type, member) + sizeof(((const type*)0)->member))
+
 /* ---- Status codes ------------------------------------------------------ */
 
-typedef enum ppmg_status {
+/** A status code: PPMG_OK or one of the PPMG_E_* values. A host treats a value it does not
+ *  know (from a newer plugin) as a failure and shows status_name(). */
+typedef int32_t ppmg_status;
+enum {
     PPMG_OK = 0,
     /** A NULL pointer, a wrong struct_size, an unknown enum value or a bad date. */
     PPMG_E_INVALID_ARGUMENT = 1,
@@ -98,7 +120,7 @@ typedef enum ppmg_status {
     PPMG_E_NO_MEMORY = 12,
     /** A bug in the plugin: please report it with the message. */
     PPMG_E_INTERNAL = 13
-} ppmg_status;
+};
 
 /* ---- Error object ------------------------------------------------------ */
 
@@ -122,19 +144,28 @@ typedef struct ppmg_error {
 /** An opaque engine: loaded, validated content plus configuration. */
 typedef struct ppmg_engine ppmg_engine;
 
-/** Input limits; 0 in a field means "use the default". */
+/** Input limits; 0 in a field means "use the default". A value above the field's maximum
+ *  (PPMG_LIMIT_MAX_*) is taken as that maximum when the engine is created. */
 typedef struct ppmg_limits {
-    uint64_t max_input_bytes;  /**< default 64 MiB */
-    uint32_t max_depth;        /**< JSON/XML nesting, default 64 */
-    uint32_t max_resources;    /**< resources in one record, default 100000 */
-    uint32_t max_string_bytes; /**< one string value, default 1 MiB */
+    uint64_t max_input_bytes;  /**< default 64 MiB, at most PPMG_LIMIT_MAX_INPUT_BYTES */
+    uint32_t max_depth;        /**< JSON/XML nesting, default 64, at most PPMG_LIMIT_MAX_DEPTH */
+    uint32_t max_resources;    /**< resources in one record, default 100000, at most PPMG_LIMIT_MAX_RESOURCES */
+    uint32_t max_string_bytes; /**< one string value, default 1 MiB, at most PPMG_LIMIT_MAX_STRING_BYTES */
 } ppmg_limits;
+
+/** The largest limits an engine takes (ABI 1.2; a 1.1 plugin took any value). They bound what
+ *  one call may cost a host whatever its configuration: the JSON parser alone needs about 13
+ *  bytes per input byte. */
+#define PPMG_LIMIT_MAX_INPUT_BYTES ((uint64_t)1 << 30) /* 1 GiB */
+#define PPMG_LIMIT_MAX_DEPTH 1024u
+#define PPMG_LIMIT_MAX_RESOURCES 10000000u
+#define PPMG_LIMIT_MAX_STRING_BYTES (1u << 30) /* 1 GiB */
 
 /** Options for engine_create. Zero-initialise, then set struct_size. */
 typedef struct ppmg_engine_options {
     uint32_t struct_size; /**< sizeof(ppmg_engine_options) */
     /** Directory holding the content (ppmg-content.xml, schema/, xsl/); NULL = the
-     *  content installed beside the plugin. */
+     *  content installed beside the plugin (see ppmg_plugin_entry.init). */
     const char* content_dir;
     /** Custodian organisation written into every CDA document; NULL = "ppmg". */
     const char* custodian_name;
@@ -145,16 +176,20 @@ typedef struct ppmg_engine_options {
 
 /* ---- Requests ---------------------------------------------------------- */
 
-typedef enum ppmg_input_format {
+/** The record's format: one of the PPMG_INPUT_* values. */
+typedef int32_t ppmg_input_format;
+enum {
     PPMG_INPUT_AUTO = 0, /**< sniff by content: FHIR JSON, FHIR XML, C-CDA or HL7 v2 */
     PPMG_INPUT_FHIR_JSON = 1,
     PPMG_INPUT_FHIR_XML = 2,
     /* ABI 1.2 */
     PPMG_INPUT_CCDA = 3, /**< a C-CDA R2.1 or R1.1 document (ClinicalDocument in urn:hl7-org:v3) */
     PPMG_INPUT_HL7V2 = 4 /**< one or more HL7 v2.3-2.8 messages in ER7 (pipe) encoding */
-} ppmg_input_format;
+};
 
-typedef enum ppmg_output_format {
+/** What a call writes: one of the PPMG_OUTPUT_* values. */
+typedef int32_t ppmg_output_format;
+enum {
     PPMG_OUTPUT_DEFAULT = 0, /**< JSON for assess, CDA for render */
     PPMG_OUTPUT_JSON = 1,    /**< assess only */
     PPMG_OUTPUT_TEXT = 2,    /**< assess only: plain words for people */
@@ -162,22 +197,33 @@ typedef enum ppmg_output_format {
     PPMG_OUTPUT_HTML = 4,    /**< render only: CDA through content/xsl */
     /* ABI 1.2 */
     PPMG_OUTPUT_MDM = 5 /**< render only: an HL7 v2 MDM^T02 message carrying the CDA (Base64, OBX-5 ED) */
-} ppmg_output_format;
+};
 
-/** Who reads the document (ABI 1.2). */
-typedef enum ppmg_audience {
+/** Who reads the document (ABI 1.2): one of the PPMG_AUDIENCE_* values. */
+typedef int32_t ppmg_audience;
+enum {
     PPMG_AUDIENCE_CLINICIAN = 0, /**< the clinician's guidance (the default) */
     PPMG_AUDIENCE_PATIENT = 1    /**< the handout for the mother, in plain language */
-} ppmg_audience;
+};
+
+/* ABI 1.0 and 1.1 declared these as C enums, which every supported compiler laid out as 4-byte
+ * ints: the same size, alignment and calling convention as int32_t. */
+PPMG_STATIC_ASSERT(sizeof(ppmg_status) == 4, "ppmg_status is 32 bits");
+PPMG_STATIC_ASSERT(sizeof(ppmg_input_format) == 4, "ppmg_input_format is 32 bits");
+PPMG_STATIC_ASSERT(sizeof(ppmg_output_format) == 4, "ppmg_output_format is 32 bits");
+PPMG_STATIC_ASSERT(sizeof(ppmg_audience) == 4, "ppmg_audience is 32 bits");
 
 /** One request. Zero-initialise, then set struct_size and the fields you need. */
 typedef struct ppmg_request {
-    uint32_t struct_size; /**< sizeof(ppmg_request) */
+    uint32_t struct_size; /**< sizeof(ppmg_request); PPMG_REQUEST_SIZE_1_1 from a 1.0 or 1.1 host */
     const char* data;     /**< the record's bytes; borrowed for the call only */
-    size_t size;          /**< number of bytes at data */
+    /** Number of bytes at data. A size no buffer can have (data + size past the end of the
+     *  address space, or over PTRDIFF_MAX) is refused whatever the limits. */
+    size_t size;
     ppmg_input_format input_format;
     ppmg_output_format output_format;
-    /** "YYYY-MM-DD" the rules evaluate as of; NULL = today (host clock, UTC). */
+    /** "YYYY-MM-DD" the rules evaluate as of; NULL = today (host clock, UTC). An empty string
+     *  is refused (PPMG_E_INVALID_ARGUMENT): only NULL means today. */
     const char* as_of;
     /** Patient.id to assess when the record holds several; NULL = choose. */
     const char* patient_id;
@@ -191,6 +237,11 @@ typedef struct ppmg_request {
     /** BCP 47 language of the document: "en" (NULL = "en") or "zh-CN". */
     const char* language;
 } ppmg_request;
+
+/** sizeof(ppmg_request) in ABI 1.0 and 1.1, before audience and language: the smallest
+ *  struct_size a plugin accepts. A shorter request's missing members take their defaults
+ *  (PPMG_AUDIENCE_CLINICIAN, "en"). */
+#define PPMG_REQUEST_SIZE_1_1 offsetof(ppmg_request, audience)
 
 /**
  * Output bytes. Not NUL-terminated in `size`, though data[size] is '\0'.
@@ -283,11 +334,11 @@ typedef struct ppmg_plugin_entry {
     /** The plugin's semantic version, e.g. "1.0.0". */
     const char* plugin_version;
     /**
-     * Negotiation: the host passes the oldest ABI version it can work with
-     * (PPMG_ABI_VERSION if it calls every member unchecked; a lower minor if it
-     * checks newer members with PPMG_CORE_API_HAS); the plugin answers PPMG_OK
-     * if it can serve that major and at least that minor, else PPMG_E_VERSION.
-     * Threads: any.
+     * Negotiation as ABI 1.0 had it: the host passes the oldest ABI version it can work with
+     * (PPMG_ABI_VERSION if it calls every member unchecked; a lower minor if it checks newer
+     * members with PPMG_CORE_API_HAS); the plugin answers PPMG_OK if it can serve that major
+     * and at least that minor, else PPMG_E_VERSION. A 1.2 host calls negotiate_version instead
+     * when the plugin has it. Threads: any.
      */
     ppmg_status (*negotiate)(uint32_t host_abi_version);
     /**
@@ -296,10 +347,45 @@ typedef struct ppmg_plugin_entry {
      * Owned by the plugin, valid while it is loaded. Threads: any.
      */
     const void* (*get_api)(const char* id);
+
+    /* ---- ABI 1.2: present only when PPMG_ENTRY_HAS_1_2(entry); never read them otherwise
+     * (an older plugin's object ends before them) ---- */
+
+    /**
+     * Negotiation that answers with the agreed version. In: *version is the newest ABI version
+     * the host speaks (its PPMG_ABI_VERSION). Out: the version both sides will use, the same
+     * major and the lower of the two minors; the host then checks it is at least the oldest
+     * version it can work with. PPMG_E_VERSION (with *version set to the plugin's own version)
+     * when the majors differ; PPMG_E_INVALID_ARGUMENT when version is NULL. Threads: any.
+     */
+    ppmg_status (*negotiate_version)(uint32_t* version);
+    /**
+     * Tells the plugin the path of its own file, as the host loaded it (absolute, or relative to
+     * the working directory at this call). The plugin finds the content installed beside itself
+     * from it: <dir>/../share/ppmg/content, or <dir>/../../share/ppmg/content from a multiarch
+     * libdir (lib/x86_64-linux-gnu). Call it once, after negotiating and before engine_create;
+     * a later call replaces the path for engines created after it. The plugin keeps a copy.
+     * PPMG_E_INVALID_ARGUMENT when plugin_path is NULL or empty.
+     * Without it (a host built against ABI 1.1), the plugin asks the dynamic loader where its
+     * file is. Threads: any, though not concurrently with engine_create.
+     */
+    ppmg_status (*init)(const char* plugin_path);
 } ppmg_plugin_entry;
+
+/** True when the plugin's entry has the ABI 1.2 members (negotiate_version, init). */
+#define PPMG_ENTRY_HAS_1_2(entry) \
+    (PPMG_ABI_MAJOR_OF((entry)->abi_version) == 1u && PPMG_ABI_MINOR_OF((entry)->abi_version) >= 2u)
 
 /** Signature of the exported object, for dlsym users. */
 typedef const ppmg_plugin_entry ppmg_plugin_entry_t;
+
+/**
+ * The exported object itself, defined by the plugin (PPMG_ENTRY_SYMBOL). A host normally loads
+ * the plugin with dlopen and finds it with dlsym(library, PPMG_ENTRY_SYMBOL); this declaration
+ * is for the plugin's own definition, which the compiler then checks against it, and for a host
+ * that links the plugin at build time. Owned by the plugin, valid while it is loaded.
+ */
+extern PPMG_EXPORT const ppmg_plugin_entry ppmg_entry;
 
 #ifdef __cplusplus
 }

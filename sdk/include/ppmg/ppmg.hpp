@@ -69,17 +69,21 @@ struct Request {
     std::string_view data;
     ppmg_input_format inputFormat = PPMG_INPUT_AUTO;
     ppmg_output_format outputFormat = PPMG_OUTPUT_DEFAULT;
-    std::string asOf;                                  // "" = today
-    std::string patientId;                             // "" = choose
-    std::string sourceName;                            // for error messages
-    ppmg_audience audience = PPMG_AUDIENCE_CLINICIAN;  // ABI 1.2, render: clinician or patient
-    std::string language;                              // ABI 1.2: "" = "en"; "zh-CN"
+    std::string asOf;        // "" = today (sent as NULL)
+    std::string patientId;   // "" = choose
+    std::string sourceName;  // for error messages
+    // ABI 1.2: a plugin that agreed on an older version is not asked for them (PPMG_E_UNSUPPORTED).
+    ppmg_audience audience = PPMG_AUDIENCE_CLINICIAN;
+    std::string language;  // "" = "en"
 };
 
-// Owns an engine; movable, not copyable. The api table must outlive it.
+// Owns an engine; movable, not copyable. The api table must outlive it. abiVersion is the version
+// the host agreed on with the plugin (ppmg::host::Plugin::abiVersion()): requests are sized for it.
 class Engine {
 public:
-    explicit Engine(const ppmg_core_api_v1& api, const ppmg_engine_options* options = nullptr) : api_(&api) {
+    explicit Engine(const ppmg_core_api_v1& api, const ppmg_engine_options* options = nullptr,
+                    uint32_t abiVersion = PPMG_ABI_VERSION)
+        : api_(&api), abiVersion_(abiVersion) {
         ppmg_engine_options defaults{};
         defaults.struct_size = sizeof defaults;
         ppmg_error* err = nullptr;
@@ -89,11 +93,12 @@ public:
         detail::check(api, s, err);
     }
     ~Engine() { reset(); }
-    Engine(Engine&& o) noexcept : api_(o.api_), engine_(o.engine_) { o.engine_ = nullptr; }
+    Engine(Engine&& o) noexcept : api_(o.api_), abiVersion_(o.abiVersion_), engine_(o.engine_) { o.engine_ = nullptr; }
     Engine& operator=(Engine&& o) noexcept {
         if (this != &o) {
             reset();
             api_ = o.api_;
+            abiVersion_ = o.abiVersion_;
             engine_ = o.engine_;
             o.engine_ = nullptr;
         }
@@ -148,10 +153,21 @@ public:
 
 private:
     using Call = ppmg_status (*)(const ppmg_engine*, const ppmg_request*, ppmg_buffer**, ppmg_error**);
-    // The C request for r; it borrows r's strings.
-    static ppmg_request toRequest(const Request& r) {
+    // The C request for r, sized for the agreed ABI; it borrows r's strings.
+    ppmg_request toRequest(const Request& r) const {
         ppmg_request req{};
-        req.struct_size = sizeof req;
+        if (PPMG_ABI_MINOR_OF(abiVersion_) >= 2) {
+            req.struct_size = sizeof req;
+            req.audience = r.audience;
+            req.language = r.language.empty() ? nullptr : r.language.c_str();
+        } else {
+            if (r.audience != PPMG_AUDIENCE_CLINICIAN || !r.language.empty())
+                throw Exception(PPMG_E_UNSUPPORTED, "the plugin speaks ABI " +
+                                                        std::to_string(PPMG_ABI_MAJOR_OF(abiVersion_)) + "." +
+                                                        std::to_string(PPMG_ABI_MINOR_OF(abiVersion_)) +
+                                                        ", which has no audience or language (1.2)");
+            req.struct_size = static_cast<uint32_t>(PPMG_REQUEST_SIZE_1_1);
+        }
         req.data = r.data.data();
         req.size = r.data.size();
         req.input_format = r.inputFormat;
@@ -178,6 +194,7 @@ private:
         engine_ = nullptr;
     }
     const ppmg_core_api_v1* api_;
+    uint32_t abiVersion_;
     ppmg_engine* engine_ = nullptr;
 };
 
