@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
         std::ifstream f(in, std::ios::binary);
         if (!f) throw std::runtime_error("cannot read " + in);
         const std::string json((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        const auto oid = [&](std::string_view uri) {
+        const std::function<std::string(std::string_view)> oid = [&](std::string_view uri) {
             const auto* s = content->systemByUri(uri);
             return s ? s->oid : std::string();
         };
