@@ -1,8 +1,8 @@
 #include "support/test_env.hpp"
 
-#include "support/fhir_ccda_convert.hpp"
 #include "fhir_to_hl7v2.hpp"
 #include "guidance_engine.hpp"
+#include "support/fhir_ccda_convert.hpp"
 #include "support/fhir_xml_convert.hpp"
 
 #include <sys/stat.h>

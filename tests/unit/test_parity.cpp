@@ -18,8 +18,8 @@
 #include "base/errors.hpp"
 #include "read/record_mapping.hpp"
 #include "read/record_reader.hpp"
-#include "support/fhir_ccda_convert.hpp"
 #include "support/fhir_builder.hpp"
+#include "support/fhir_ccda_convert.hpp"
 #include "support/fhir_xml_convert.hpp"
 #include "support/test_env.hpp"
 

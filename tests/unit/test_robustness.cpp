@@ -695,6 +695,7 @@ TEST_CASE("Robustness: ABI misuse gets a status, never a crash", "[robustness][a
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);
         bad.audience = -1;
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);
+        bad = req;
         bad.input_format = PPMG_INPUT_CCDA;  // ABI 1.2: accepted, and a JSON record is not C-CDA
         expect(PPMG_E_PARSE, engine, &bad, &out);
         bad = req;
