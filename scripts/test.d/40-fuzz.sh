@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2, fuzz_render
-# and fuzz_http, built with clang (ASan + UBSan + coverage) in build-fuzz/, each for
-# PPMG_FUZZ_SECONDS (60) from a seed corpus made at run time from ../shared/data,
-# ../shared/examples, samples/ and tests/hostile/ (fuzz_http: tests/fuzz/http-seeds/, and records
-# wrapped into hook calls).
+# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2, fuzz_render,
+# fuzz_ccda (the C-CDA reader, and the fast XML scanner against libxml2) and fuzz_http, built with
+# clang (ASan + UBSan + coverage) in build-fuzz/, each for PPMG_FUZZ_SECONDS (60) from a seed corpus
+# made at run time from ../shared/data, ../shared/examples, samples/, tests/hostile/ and tests/ccda/
+# (fuzz_http: tests/fuzz/http-seeds/, and records wrapped into hook calls).
 # Fails on any crash, leak, timeout or broken invariant, and says how to keep the input as a
 # regression. Skips, with a notice, when ../shared is absent (no seed corpus).
 #
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 seconds=${PPMG_FUZZ_SECONDS:-60}
 build=${PPMG_FUZZ_BUILD_DIR:-build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_hl7v2 fuzz_render fuzz_http)
+((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_hl7v2 fuzz_render fuzz_ccda fuzz_http)
 shared=../shared
 
 if [[ ! -d $shared/data || ! -d $shared/examples ]]; then
@@ -39,7 +39,7 @@ mkdir -p "$artifacts"
 seed() {  # target, extension pattern
   local dir=$corpus/$1
   mkdir -p "$dir"
-  find "$shared/data" "$shared/examples" samples tests/hostile tests/hl7v2 tests/fuzz/regressions -type f \
+  find "$shared/data" "$shared/examples" samples tests/hostile tests/hl7v2 tests/fuzz/regressions tests/ccda -type f \
     \( -iname "$2" \) -size -128k ! -name expected.json -print0 |
     while IFS= read -r -d '' f; do cp "$f" "$dir/$(echo "$f" | tr '/' '_')"; done
 }
@@ -72,6 +72,7 @@ for target in "${targets[@]}"; do
     fuzz_fhir_xml) seed "$target" '*.xml' ;;
     fuzz_hl7v2) seed "$target" '*.hl7' ;;
     fuzz_render) seed "$target" '*.json'; seed "$target" '*.xml' ;;
+    fuzz_ccda) seed "$target" '*.xml' ;;
     fuzz_http) seed_http "$target" ;;
     *) echo "fuzz: unknown target $target" >&2; exit 2 ;;
   esac

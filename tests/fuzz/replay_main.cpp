@@ -47,9 +47,11 @@ int main(int argc, char** argv) {
         ppmgFuzzFhirXml(bytes, data.size());
         ppmgFuzzHl7v2(bytes, data.size());
         ppmgFuzzRender(bytes, data.size());
+        ppmgFuzzCcda(bytes, data.size());
         ppmgFuzzHttp(bytes, data.size());
     }
-    std::printf("replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2, fuzz_render and fuzz_http\n",
+    std::printf(
+        "replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2, fuzz_render, fuzz_ccda and fuzz_http\n",
                 files.size());
     return 0;
 }
