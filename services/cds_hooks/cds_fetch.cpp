@@ -12,10 +12,16 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <ctime>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
 
 #include "json_writer.hpp"
 
@@ -122,29 +128,130 @@ std::string codeList(const std::vector<SystemCode>& codes) {
     return enc;
 }
 
-// Sessions whose socket timeouts can be set before every read, so one slow server cannot take
-// more than the call's remaining budget (Poco applies a session's timeouts at connect only).
-class PlainSession : public Poco::Net::HTTPClientSession {
+std::string origin(const Url& u) { return u.scheme + "://" + u.host + ":" + std::to_string(u.port); }
+
+// A client session whose socket timeouts can be set before every read, so one slow server cannot
+// take more than the call's remaining budget (Poco applies a session's timeouts at connect only).
+template <class Base>
+class Limited final : public Base {
 public:
-    using Poco::Net::HTTPClientSession::HTTPClientSession;
+    using Base::Base;
     void limit(Poco::Timespan t) {
-        setTimeout(t, t, t);
-        if (connected()) {
-            socket().setReceiveTimeout(t);
-            socket().setSendTimeout(t);
+        this->setTimeout(t, t, t);
+        if (this->connected()) {
+            this->socket().setReceiveTimeout(t);
+            this->socket().setSendTimeout(t);
+        }
+    }
+    // An idle kept-alive connection with something to read (no request is out on it): the server
+    // closed it, or sent what nobody asked for. Either way it is not used again.
+    bool closedByPeer() {
+        if (!this->connected()) return true;
+        try {
+            return this->socket().poll(Poco::Timespan(0),
+                                       Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR);
+        } catch (const Poco::Exception&) {
+            return true;
         }
     }
 };
-class SecureSession : public Poco::Net::HTTPSClientSession {
-public:
-    using Poco::Net::HTTPSClientSession::HTTPSClientSession;
+
+// One connection to one origin, plain or TLS.
+struct Conn {
+    std::unique_ptr<Limited<Poco::Net::HTTPClientSession>> plain;
+    std::unique_ptr<Limited<Poco::Net::HTTPSClientSession>> secure;
+    Clock::time_point idleSince;
+
+    Poco::Net::HTTPClientSession& http() {
+        return plain ? static_cast<Poco::Net::HTTPClientSession&>(*plain) : *secure;
+    }
     void limit(Poco::Timespan t) {
-        setTimeout(t, t, t);
-        if (connected()) {
-            socket().setReceiveTimeout(t);
-            socket().setSendTimeout(t);
+        if (plain)
+            plain->limit(t);
+        else
+            secure->limit(t);
+    }
+    bool closedByPeer() { return plain ? plain->closedByPeer() : secure->closedByPeer(); }
+};
+
+// Kept-alive connections per origin (scheme, host, port; the fetcher's one TLS context holds the
+// CA settings, so a pool never mixes them), shared by every worker thread. A connection serves one
+// request at a time: it is taken, used, and given back only after its answer was read to the end
+// with keep-alive; one that failed in any way is closed, never given back. Nothing of a call is
+// kept on a connection (the bearer token goes on each request), and a connection is only ever
+// used for its own origin. At most `maxIdle` idle connections are kept per origin.
+class Pool {
+public:
+    Pool(Poco::Net::Context::Ptr tls, size_t maxIdle, std::chrono::milliseconds maxIdleTime)
+        : tls_(std::move(tls)), maxIdle_(maxIdle), maxIdleTime_(maxIdleTime) {}
+
+    // An idle connection to url's origin (reused = true), or a new, not yet connected one.
+    std::unique_ptr<Conn> take(const Url& url, bool& reused) {
+        const std::string key = origin(url);
+        std::vector<std::unique_ptr<Conn>> closing;  // closed outside the lock
+        std::unique_ptr<Conn> c;
+        for (;;) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                auto it = idle_.find(key);
+                if (it == idle_.end() || it->second.empty()) break;
+                c = std::move(it->second.back());  // the most recently used: the least likely closed
+                it->second.pop_back();
+            }
+            if (Clock::now() - c->idleSince <= maxIdleTime_ && !c->closedByPeer()) break;
+            ++stale;
+            closing.push_back(std::move(c));
+        }
+        closing.clear();
+        if (c) {
+            reused = true;
+            ++reusedCount;
+            return c;
+        }
+        reused = false;
+        c = std::make_unique<Conn>();
+        if (url.scheme == "https") {
+            if (!tls_) throw std::runtime_error("no TLS context");
+            c->secure = std::make_unique<Limited<Poco::Net::HTTPSClientSession>>(url.host, url.port, tls_);
+        } else {
+            c->plain = std::make_unique<Limited<Poco::Net::HTTPClientSession>>(url.host, url.port);
+        }
+        c->http().setKeepAlive(true);
+        // The pool decides when an idle connection is too old; Poco must not reconnect behind it.
+        c->http().setKeepAliveTimeout(
+            Poco::Timespan(Poco::Timespan::TimeDiff(maxIdleTime_.count()) * 1000 + Poco::Timespan::MINUTES));
+        ++opened;
+        return c;
+    }
+
+    // A connection whose answer was read to its end, the server keeping it open.
+    void giveBack(const Url& url, std::unique_ptr<Conn> c) {
+        std::vector<std::unique_ptr<Conn>> closing;
+        c->idleSince = Clock::now();
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto& q = idle_[origin(url)];
+            while (!q.empty() && c->idleSince - q.front()->idleSince > maxIdleTime_) {
+                closing.push_back(std::move(q.front()));
+                q.pop_front();
+            }
+            if (q.size() < maxIdle_)
+                q.push_back(std::move(c));
+            else
+                closing.push_back(std::move(c));
         }
     }
+
+    PoolStats stats() const { return {opened.load(), reusedCount.load(), stale.load(), retried.load()}; }
+
+    std::atomic<long> opened{0}, reusedCount{0}, stale{0}, retried{0};
+
+private:
+    Poco::Net::Context::Ptr tls_;
+    const size_t maxIdle_;
+    const std::chrono::milliseconds maxIdleTime_;
+    std::mutex mutex_;
+    std::map<std::string, std::deque<std::unique_ptr<Conn>>> idle_;
 };
 
 struct Failure {
@@ -156,6 +263,7 @@ struct Failure {
 struct FhirFetcher::Impl {
     std::vector<Url> allow;
     Poco::Net::Context::Ptr tls;
+    std::unique_ptr<Pool> pool;
 };
 
 FhirFetcher::FhirFetcher(FetchConfig config, FetchPlan plan)
@@ -180,9 +288,13 @@ FhirFetcher::FhirFetcher(FetchConfig config, FetchPlan plan)
         // The host name must match the certificate (Poco checks it after the handshake).
         impl_->tls->enableExtendedCertificateVerification(true);
     }
+    impl_->pool = std::make_unique<Pool>(impl_->tls, size_t(std::max(0, config_.poolIdle)),
+                                         std::chrono::milliseconds(std::max(0, config_.poolIdleMs)));
 }
 
 FhirFetcher::~FhirFetcher() = default;
+
+PoolStats FhirFetcher::poolStats() const { return impl_->pool->stats(); }
 
 bool FhirFetcher::allowed(std::string_view url) const {
     const Url u = parseUrl(url);
@@ -207,112 +319,108 @@ bool validAllowPrefix(const std::string& prefix, std::string& why) {
 
 namespace {
 
-// One hook call's fetch: its deadline, its byte count, its sessions (kept alive per server).
+// One hook call's fetch: its deadline and its counters, shared by the threads of the call; its
+// connections come from the fetcher's pool.
 class Fetch {
 public:
-    Fetch(const FetchConfig& config, Poco::Net::Context::Ptr tls, std::string token)
+    Fetch(const FetchConfig& config, Pool& pool, std::string token)
         : config_(config),
-          tls_(std::move(tls)),
+          pool_(pool),
           token_(std::move(token)),
           deadline_(Clock::now() + std::chrono::milliseconds(config.budgetMs)) {}
 
-    int requests = 0;
-    size_t bytes = 0;
+    std::atomic<int> requests{0};
+    std::atomic<int> connections{0};
+    std::atomic<size_t> bytes{0};
 
     // GET url; returns the body of a 200 answer, or throws Failure naming the problem.
     std::string get(const Url& url, const std::string& what) {
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline_ - Clock::now());
-            if (left.count() <= 0)
-                throw Failure{what + ": the time budget (" + std::to_string(config_.budgetMs) + " ms) ran out"};
-            const Poco::Timespan timeout(Poco::Timespan::TimeDiff(left.count()));
-            Poco::Net::HTTPClientSession& s = session(url, timeout);
+        for (int attempt = 0;; ++attempt) {
+            const long long left = remainingUs();
+            if (left <= 0) throw Failure{ranOut(what)};
+            bool reused = false;
+            std::unique_ptr<Conn> c = pool_.take(url, reused);
+            if (!reused) ++connections;
+            c->limit(Poco::Timespan(Poco::Timespan::TimeDiff(left)));
             Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, url.pathEtc, Poco::Net::HTTPMessage::HTTP_1_1);
             req.set("Accept", "application/fhir+json");
+            // The call's token, on this request only: a pooled connection never keeps it.
             if (!token_.empty()) req.set("Authorization", "Bearer " + token_);
             req.setKeepAlive(true);
             ++requests;
+            bool answered = false;  // a status line came back: the request is never sent again
             try {
+                Poco::Net::HTTPClientSession& s = c->http();
                 s.sendRequest(req);
                 Poco::Net::HTTPResponse res;
                 std::istream& in = s.receiveResponse(res);
+                answered = true;
                 std::string body;
-                char buf[65536];
+                char buf[16384];
                 for (;;) {
-                    setLimit(url);
+                    c->limit(Poco::Timespan(Poco::Timespan::TimeDiff(std::max(1000LL, remainingUs()))));
                     in.read(buf, sizeof buf);
                     const size_t n = size_t(in.gcount());
-                    bytes += n;
-                    if (bytes > config_.maxBytes)
+                    if ((bytes += n) > config_.maxBytes)
                         throw Failure{what + ": the responses exceed " + std::to_string(config_.maxBytes) + " bytes"};
-                    if (Clock::now() > deadline_)
-                        throw Failure{what + ": the time budget (" + std::to_string(config_.budgetMs) + " ms) ran out"};
+                    if (Clock::now() > deadline_) throw Failure{ranOut(what)};
                     body.append(buf, n);
                     if (in.eof()) break;
                     if (!in) throw Failure{what + ": the answer broke off"};
                 }
+                // Read to its end: the connection can serve another request, unless the server
+                // closes it.
+                if (res.getKeepAlive()) pool_.giveBack(url, std::move(c));
                 if (res.getStatus() != Poco::Net::HTTPResponse::HTTP_OK)
                     throw Failure{what + ": the FHIR server answered HTTP " + std::to_string(int(res.getStatus()))};
                 return body;
+            } catch (const Failure&) {
+                throw;
             } catch (const Poco::TimeoutException&) {
-                throw Failure{what + ": the time budget (" + std::to_string(config_.budgetMs) + " ms) ran out"};
-            } catch (const Poco::Net::SSLException& e) {
-                throw Failure{what + ": TLS failed (" + e.displayText() + ")"};
-            } catch (const Poco::Net::NoMessageException&) {
-                // A kept-alive connection the server had closed: once more on a new one.
-                drop(url);
-                if (attempt == 1) throw Failure{what + ": the FHIR server closed the connection"};
+                throw Failure{ranOut(what)};
             } catch (const Poco::Exception& e) {
-                drop(url);
+                // A kept-alive connection the server closed meanwhile fails before any answer. The
+                // request is a GET (idempotent) that got no answer: sent once more, on a new
+                // connection. A new connection's failure is final.
+                if (reused && !answered && attempt == 0) {
+                    ++pool_.retried;
+                    continue;
+                }
+                if (dynamic_cast<const Poco::Net::SSLException*>(&e))
+                    throw Failure{what + ": TLS failed (" + e.displayText() + ")"};
+                if (dynamic_cast<const Poco::Net::NoMessageException*>(&e))
+                    throw Failure{what + ": the FHIR server closed the connection"};
                 throw Failure{what + ": " + e.displayText()};
             }
         }
-        throw Failure{what + ": no answer"};
     }
 
 private:
-    struct Held {
-        std::unique_ptr<PlainSession> plain;
-        std::unique_ptr<SecureSession> secure;
-        Poco::Net::HTTPClientSession& get() {
-            return plain ? static_cast<Poco::Net::HTTPClientSession&>(*plain) : *secure;
-        }
-        void limit(Poco::Timespan t) {
-            if (plain)
-                plain->limit(t);
-            else
-                secure->limit(t);
-        }
-    };
-
-    static std::string origin(const Url& u) { return u.scheme + "://" + u.host + ":" + std::to_string(u.port); }
-
-    Poco::Net::HTTPClientSession& session(const Url& url, Poco::Timespan timeout) {
-        Held& h = sessions_[origin(url)];
-        if (!h.plain && !h.secure) {
-            if (url.scheme == "https") {
-                if (!tls_) throw Failure{"no TLS context"};
-                h.secure = std::make_unique<SecureSession>(url.host, url.port, tls_);
-            } else {
-                h.plain = std::make_unique<PlainSession>(url.host, url.port);
-            }
-            h.get().setKeepAlive(true);
-        }
-        h.limit(timeout);
-        return h.get();
+    long long remainingUs() const {
+        return std::chrono::duration_cast<std::chrono::microseconds>(deadline_ - Clock::now()).count();
     }
-    void setLimit(const Url& url) {
-        auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline_ - Clock::now()).count();
-        if (left < 1000) left = 1000;
-        sessions_[origin(url)].limit(Poco::Timespan(Poco::Timespan::TimeDiff(left)));
+    std::string ranOut(const std::string& what) const {
+        return what + ": the time budget (" + std::to_string(config_.budgetMs) + " ms) ran out";
     }
-    void drop(const Url& url) { sessions_.erase(origin(url)); }
 
     const FetchConfig& config_;
-    Poco::Net::Context::Ptr tls_;
+    Pool& pool_;
     std::string token_;
     Clock::time_point deadline_;
-    std::map<std::string, Held> sessions_;
+};
+
+// One request chain of a call: the Patient read, or one search with its next pages.
+struct Unit {
+    Unit(size_t v, std::string w, std::string u, bool p = false)
+        : value(v), what(std::move(w)), url(std::move(u)), patient(p) {}
+    size_t value;  // index of the prefetch key it fills
+    std::string what, url;
+    bool patient;
+    // Filled by the thread that runs it.
+    bool ran = false;
+    std::string json;  // the Patient, or the search's entries (comma-separated)
+    size_t n = 0;      // entries
+    std::string error;
 };
 
 }  // namespace
@@ -338,27 +446,71 @@ FetchResult FhirFetcher::fetch(const PrefetchNeeds& needs, const std::string& as
     std::string base = needs.fhirServer;
     while (!base.empty() && base.back() == '/') base.pop_back();
 
-    Fetch f(config_, impl_->tls, needs.accessToken);
+    Fetch f(config_, *impl_->pool, needs.accessToken);
     const std::string patient = needs.patientId;
     const std::string count = "&_count=" + std::to_string(config_.pageSize);
 
-    simdjson::dom::parser parser;
-    // A search and every next page, into one searchset Bundle of the entries' resources.
-    auto search = [&](const std::string& what, const std::string& url, std::string& entries, size_t& n) {
-        std::string next = url;
+    // What to fetch: one unit per request chain, in the order of the keys.
+    std::vector<std::string> keys;
+    std::vector<Unit> units;
+    for (const std::string& key : needs.missing) {
+        const PrefetchKey* pk = nullptr;
+        for (const PrefetchKey& k : prefetchKeys())
+            if (key == k.key) pk = &k;
+        if (!pk) continue;
+        const size_t v = keys.size();
+        keys.push_back(key);
+        const std::string type = pk->resourceType;
+        if (type == "Patient") {
+            units.emplace_back(v, "Patient/" + patient, base + "/Patient/" + patient, true);
+            continue;
+        }
+        // The reference as Patient/{id}: unambiguous, and every server takes it.
+        const std::string byPatient = base + "/" + type + "?patient=Patient/" + patient;
+        if (type == "Observation") {
+            // The Observations the rules read (measures, wound status) within the rules' widest
+            // window; combo-code also finds a panel whose component has the code. And the
+            // delivery date Observation at any date.
+            std::string url = byPatient;
+            if (!plan_.prefixCodes && !plan_.observationCodes.empty())
+                url += "&combo-code=" + codeList(plan_.observationCodes);
+            if (plan_.observationWindowDays >= 0 && asOf.size() == 10)
+                url += "&date=ge" + dateMinusDays(asOf, plan_.observationWindowDays);
+            units.emplace_back(v, "Observation search", url + count);
+            if (!plan_.deliveryDateCodes.empty() && !plan_.prefixCodes)
+                units.emplace_back(v, "Observation search (delivery date)",
+                                   byPatient + "&code=" + codeList(plan_.deliveryDateCodes) + count);
+        } else {
+            units.emplace_back(v, type + " search", byPatient + count);
+        }
+    }
+
+    // The Patient, or a search and every next page into the unit's entries.
+    auto run = [&](Unit& unit, simdjson::dom::parser& parser) {
+        if (unit.patient) {
+            const std::string body = f.get(parseUrl(unit.url), unit.what);
+            element doc;
+            object res;
+            if (parser.parse(body).get(doc) != simdjson::SUCCESS || doc.get_object().get(res) != simdjson::SUCCESS ||
+                str(res, "resourceType") != "Patient" || str(res, "id") != patient)
+                throw Failure{unit.what + ": the FHIR server's answer is not that Patient"};
+            unit.json = body;
+            return;
+        }
+        std::string next = unit.url;
         for (int page = 1; !next.empty(); ++page) {
             if (page > config_.maxPages)
-                throw Failure{what + ": more than " + std::to_string(config_.maxPages) + " pages"};
+                throw Failure{unit.what + ": more than " + std::to_string(config_.maxPages) + " pages"};
             const Url u = parseUrl(next);
             // A next link must stay on the server of this call, under an allowed prefix.
             if (!under(u, server) || !allowed(next))
-                throw Failure{what + ": a next link leads off the fhirServer; it was not followed"};
-            const std::string body = f.get(u, what);
+                throw Failure{unit.what + ": a next link leads off the fhirServer; it was not followed"};
+            const std::string body = f.get(u, unit.what);
             element doc;
             object bundle;
             if (parser.parse(body).get(doc) != simdjson::SUCCESS || doc.get_object().get(bundle) != simdjson::SUCCESS ||
                 str(bundle, "resourceType") != "Bundle")
-                throw Failure{what + ": the FHIR server's answer is not a Bundle"};
+                throw Failure{unit.what + ": the FHIR server's answer is not a Bundle"};
             array list;
             if (bundle["entry"].get_array().get(list) == simdjson::SUCCESS)
                 for (element e : list) {
@@ -366,10 +518,10 @@ FetchResult FhirFetcher::fetch(const PrefetchNeeds& needs, const std::string& as
                     if (e.get_object().get(entry) != simdjson::SUCCESS ||
                         entry["resource"].get_object().get(resource) != simdjson::SUCCESS)
                         continue;
-                    if (n++) entries.push_back(',');
-                    entries += "{\"resource\":";
-                    entries += simdjson::minify(resource);
-                    entries.push_back('}');
+                    if (unit.n++) unit.json.push_back(',');
+                    unit.json += "{\"resource\":";
+                    unit.json += simdjson::minify(resource);
+                    unit.json.push_back('}');
                 }
             next.clear();
             array links;
@@ -381,59 +533,72 @@ FetchResult FhirFetcher::fetch(const PrefetchNeeds& needs, const std::string& as
                 }
         }
     };
-    auto bundleOf = [](const std::string& entries) {
-        return "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[" + entries + "]}";
-    };
 
-    try {
-        for (const std::string& key : needs.missing) {
-            const PrefetchKey* pk = nullptr;
-            for (const PrefetchKey& k : prefetchKeys())
-                if (key == k.key) pk = &k;
-            if (!pk) continue;
-            const std::string type = pk->resourceType;
-            if (type == "Patient") {
-                const std::string what = "Patient/" + patient;
-                const std::string body = f.get(parseUrl(base + "/Patient/" + patient), what);
-                element doc;
-                object res;
-                if (parser.parse(body).get(doc) != simdjson::SUCCESS ||
-                    doc.get_object().get(res) != simdjson::SUCCESS || str(res, "resourceType") != "Patient" ||
-                    str(res, "id") != patient)
-                    throw Failure{what + ": the FHIR server's answer is not that Patient"};
-                r.values.emplace_back(key, std::string(body));
-                continue;
+    // The units run in parallel, up to --fhir-parallel at once (this thread and helpers), each
+    // request on its own pooled connection, all within the call's one deadline; the pages of one
+    // search follow each other. Units are started in order; once one has failed no further unit is
+    // started, and the failure reported is that of the first unit (in order) that failed, which is
+    // therefore the same whatever the timing.
+    std::atomic<size_t> nextUnit{0};
+    std::atomic<bool> failed{false};
+    auto runner = [&] {
+        simdjson::dom::parser parser;
+        for (;;) {
+            const size_t i = nextUnit.fetch_add(1);
+            if (i >= units.size()) return;
+            if (failed.load()) continue;
+            Unit& unit = units[i];
+            unit.ran = true;
+            try {
+                run(unit, parser);
+            } catch (const Failure& e) {
+                unit.error = e.what;
+            } catch (const std::exception& e) {
+                unit.error = unit.what + ": " + e.what();
+            } catch (...) {
+                unit.error = unit.what + ": failed";
             }
-            std::string entries;
-            size_t n = 0;
-            // The reference as Patient/{id}: unambiguous, and every server takes it.
-            const std::string byPatient = base + "/" + type + "?patient=Patient/" + patient;
-            if (type == "Observation") {
-                // The Observations the rules read (measures, wound status) within the rules' widest
-                // window; combo-code also finds a panel whose component has the code. And the
-                // delivery date Observation at any date.
-                std::string url = byPatient;
-                if (!plan_.prefixCodes && !plan_.observationCodes.empty())
-                    url += "&combo-code=" + codeList(plan_.observationCodes);
-                if (plan_.observationWindowDays >= 0 && asOf.size() == 10)
-                    url += "&date=ge" + dateMinusDays(asOf, plan_.observationWindowDays);
-                search("Observation search", url + count, entries, n);
-                if (!plan_.deliveryDateCodes.empty() && !plan_.prefixCodes)
-                    search("Observation search (delivery date)",
-                           byPatient + "&code=" + codeList(plan_.deliveryDateCodes) + count, entries, n);
-            } else {
-                search(type + " search", byPatient + count, entries, n);
-            }
-            r.values.emplace_back(key, bundleOf(entries));
+            if (!unit.error.empty()) failed = true;
         }
-    } catch (const Failure& failure) {
-        r.requests = f.requests;
-        r.bytes = f.bytes;
-        return refuse("Could not fetch " + missingList + " from the fhirServer (" + failure.what +
-                      "); no decision is made on part of the record.");
+    };
+    const size_t inFlight = std::min(units.size(), size_t(std::max(1, config_.parallel)));
+    std::vector<std::thread> helpers;
+    for (size_t h = 1; h < inFlight; ++h) {
+        try {
+            helpers.emplace_back(runner);
+        } catch (const std::system_error&) {
+            break;  // no thread to be had: fewer at once
+        }
     }
-    r.requests = f.requests;
-    r.bytes = f.bytes;
+    runner();
+    for (std::thread& t : helpers) t.join();
+
+    r.requests = f.requests.load();
+    r.bytes = f.bytes.load();
+    r.connections = f.connections.load();
+    for (const Unit& unit : units)
+        if (!unit.error.empty())
+            return refuse("Could not fetch " + missingList + " from the fhirServer (" + unit.error +
+                          "); no decision is made on part of the record.");
+    for (size_t v = 0; v < keys.size(); ++v) {
+        std::string json, entries;
+        bool patientValue = false;
+        for (const Unit& unit : units) {
+            if (unit.value != v) continue;
+            if (!unit.ran)
+                return refuse("Could not fetch " + missingList + " from the fhirServer (" + unit.what +
+                              " was not run); no decision is made on part of the record.");
+            if (unit.patient) {
+                patientValue = true;
+                json = unit.json;
+            } else if (unit.n) {
+                if (!entries.empty()) entries.push_back(',');
+                entries += unit.json;
+            }
+        }
+        if (!patientValue) json = "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[" + entries + "]}";
+        r.values.emplace_back(keys[v], std::move(json));
+    }
     return r;
 }
 

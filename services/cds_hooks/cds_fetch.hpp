@@ -3,6 +3,10 @@
 // client. Only servers under a configured prefix are ever contacted (no request at all to any
 // other URL), TLS is verified, and the whole fetch is bounded in time, pages and bytes: a fetch
 // that cannot complete gives 412 naming what is missing, never a decision on part of the record.
+//
+// Connections to each FHIR server are kept open across hook calls (a bounded pool per origin,
+// shared by the worker threads), and the independent requests of one call (the Patient, each
+// search) run in parallel, a few at a time, each on its own pooled connection.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +27,9 @@ struct FetchConfig {
     size_t maxBytes = 8u << 20;      // all responses of one hook call together
     int pageSize = 100;              // _count asked for
     std::string caFile;              // PEM CA certificates to trust instead of the system's ("" = system)
+    int parallel = 4;                // requests of one hook call in flight at once (--fhir-parallel)
+    int poolIdle = 64;               // idle kept-alive connections kept per origin (beyond: closed)
+    int poolIdleMs = 15000;          // an idle connection older than this is closed, not reused
 };
 
 // The prefetch keys this service asks for (its discovery document), and what each holds.
@@ -48,6 +55,15 @@ struct FetchResult {
     std::vector<std::pair<std::string, std::string>> values;  // prefetch key -> JSON
     int requests = 0;
     size_t bytes = 0;
+    int connections = 0;  // new connections (and TLS handshakes) this call needed; the rest reused
+};
+
+// Counters of the connection pool, since the fetcher was made.
+struct PoolStats {
+    long opened = 0;   // connections made
+    long reused = 0;   // requests sent on a kept-alive connection from the pool
+    long stale = 0;    // pooled connections found closed or expired, and dropped
+    long retried = 0;  // requests sent again on a new connection after a kept-alive one failed
 };
 
 class FhirFetcher {
@@ -60,6 +76,7 @@ public:
     // Fetches the missing keys for the patient, as of asOf (YYYY-MM-DD, for the Observation window).
     FetchResult fetch(const PrefetchNeeds& needs, const std::string& asOf) const;
     const FetchConfig& config() const { return config_; }
+    PoolStats poolStats() const;
 
 private:
     struct Impl;

@@ -42,6 +42,7 @@ const char* kServeUsage =
     "  --fhir-allow URL_PREFIX   fetch what prefetch lacks from a call's fhirServer under this prefix\n"
     "                            (repeatable; without it nothing is ever fetched)\n"
     "  --fhir-budget-ms N (2000)  --fhir-max-pages N (20)  --fhir-max-bytes N (8388608)\n"
+    "  --fhir-parallel N (4)     requests of one call in flight at once, each on a kept-alive connection\n"
     "  --fhir-ca-file PEM        trust these CA certificates for fetching instead of the system's\n"
     "  --view-ttl S (900)        how long a card's link to its page stays valid\n"
     "  --plugin PATH  --content DIR  --custodian NAME  --custodian-oid OID\n"
@@ -101,6 +102,7 @@ int runServe(int argc, char** argv) {
                           "--fhir-budget-ms",
                           "--fhir-max-pages",
                           "--fhir-max-bytes",
+                          "--fhir-parallel",
                           "--fhir-ca-file",
                           "--view-ttl",
                           "--store-connections"})
@@ -163,6 +165,7 @@ int runServe(int argc, char** argv) {
         config.scale.fetch.budgetMs = int(number(args, "--fhir-budget-ms", 2000, 10, 60000));
         config.scale.fetch.maxPages = int(number(args, "--fhir-max-pages", 20, 1, 1000));
         config.scale.fetch.maxBytes = size_t(number(args, "--fhir-max-bytes", 8L << 20, 1024, 1L << 30));
+        config.scale.fetch.parallel = int(number(args, "--fhir-parallel", 4, 1, 16));
         config.scale.fetch.caFile = args.get("--fhir-ca-file");
         if (!config.scale.fetch.caFile.empty() && !isFile(config.scale.fetch.caFile))
             throw std::invalid_argument("--fhir-ca-file " + config.scale.fetch.caFile + " does not exist");

@@ -8,7 +8,11 @@
 #   - search results are followed through their next links (pages of 2);
 #   - a wrong bearer token, a fhirServer outside --fhir-allow (no request reaches any server), a
 #     CA that does not sign the server's certificate, and each bound (pages, bytes, time) give
-#     412 naming what is missing, never cards.
+#     412 naming what is missing, never cards;
+#   - connections to the FHIR server are kept open across calls (haproxy logs each request with
+#     the client's port: eight calls come over at most --fhir-parallel connections), and the
+#     requests of one call run in parallel, at most --fhir-parallel at once (the slow server logs
+#     how many it was serving when each came).
 # With PPMG_FETCH_LOAD_REQUESTS=N it then runs N calls in fetch mode (16 connections) and prints
 # the load figures (docs/cds-hooks.md).
 #
@@ -96,8 +100,11 @@ slow_ha_port=$(free_port)
 cat >"$work/haproxy.cfg" <<EOF
 global
   maxconn 1000
+  log stdout format raw local0
 defaults
   mode http
+  log global
+  log-format "conn %ci:%cp %ST %{+Q}r"
   timeout connect 2s
   timeout client 30s
   timeout server 30s
@@ -196,6 +203,41 @@ grep -q '"valueString":"fhir"' "$work/audit.json" || fail "no AuditEvent says th
 grep -q 'critical' "$work/b.json" || fail "the DVT was not found by fetching"
 say "next links followed; the audit names the data source"
 
+# ---- connections kept open across calls; the requests of one call in parallel ----------------
+serve reuse --fhir-allow "$fhir" --fhir-ca-file "$work/ca.pem" --fhir-parallel 4
+request p-fetch-1 "$fhir" "$fhir_token" >"$work/reuse.json"
+mark=$(wc -l <"$work/haproxy.log")
+for i in 1 2 3 4 5 6 7 8; do
+  s=$(call "$port" "$work/reuse.json" "$work/r.json")
+  [[ $s == 200 ]] || fail "call $i for connection reuse: HTTP $s $(head -c 400 "$work/r.json")"
+done
+sleep 0.3 # haproxy logs a request once its answer is sent
+tail -n +$((mark + 1)) "$work/haproxy.log" | grep '^conn ' >"$work/reuse.log" || true
+reqs=$(grep -c ' "GET /fhir/' "$work/reuse.log" || true)
+conns=$(awk '{print $2}' "$work/reuse.log" | sort -u | wc -l)
+[[ $reqs -ge 72 ]] || fail "eight calls made only $reqs requests"
+# Without a pool each call opens its own connection(s), at least eight in all.
+[[ $conns -le 4 ]] || fail "eight calls ($reqs requests) used $conns connections (TLS handshakes), not at most 4"
+say "eight calls: $reqs requests over $conns kept-alive TLS connection(s)"
+
+# On the slow server (each answer delayed 400 ms): in parallel, at most 4 at once, so the call
+# takes well under the requests' delays one after the other.
+serve parallel --fhir-allow "https://127.0.0.1:$slow_ha_port/fhir" --fhir-ca-file "$work/ca.pem" --fhir-budget-ms 20000 --fhir-parallel 4
+request p-fetch-1 "https://127.0.0.1:$slow_ha_port/fhir" "$fhir_token" >"$work/x.json"
+mark=$(wc -l <"$work/slow.log")
+t0=$(date +%s%N)
+s=$(call "$port" "$work/x.json" "$work/r.json")
+elapsed=$((($(date +%s%N) - t0) / 1000000))
+[[ $s == 200 ]] || fail "the call to the slow server: HTTP $s $(head -c 400 "$work/r.json")"
+tail -n +$((mark + 1)) "$work/slow.log" | grep '^GET ' >"$work/parallel.log" || true
+n=$(wc -l <"$work/parallel.log")
+most=$(grep -o 'in flight: [0-9]*' "$work/parallel.log" | grep -o '[0-9]*$' | sort -n | tail -n 1)
+[[ $n -ge 9 ]] || fail "the call made only $n requests"
+[[ ${most:-0} -ge 2 ]] || fail "the requests of one call were not made in parallel (at most ${most:-0} at once)"
+[[ $most -le 4 ]] || fail "one call had $most requests in flight, more than --fhir-parallel 4"
+[[ $elapsed -lt $((n * 400 * 2 / 3)) ]] || fail "$n requests of 400 ms each took $elapsed ms: not in parallel"
+say "one call's $n requests to a server answering in 400 ms: up to $most at once, $elapsed ms in all"
+
 # ---- refusals: 412, no cards ---------------------------------------------------------------
 expect412() { # PORT BODY_FILE WORDS...
   local port=$1 body=$2
@@ -249,5 +291,7 @@ if [[ -n ${PPMG_FETCH_LOAD_REQUESTS:-} ]]; then
     --body "$work/load.json" --requests "$PPMG_FETCH_LOAD_REQUESTS" --connections "${PPMG_FETCH_LOAD_CONNECTIONS:-16}" --max-seconds 300) ||
     fail "the fetch-mode load: $result"
   say "load (fetch mode): $result"
+  grep '^conn ' "$work/haproxy-load.log" >"$work/load-conns.log" || true
+  say "load (fetch mode): $(grep -c ' "GET /fhir/' "$work/load-conns.log" || true) requests to the FHIR server over $(awk '{print $2}' "$work/load-conns.log" | sort -u | wc -l) TLS connection(s)"
 fi
 say "passed in $(($(date +%s) - started)) s"

@@ -7,8 +7,10 @@
 //
 // Usage: node server.mjs [--port 0] [--page-size N] [--delay-ms N] [--log]
 //   Prints "fhir-server: listening on http://127.0.0.1:PORT/fhir" when ready. The base is /fhir.
-//   --delay-ms slows every answer (for the time-budget tests); --log prints each request. There is no authentication here:
-//   the tests put haproxy in front, which terminates TLS and checks the bearer token.
+//   --delay-ms slows every answer (for the time-budget tests); --log prints each request, with how
+//   many requests were being served at once when it came (to see a client's parallel requests).
+//   There is no authentication here: the tests put haproxy in front, which terminates TLS and
+//   checks the bearer token.
 import http from 'node:http';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
@@ -38,12 +40,15 @@ function send(res, status, body) {
   res.end(text);
 }
 
+let inFlight = 0;
 const server = http.createServer((req, res) => {
+  inFlight++;
+  res.on('close', () => inFlight--);
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', async () => {
     try {
-      if (logRequests) console.log(`${req.method} ${req.url}`);
+      if (logRequests) console.log(`${req.method} ${req.url} (in flight: ${inFlight})`);
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       const url = new URL(req.url, 'http://127.0.0.1');
       if (!url.pathname.startsWith('/fhir/')) return send(res, 404, { resourceType: 'OperationOutcome' });
