@@ -185,12 +185,13 @@ public:
     Pool(Poco::Net::Context::Ptr tls, size_t maxIdle, std::chrono::milliseconds maxIdleTime)
         : tls_(std::move(tls)), maxIdle_(maxIdle), maxIdleTime_(maxIdleTime) {}
 
-    // An idle connection to url's origin (reused = true), or a new, not yet connected one.
-    std::unique_ptr<Conn> take(const Url& url, bool& reused) {
+    // An idle connection to url's origin (reused = true), or (always when fresh) a new, not yet
+    // connected one.
+    std::unique_ptr<Conn> take(const Url& url, bool fresh, bool& reused) {
         const std::string key = origin(url);
         std::vector<std::unique_ptr<Conn>> closing;  // closed outside the lock
         std::unique_ptr<Conn> c;
-        for (;;) {
+        while (!fresh) {
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 auto it = idle_.find(key);
@@ -339,7 +340,7 @@ public:
             const long long left = remainingUs();
             if (left <= 0) throw Failure{ranOut(what)};
             bool reused = false;
-            std::unique_ptr<Conn> c = pool_.take(url, reused);
+            std::unique_ptr<Conn> c = pool_.take(url, attempt > 0, reused);
             if (!reused) ++connections;
             c->limit(Poco::Timespan(Poco::Timespan::TimeDiff(left)));
             Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, url.pathEtc, Poco::Net::HTTPMessage::HTTP_1_1);

@@ -80,7 +80,7 @@ start_fhir() { # NAME ARGS... -> port in $fhir_port
   local name=$1
   shift
   local log=--log
-  [[ $name == loadfhir ]] && log=
+  [[ $name == loadfhir* ]] && log=
   node "$npmdir/server.mjs" --port 0 $log "$@" >"$work/$name.log" 2>"$work/$name.err" &
   pids+=($!)
   fhir_port=
@@ -276,11 +276,16 @@ say "an unknown CA, and the page, byte and time bounds give 412 (time bound answ
 if [[ -n ${PPMG_FETCH_LOAD_REQUESTS:-} ]]; then
   # For the load, a FHIR server that does not log every request and serves pages of 100, behind
   # the same haproxy configuration (TLS, token).
-  start_fhir loadfhir
-  node "$npmdir/tool.mjs" load "http://127.0.0.1:$fhir_port/fhir" "$src/records/dvt-paged.json" >/dev/null || fail "loading"
+  # PPMG_FETCH_LOAD_FHIR_PROCESSES=N (1) runs N such servers, each loaded, haproxy sharing the
+  # requests among them: the Node server is single-threaded and is what saturates first.
   sed -n '/^global/,/^frontend slowfhir/p' "$work/haproxy.cfg" | sed '$d' |
     sed "s/bind 127.0.0.1:$ha_port/bind 127.0.0.1:$(free_port)/; s/default_backend node/default_backend loadnode/" >"$work/haproxy-load.cfg"
-  printf 'backend loadnode\n  server n1 127.0.0.1:%s\n' "$fhir_port" >>"$work/haproxy-load.cfg"
+  printf 'backend loadnode\n  balance leastconn\n' >>"$work/haproxy-load.cfg"
+  for i in $(seq 1 "${PPMG_FETCH_LOAD_FHIR_PROCESSES:-1}"); do
+    start_fhir loadfhir$i
+    node "$npmdir/tool.mjs" load "http://127.0.0.1:$fhir_port/fhir" "$src/records/dvt-paged.json" >/dev/null || fail "loading"
+    printf '  server n%s 127.0.0.1:%s\n' "$i" "$fhir_port" >>"$work/haproxy-load.cfg"
+  done
   load_ha=$(sed -n 's/.*bind 127.0.0.1:\([0-9]*\) ssl.*/\1/p' "$work/haproxy-load.cfg")
   haproxy -f "$work/haproxy-load.cfg" -db >"$work/haproxy-load.log" 2>&1 &
   pids+=($!)

@@ -4,10 +4,17 @@
 #include <catch2/catch.hpp>
 
 #include <Poco/Data/Session.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
 #include <simdjson.h>
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "cds_audit.hpp"
 #include "cds_fetch.hpp"
@@ -334,6 +341,211 @@ TEST_CASE("fetch: nothing is requested from a server outside the allow list", "[
     CHECK(off.fetch(n, "2026-11-25").status == 412);
     n.patientId = "../x";
     CHECK_THAT(f.fetch(n, "2026-11-25").problem, Contains("not a FHIR id"));
+}
+
+// A loopback HTTP/1.1 peer for the fetcher's connection handling: it answers reads with a FHIR
+// Patient or an empty searchset, and closes a kept-alive connection at a chosen moment, which no
+// real FHIR server does on demand (the FHIR answers themselves are tested against a real server in
+// fhir_fetch_test.sh). One thread per connection; it counts connections and requests and keeps
+// each request's Authorization header.
+class ConnectionPeer {
+public:
+    enum class Mode {
+        KeepAlive,          // every request answered, the connection kept open
+        CloseAfterAnswer,   // one answer per connection (saying keep-alive), then closed
+        DropSecondRequest,  // the second request on a connection is read, then the connection closed
+        NeverAnswer,        // every request read, then the connection closed
+    };
+    explicit ConnectionPeer(Mode mode) : mode_(mode), server_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
+        acceptor_ = std::thread([this] { acceptLoop(); });
+    }
+    ~ConnectionPeer() {
+        stop_ = true;
+        acceptor_.join();
+        for (std::thread& t : served_) t.join();
+    }
+    std::string base() const { return "http://127.0.0.1:" + std::to_string(server_.address().port()) + "/fhir"; }
+    int connections() const { return connections_.load(); }
+    int requests() const { return requests_.load(); }
+    std::vector<std::string> authorizations() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return auth_;
+    }
+
+private:
+    void acceptLoop() {
+        while (!stop_) {
+            if (!server_.poll(Poco::Timespan(0, 20000), Poco::Net::Socket::SELECT_READ)) continue;
+            Poco::Net::StreamSocket s;
+            try {
+                s = server_.acceptConnection();
+            } catch (const Poco::Exception&) {
+                continue;
+            }
+            ++connections_;
+            served_.emplace_back([this, s]() mutable {
+                serve(s);
+                s.close();
+            });
+        }
+    }
+    void serve(Poco::Net::StreamSocket& s) {
+        std::string buf;
+        int onThis = 0;
+        while (!stop_) {
+            size_t end;
+            while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+                if (stop_) return;
+                try {
+                    if (!s.poll(Poco::Timespan(0, 20000), Poco::Net::Socket::SELECT_READ)) continue;
+                    char tmp[4096];
+                    const int n = s.receiveBytes(tmp, sizeof tmp);
+                    if (n <= 0) return;
+                    buf.append(tmp, size_t(n));
+                } catch (const Poco::Exception&) {
+                    return;
+                }
+            }
+            const std::string head = buf.substr(0, end);
+            buf.erase(0, end + 4);
+            ++requests_;
+            ++onThis;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                const size_t a = head.find("\r\nAuthorization: ");
+                auth_.push_back(a == std::string::npos ? "" : head.substr(a + 17, head.find("\r\n", a + 2) - a - 17));
+            }
+            if (mode_ == Mode::NeverAnswer || (mode_ == Mode::DropSecondRequest && onThis == 2)) return;
+            const bool patient = head.compare(0, 18, "GET /fhir/Patient/") == 0;
+            const std::string body =
+                patient ? R"({"resourceType":"Patient","id":"p1"})" : R"({"resourceType":"Bundle","type":"searchset"})";
+            const std::string res = "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: " +
+                                    std::to_string(body.size()) + "\r\nConnection: keep-alive\r\n\r\n" + body;
+            try {
+                s.sendBytes(res.data(), int(res.size()));
+            } catch (const Poco::Exception&) {
+                return;
+            }
+            if (mode_ == Mode::CloseAfterAnswer) return;
+        }
+    }
+
+    const Mode mode_;
+    Poco::Net::ServerSocket server_;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> connections_{0}, requests_{0};
+    std::mutex mutex_;
+    std::vector<std::string> auth_;
+    std::thread acceptor_;
+    std::vector<std::thread> served_;  // touched by the acceptor thread only, joined after it
+};
+
+PrefetchNeeds needsFrom(const std::string& server, const std::string& token, std::vector<std::string> missing) {
+    PrefetchNeeds n;
+    n.json = true;
+    n.fhirServer = server;
+    n.accessToken = token;
+    n.patientId = "p1";
+    n.missing = std::move(missing);
+    return n;
+}
+
+std::vector<std::string> allKeys() {
+    std::vector<std::string> keys;
+    for (const PrefetchKey& k : prefetchKeys()) keys.emplace_back(k.key);
+    return keys;
+}
+
+TEST_CASE("fetch: connections are kept across calls; each request carries its own call's token", "[fetch]") {
+    ConnectionPeer peer(ConnectionPeer::Mode::KeepAlive);
+    FetchConfig c;
+    c.allow = {peer.base()};
+    c.parallel = 4;
+    FhirFetcher f(c, FetchPlan{});
+    FetchResult a = f.fetch(needsFrom(peer.base(), "token-a", allKeys()), "2026-11-25");
+    REQUIRE(a.status == 0);
+    CHECK(a.values.size() == prefetchKeys().size());
+    CHECK(a.requests == int(prefetchKeys().size()));
+    CHECK(a.connections >= 1);
+    CHECK(a.connections <= 4);  // never more than --fhir-parallel at once
+    const int opened = peer.connections();
+    CHECK(opened == a.connections);
+    FetchResult b = f.fetch(needsFrom(peer.base(), "token-b", allKeys()), "2026-11-25");
+    REQUIRE(b.status == 0);
+    CHECK(b.connections == 0);  // all on kept-alive connections
+    CHECK(peer.connections() == opened);
+    CHECK(f.poolStats().reused >= long(prefetchKeys().size()));
+    const std::vector<std::string> auth = peer.authorizations();
+    REQUIRE(auth.size() == 2 * prefetchKeys().size());
+    int withA = 0, withB = 0;
+    for (const std::string& h : auth) {
+        withA += h == "Bearer token-a";
+        withB += h == "Bearer token-b";
+    }
+    CHECK(withA == int(prefetchKeys().size()));
+    CHECK(withB == int(prefetchKeys().size()));
+    // Without a token, no Authorization header at all (none left over from an earlier call).
+    FetchResult none = f.fetch(needsFrom(peer.base(), "", {"patient"}), "2026-11-25");
+    REQUIRE(none.status == 0);
+    CHECK(peer.authorizations().back().empty());
+}
+
+TEST_CASE("fetch: a kept-alive connection the server closed is not used again", "[fetch]") {
+    ConnectionPeer peer(ConnectionPeer::Mode::CloseAfterAnswer);
+    FetchConfig c;
+    c.allow = {peer.base()};
+    FhirFetcher f(c, FetchPlan{});
+    REQUIRE(f.fetch(needsFrom(peer.base(), "t", {"patient"}), "2026-11-25").status == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server's close arrives
+    FetchResult r = f.fetch(needsFrom(peer.base(), "t", {"patient"}), "2026-11-25");
+    CHECK(r.status == 0);
+    CHECK(r.connections == 1);
+    CHECK(f.poolStats().stale == 1);
+    CHECK(f.poolStats().retried == 0);
+    CHECK(peer.requests() == 2);
+}
+
+TEST_CASE("fetch: a GET unanswered on a reused connection is sent once more, on a new one only", "[fetch]") {
+    {
+        ConnectionPeer peer(ConnectionPeer::Mode::DropSecondRequest);
+        FetchConfig c;
+        c.allow = {peer.base()};
+        FhirFetcher f(c, FetchPlan{});
+        REQUIRE(f.fetch(needsFrom(peer.base(), "t", {"patient"}), "2026-11-25").status == 0);
+        FetchResult r = f.fetch(needsFrom(peer.base(), "t", {"patient"}), "2026-11-25");
+        CHECK(r.status == 0);
+        CHECK(f.poolStats().retried == 1);
+        CHECK(peer.requests() == 3);
+        CHECK(peer.connections() == 2);
+    }
+    {
+        // On a new connection, no answer is final: 412, and the request was sent once.
+        ConnectionPeer peer(ConnectionPeer::Mode::NeverAnswer);
+        FetchConfig c;
+        c.allow = {peer.base()};
+        FhirFetcher f(c, FetchPlan{});
+        FetchResult r = f.fetch(needsFrom(peer.base(), "t", {"patient"}), "2026-11-25");
+        CHECK(r.status == 412);
+        CHECK(r.values.empty());
+        CHECK_THAT(r.problem, Contains("Patient/p1"));
+        CHECK(f.poolStats().retried == 0);
+        CHECK(peer.requests() == 1);
+    }
+}
+
+TEST_CASE("fetch: a connection serves only its own origin", "[fetch]") {
+    ConnectionPeer one(ConnectionPeer::Mode::KeepAlive), two(ConnectionPeer::Mode::KeepAlive);
+    FetchConfig c;
+    c.allow = {one.base(), two.base()};
+    FhirFetcher f(c, FetchPlan{});
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(f.fetch(needsFrom(one.base(), "t1", {"patient"}), "2026-11-25").status == 0);
+        REQUIRE(f.fetch(needsFrom(two.base(), "t2", {"patient"}), "2026-11-25").status == 0);
+    }
+    CHECK(one.connections() == 1);
+    CHECK(two.connections() == 1);
+    for (const std::string& h : one.authorizations()) CHECK(h == "Bearer t1");
+    for (const std::string& h : two.authorizations()) CHECK(h == "Bearer t2");
 }
 
 TEST_CASE("fetch: which prefetch keys are missing", "[fetch]") {
