@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <deque>
 #include <map>
@@ -179,18 +180,58 @@ struct Conn {
 // request at a time: it is taken, used, and given back only after its answer was read to the end
 // with keep-alive; one that failed in any way is closed, never given back. Nothing of a call is
 // kept on a connection (the bearer token goes on each request), and a connection is only ever
-// used for its own origin. At most `maxIdle` idle connections are kept per origin.
+// used for its own origin. At most `maxBusy` connections per origin are in use at once (a request
+// beyond waits for one, within its call's deadline), and at most `maxIdle` are kept idle.
 class Pool {
 public:
-    Pool(Poco::Net::Context::Ptr tls, size_t maxIdle, std::chrono::milliseconds maxIdleTime)
-        : tls_(std::move(tls)), maxIdle_(maxIdle), maxIdleTime_(maxIdleTime) {}
+    Pool(Poco::Net::Context::Ptr tls, size_t maxBusy, size_t maxIdle, std::chrono::milliseconds maxIdleTime)
+        : tls_(std::move(tls)), maxBusy_(maxBusy), maxIdle_(maxIdle), maxIdleTime_(maxIdleTime) {}
+
+    // A connection taken from the pool; closed and its place freed unless kept (keep()).
+    class Lease {
+    public:
+        Lease(Pool& pool, std::string key, std::unique_ptr<Conn> c)
+            : pool_(pool), key_(std::move(key)), c_(std::move(c)) {}
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease() {
+            if (c_) pool_.release(key_, std::move(c_), false);
+        }
+        Conn* operator->() { return c_.get(); }
+        // Its answer was read to the end and the server keeps it open: back to the pool.
+        void keep() { pool_.release(key_, std::move(c_), true); }
+
+    private:
+        Pool& pool_;
+        std::string key_;
+        std::unique_ptr<Conn> c_;
+    };
 
     // An idle connection to url's origin (reused = true), or (always when fresh) a new, not yet
-    // connected one.
-    std::unique_ptr<Conn> take(const Url& url, bool fresh, bool& reused) {
+    // connected one; null when none was free before the deadline.
+    std::unique_ptr<Lease> take(const Url& url, bool fresh, Clock::time_point deadline, bool& reused) {
         const std::string key = origin(url);
         std::vector<std::unique_ptr<Conn>> closing;  // closed outside the lock
         std::unique_ptr<Conn> c;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            size_t& busy = busy_[key];
+            while (busy >= maxBusy_)
+                if (wait_.wait_until(lock, deadline) == std::cv_status::timeout && busy >= maxBusy_) {
+                    ++waitedOut;
+                    return nullptr;
+                }
+            ++busy;  // from here, the lease frees it
+        }
+        // The place is freed if anything below throws.
+        struct Reserved {
+            Pool& pool;
+            const std::string& key;
+            bool done = false;
+            ~Reserved() {
+                if (!done) pool.release(key, nullptr, false);
+            }
+        } reserved{*this, key};
         while (!fresh) {
             {
                 std::lock_guard<std::mutex> lock(mutex_);
@@ -207,51 +248,63 @@ public:
         if (c) {
             reused = true;
             ++reusedCount;
-            return c;
-        }
-        reused = false;
-        c = std::make_unique<Conn>();
-        if (url.scheme == "https") {
-            if (!tls_) throw std::runtime_error("no TLS context");
-            c->secure = std::make_unique<Limited<Poco::Net::HTTPSClientSession>>(url.host, url.port, tls_);
         } else {
-            c->plain = std::make_unique<Limited<Poco::Net::HTTPClientSession>>(url.host, url.port);
-        }
-        c->http().setKeepAlive(true);
-        // The pool decides when an idle connection is too old; Poco must not reconnect behind it.
-        c->http().setKeepAliveTimeout(
-            Poco::Timespan(Poco::Timespan::TimeDiff(maxIdleTime_.count()) * 1000 + Poco::Timespan::MINUTES));
-        ++opened;
-        return c;
-    }
-
-    // A connection whose answer was read to its end, the server keeping it open.
-    void giveBack(const Url& url, std::unique_ptr<Conn> c) {
-        std::vector<std::unique_ptr<Conn>> closing;
-        c->idleSince = Clock::now();
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            auto& q = idle_[origin(url)];
-            while (!q.empty() && c->idleSince - q.front()->idleSince > maxIdleTime_) {
-                closing.push_back(std::move(q.front()));
-                q.pop_front();
+            reused = false;
+            c = std::make_unique<Conn>();
+            if (url.scheme == "https") {
+                if (!tls_) throw std::runtime_error("no TLS context");
+                c->secure = std::make_unique<Limited<Poco::Net::HTTPSClientSession>>(url.host, url.port, tls_);
+            } else {
+                c->plain = std::make_unique<Limited<Poco::Net::HTTPClientSession>>(url.host, url.port);
             }
-            if (q.size() < maxIdle_)
-                q.push_back(std::move(c));
-            else
-                closing.push_back(std::move(c));
+            c->http().setKeepAlive(true);
+            // The pool decides when an idle connection is too old; Poco must not reconnect behind it.
+            c->http().setKeepAliveTimeout(
+                Poco::Timespan(Poco::Timespan::TimeDiff(maxIdleTime_.count()) * 1000 + Poco::Timespan::MINUTES));
+            ++opened;
         }
+        auto lease = std::make_unique<Lease>(*this, key, std::move(c));
+        reserved.done = true;
+        return lease;
     }
 
-    PoolStats stats() const { return {opened.load(), reusedCount.load(), stale.load(), retried.load()}; }
+    PoolStats stats() const {
+        return {opened.load(), reusedCount.load(), stale.load(), retried.load(), waitedOut.load()};
+    }
 
-    std::atomic<long> opened{0}, reusedCount{0}, stale{0}, retried{0};
+    std::atomic<long> opened{0}, reusedCount{0}, stale{0}, retried{0}, waitedOut{0};
 
 private:
+    // A lease ends: its place is freed; a kept connection goes back to the idle ones.
+    void release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
+        std::vector<std::unique_ptr<Conn>> closing;
+        const auto now = Clock::now();
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            --busy_[key];
+            if (c && keep) {
+                c->idleSince = now;
+                auto& q = idle_[key];
+                while (!q.empty() && now - q.front()->idleSince > maxIdleTime_) {
+                    closing.push_back(std::move(q.front()));
+                    q.pop_front();
+                }
+                if (q.size() < maxIdle_)
+                    q.push_back(std::move(c));
+                else
+                    closing.push_back(std::move(c));
+            }
+        }
+        wait_.notify_one();
+        // c (when not kept) and closing close here, outside the lock.
+    }
+
     Poco::Net::Context::Ptr tls_;
-    const size_t maxIdle_;
+    const size_t maxBusy_, maxIdle_;
     const std::chrono::milliseconds maxIdleTime_;
     std::mutex mutex_;
+    std::condition_variable wait_;
+    std::map<std::string, size_t> busy_;
     std::map<std::string, std::deque<std::unique_ptr<Conn>>> idle_;
 };
 
@@ -289,7 +342,8 @@ FhirFetcher::FhirFetcher(FetchConfig config, FetchPlan plan)
         // The host name must match the certificate (Poco checks it after the handshake).
         impl_->tls->enableExtendedCertificateVerification(true);
     }
-    impl_->pool = std::make_unique<Pool>(impl_->tls, size_t(std::max(0, config_.poolIdle)),
+    impl_->pool = std::make_unique<Pool>(impl_->tls, size_t(std::max(1, config_.maxConnections)),
+                                         size_t(std::max(0, config_.poolIdle)),
                                          std::chrono::milliseconds(std::max(0, config_.poolIdleMs)));
 }
 
@@ -340,7 +394,9 @@ public:
             const long long left = remainingUs();
             if (left <= 0) throw Failure{ranOut(what)};
             bool reused = false;
-            std::unique_ptr<Conn> c = pool_.take(url, attempt > 0, reused);
+            const std::unique_ptr<Pool::Lease> lease = pool_.take(url, attempt > 0, deadline_, reused);
+            if (!lease) throw Failure{ranOut(what) + " (waiting for a connection)"};
+            Pool::Lease& c = *lease;
             if (!reused) ++connections;
             c->limit(Poco::Timespan(Poco::Timespan::TimeDiff(left)));
             Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, url.pathEtc, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -371,7 +427,7 @@ public:
                 }
                 // Read to its end: the connection can serve another request, unless the server
                 // closes it.
-                if (res.getKeepAlive()) pool_.giveBack(url, std::move(c));
+                if (res.getKeepAlive()) c.keep();
                 if (res.getStatus() != Poco::Net::HTTPResponse::HTTP_OK)
                     throw Failure{what + ": the FHIR server answered HTTP " + std::to_string(int(res.getStatus()))};
                 return body;

@@ -28,7 +28,8 @@ struct FetchConfig {
     int pageSize = 100;              // _count asked for
     std::string caFile;              // PEM CA certificates to trust instead of the system's ("" = system)
     int parallel = 4;                // requests of one hook call in flight at once (--fhir-parallel)
-    int poolIdle = 64;               // idle kept-alive connections kept per origin (beyond: closed)
+    int maxConnections = 16;         // connections per origin in use at once, all calls together
+    int poolIdle = 16;               // idle kept-alive connections kept per origin (beyond: closed)
     int poolIdleMs = 15000;          // an idle connection older than this is closed, not reused
 };
 
@@ -64,6 +65,7 @@ struct PoolStats {
     long reused = 0;   // requests sent on a kept-alive connection from the pool
     long stale = 0;    // pooled connections found closed or expired, and dropped
     long retried = 0;  // requests sent again on a new connection after a kept-alive one failed
+    long waitedOut = 0;  // requests whose call's deadline passed while all connections were in use
 };
 
 class FhirFetcher {

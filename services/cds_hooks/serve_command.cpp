@@ -43,6 +43,7 @@ const char* kServeUsage =
     "                            (repeatable; without it nothing is ever fetched)\n"
     "  --fhir-budget-ms N (2000)  --fhir-max-pages N (20)  --fhir-max-bytes N (8388608)\n"
     "  --fhir-parallel N (4)     requests of one call in flight at once, each on a kept-alive connection\n"
+    "  --fhir-max-connections N (16)  connections to one FHIR server in use at once, all calls together\n"
     "  --fhir-ca-file PEM        trust these CA certificates for fetching instead of the system's\n"
     "  --view-ttl S (900)        how long a card's link to its page stays valid\n"
     "  --plugin PATH  --content DIR  --custodian NAME  --custodian-oid OID\n"
@@ -103,6 +104,7 @@ int runServe(int argc, char** argv) {
                           "--fhir-max-pages",
                           "--fhir-max-bytes",
                           "--fhir-parallel",
+                          "--fhir-max-connections",
                           "--fhir-ca-file",
                           "--view-ttl",
                           "--store-connections"})
@@ -166,6 +168,8 @@ int runServe(int argc, char** argv) {
         config.scale.fetch.maxPages = int(number(args, "--fhir-max-pages", 20, 1, 1000));
         config.scale.fetch.maxBytes = size_t(number(args, "--fhir-max-bytes", 8L << 20, 1024, 1L << 30));
         config.scale.fetch.parallel = int(number(args, "--fhir-parallel", 4, 1, 16));
+        config.scale.fetch.maxConnections = int(number(args, "--fhir-max-connections", 16, 1, 1024));
+        config.scale.fetch.poolIdle = config.scale.fetch.maxConnections;
         config.scale.fetch.caFile = args.get("--fhir-ca-file");
         if (!config.scale.fetch.caFile.empty() && !isFile(config.scale.fetch.caFile))
             throw std::invalid_argument("--fhir-ca-file " + config.scale.fetch.caFile + " does not exist");

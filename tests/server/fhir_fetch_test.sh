@@ -104,7 +104,7 @@ global
 defaults
   mode http
   log global
-  log-format "conn %ci:%cp %ST %{+Q}r"
+  log-format "conn %ci:%cp %ST %Th/%Tw/%Tc/%Tr/%Ta %{+Q}r"
   timeout connect 2s
   timeout client 30s
   timeout server 30s

@@ -533,6 +533,23 @@ TEST_CASE("fetch: a GET unanswered on a reused connection is sent once more, on 
     }
 }
 
+TEST_CASE("fetch: at most --fhir-max-connections connections per origin in use, all calls together", "[fetch]") {
+    ConnectionPeer peer(ConnectionPeer::Mode::KeepAlive);
+    FetchConfig c;
+    c.allow = {peer.base()};
+    c.parallel = 4;
+    c.maxConnections = 2;
+    FhirFetcher f(c, FetchPlan{});
+    std::vector<std::thread> calls;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 4; ++i)
+        calls.emplace_back([&] { ok += f.fetch(needsFrom(peer.base(), "t", allKeys()), "2026-11-25").status == 0; });
+    for (std::thread& t : calls) t.join();
+    CHECK(ok == 4);
+    CHECK(peer.connections() <= 2);
+    CHECK(peer.requests() == 4 * int(prefetchKeys().size()));
+}
+
 TEST_CASE("fetch: a connection serves only its own origin", "[fetch]") {
     ConnectionPeer one(ConnectionPeer::Mode::KeepAlive), two(ConnectionPeer::Mode::KeepAlive);
     FetchConfig c;
