@@ -20,6 +20,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -214,13 +215,26 @@ public:
         std::vector<std::unique_ptr<Conn>> closing;  // closed outside the lock
         std::unique_ptr<Conn> c;
         {
+            // When all are in use, the waiting request of the call with the earliest deadline (the
+            // call that started first) goes next: calls finish in the order they came, rather than
+            // each taking turns with every other.
             std::unique_lock<std::mutex> lock(mutex_);
             size_t& busy = busy_[key];
-            while (busy >= maxBusy_)
-                if (wait_.wait_until(lock, deadline) == std::cv_status::timeout && busy >= maxBusy_) {
-                    ++waitedOut;
-                    return nullptr;
-                }
+            auto& waiting = waiting_[key];
+            if (busy >= maxBusy_ || !waiting.empty()) {
+                const auto me = waiting.emplace(deadline, ++waitSeq_).first;
+                while (busy >= maxBusy_ || waiting.begin() != me)
+                    if (wait_.wait_until(lock, deadline) == std::cv_status::timeout &&
+                        (busy >= maxBusy_ || waiting.begin() != me)) {
+                        waiting.erase(me);
+                        ++waitedOut;
+                        lock.unlock();
+                        wait_.notify_all();  // the next in line may go now
+                        return nullptr;
+                    }
+                waiting.erase(me);
+                if (busy + 1 < maxBusy_ && !waiting.empty()) wait_.notify_all();
+            }
             ++busy;  // from here, the lease frees it
         }
         // The place is freed if anything below throws.
@@ -295,7 +309,7 @@ private:
                     closing.push_back(std::move(c));
             }
         }
-        wait_.notify_one();
+        wait_.notify_all();
         // c (when not kept) and closing close here, outside the lock.
     }
 
@@ -305,6 +319,8 @@ private:
     std::mutex mutex_;
     std::condition_variable wait_;
     std::map<std::string, size_t> busy_;
+    std::map<std::string, std::set<std::pair<Clock::time_point, unsigned long>>> waiting_;  // by deadline
+    unsigned long waitSeq_ = 0;
     std::map<std::string, std::deque<std::unique_ptr<Conn>>> idle_;
 };
 

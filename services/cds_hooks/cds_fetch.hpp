@@ -61,10 +61,10 @@ struct FetchResult {
 
 // Counters of the connection pool, since the fetcher was made.
 struct PoolStats {
-    long opened = 0;   // connections made
-    long reused = 0;   // requests sent on a kept-alive connection from the pool
-    long stale = 0;    // pooled connections found closed or expired, and dropped
-    long retried = 0;  // requests sent again on a new connection after a kept-alive one failed
+    long opened = 0;     // connections made
+    long reused = 0;     // requests sent on a kept-alive connection from the pool
+    long stale = 0;      // pooled connections found closed or expired, and dropped
+    long retried = 0;    // requests sent again on a new connection after a kept-alive one failed
     long waitedOut = 0;  // requests whose call's deadline passed while all connections were in use
 };
 
