@@ -376,16 +376,19 @@ private:
     void acceptLoop() {
         while (!stop_) {
             if (!server_.poll(Poco::Timespan(0, 20000), Poco::Net::Socket::SELECT_READ)) continue;
-            Poco::Net::StreamSocket s;
+            // Only the connection's thread holds the socket (Poco's reference count is not seen by
+            // ThreadSanitizer, so a copy kept here would look like a race).
+            std::unique_ptr<Poco::Net::StreamSocket> s;
             try {
-                s = server_.acceptConnection();
+                s = std::make_unique<Poco::Net::StreamSocket>(server_.acceptConnection());
             } catch (const Poco::Exception&) {
                 continue;
             }
             ++connections_;
-            served_.emplace_back([this, s]() mutable {
-                serve(s);
-                s.close();
+            served_.emplace_back([this, sock = std::move(s)]() mutable {
+                serve(*sock);
+                sock->close();
+                sock.reset();
             });
         }
     }
