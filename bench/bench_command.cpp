@@ -349,7 +349,7 @@ std::string jsonString(const std::string& s) {
 const char* kBenchUsage =
     "usage: ppmg bench [--as-of YYYY-MM-DD] [--json] [--iterations N] [--threads N] [--warmup-ms MS]\n"
     "                  [--unit document|render|two-calls] [--no-floor] [--patient ID]\n"
-    "                  [--input-format auto|json|xml|hl7v2] FILE...\n"
+    "                  [--input-format auto|json|xml|ccda|hl7v2] FILE...\n"
     "The unit (default document) is one assess_and_render call on one file through the C ABI: parse,\n"
     "rules, the JSON assessment and the CDA document. --unit render times one render call (parse,\n"
     "rules, CDA); --unit two-calls an assess call, then a render call (the record read twice).\n"
@@ -412,10 +412,12 @@ int runBench(int argc, char** argv) {
         format = PPMG_INPUT_FHIR_JSON;
     else if (inputFormat == "xml")
         format = PPMG_INPUT_FHIR_XML;
+    else if (inputFormat == "ccda")
+        format = PPMG_INPUT_CCDA;
     else if (inputFormat == "hl7v2")
         format = PPMG_INPUT_HL7V2;
     else if (inputFormat != "auto") {
-        printError("", "--input-format must be auto, json, xml or hl7v2");
+        printError("", "--input-format must be auto, json, xml, ccda or hl7v2");
         return kBadInput;
     }
     const bool json = args.has("--json");

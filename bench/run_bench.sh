@@ -12,7 +12,8 @@
 # Usage: bench/run_bench.sh [--full] [--check]
 #   --full   also the 200-resource bundles, the two separate calls, two threads against one, and
 #            the start-up costs
-#   --check  exit 1 when a peer-to-product ratio (render or document) is below 2
+#   --check  exit 1 when a peer-to-product ratio (render or document) is below 2, or a C-CDA
+#            document takes more than 3 times its FHIR JSON twin
 # Environment: PPMG_BIN (build/bin/ppmg), PPMG_SHARED_DIR (../shared), PPMG_BENCH_AS_OF (2025-06-01),
 #   RUN_MS (the peer's time per case, 5000). On a shared machine, run it as `nice -n -20 ...`.
 set -euo pipefail
@@ -104,9 +105,34 @@ if ((full)); then
   echo "  start-up: plugin load $(echo "$one" | grep -o '"plugin_load_ms":[0-9.]*' | cut -d: -f2) ms, engine create $(echo "$one" | grep -o '"engine_create_ms":[0-9.]*' | cut -d: -f2) ms"
 fi
 
+# C-CDA: the 50-resource bundles' C-CDA twins (the same facts: ppmg_fhir_to_ccda, the parity test's
+# converter) against the bundles themselves, document unit, three rounds alternating, the median
+# p50 of each. The goal: a C-CDA document at most 3 times its FHIR JSON time.
+converter=${PPMG_FHIR_TO_CCDA:-$(dirname "$ppmg")/ppmg_fhir_to_ccda}
+if [[ -x $converter ]]; then
+  mkdir "$out/ccda"
+  for f in "$data"/bundle_50_*.json; do
+    "$converter" "$f" "$out/ccda/$(basename "$f" .json).xml" 2>/dev/null
+  done
+  echo
+  echo "bench: C-CDA twins of the 50-resource bundles ($(du -k "$out/ccda" | cut -f1) KiB for $(ls "$out/ccda" | wc -l) documents), document unit, 3 rounds"
+  jp=() cp=()
+  for round in 1 2 3; do
+    jp+=("$("$ppmg" bench --json --no-floor --as-of "$as_of" --unit document "$data"/bundle_50_*.json | grep -o '"p50_us":[0-9.]*' | cut -d: -f2)")
+    cp+=("$("$ppmg" bench --json --no-floor --as-of "$as_of" --unit document "$out"/ccda/*.xml | grep -o '"p50_us":[0-9.]*' | cut -d: -f2)")
+  done
+  median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+  j=$(median "${jp[@]}") c=$(median "${cp[@]}")
+  cratio=$(awk -v a="$c" -v b="$j" 'BEGIN { printf "%.2f", a / b }')
+  echo "  FHIR JSON p50 $j us (rounds: ${jp[*]}), C-CDA p50 $c us (rounds: ${cp[*]}): C-CDA/JSON ${cratio}x (goal: at most 3)"
+  awk -v r="$cratio" 'BEGIN { exit !(r > 3) }' && low=1
+else
+  echo "bench: NOTICE: $converter is missing (build the ppmg_fhir_to_ccda target): no C-CDA comparison"
+fi
+
 echo
 echo "bench: load average after the run$(cut -d' ' -f1-3 /proc/loadavg | sed 's/^/ /') (other work on the machine skews both sides)"
 if ((check && low)); then
-  echo "bench: FAILED: a peer-to-product ratio is below 2" >&2
+  echo "bench: FAILED: a peer-to-product ratio is below 2, or C-CDA above 3 times FHIR JSON" >&2
   exit 1
 fi

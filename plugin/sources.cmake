@@ -5,12 +5,15 @@ set(PPMG_CORE_SOURCES
   ${PPMG_PLUGIN_SRC}/base/clinical_date.cpp
   ${PPMG_PLUGIN_SRC}/base/hl7_datetime.cpp
   ${PPMG_PLUGIN_SRC}/content/content_loader.cpp
+  ${PPMG_PLUGIN_SRC}/read/ccda_parser.cpp
   ${PPMG_PLUGIN_SRC}/read/fhir_json.cpp
   ${PPMG_PLUGIN_SRC}/read/fhir_xml.cpp
   ${PPMG_PLUGIN_SRC}/read/hl7v2_parser.cpp
   ${PPMG_PLUGIN_SRC}/read/json_syntax.cpp
   ${PPMG_PLUGIN_SRC}/read/record_mapping.cpp
   ${PPMG_PLUGIN_SRC}/read/record_reader.cpp
+  ${PPMG_PLUGIN_SRC}/read/xml_document.cpp
+  ${PPMG_PLUGIN_SRC}/read/xml_tree.cpp
   ${PPMG_PLUGIN_SRC}/assess/delivery_episode.cpp
   ${PPMG_PLUGIN_SRC}/assess/rule_engine.cpp
   ${PPMG_PLUGIN_SRC}/write/assessment_writers.cpp

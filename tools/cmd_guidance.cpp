@@ -106,10 +106,12 @@ int runGuidance(int argc, char** argv, bool render) {
         job.request.inputFormat = PPMG_INPUT_FHIR_JSON;
     else if (inputFormat == "xml")
         job.request.inputFormat = PPMG_INPUT_FHIR_XML;
+    else if (inputFormat == "ccda")
+        job.request.inputFormat = PPMG_INPUT_CCDA;
     else if (inputFormat == "hl7v2")
         job.request.inputFormat = PPMG_INPUT_HL7V2;
     else if (inputFormat != "auto") {
-        printError("", "--input-format must be auto, json, xml or hl7v2");
+        printError("", "--input-format must be auto, json, xml, ccda or hl7v2");
         return kBadInput;
     }
     // Only a missing --as-of means today: an empty one is a mistake (an unset shell variable).

@@ -27,10 +27,10 @@ const char* kUsage = "ppmg " PPMG_VERSION
                      "  ppmg version\n"
                      "  ppmg COMMAND --help   (or ppmg help COMMAND): the command's own usage\n"
                      "\n"
-                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient), or HL7 v2.3-2.8\n"
-                     "  messages (ER7); '-' reads stdin.\n"
+                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient), a C-CDA document,\n"
+                     "  or HL7 v2.3-2.8 messages (ER7); '-' reads stdin.\n"
                      "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
-                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml|hl7v2.\n"
+                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml|ccda|hl7v2.\n"
                      "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
 
 const char* kVersionUsage =

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2 and fuzz_render, built
+# A short fuzzing run: the libFuzzer targets fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2, fuzz_render and
+# fuzz_ccda (the C-CDA reader, and the fast XML scanner against libxml2), built
 # with clang (ASan + UBSan + coverage) in build-fuzz/, each for PPMG_FUZZ_SECONDS (60) from a seed
-# corpus made at run time from ../shared/data, ../shared/examples, samples/ and tests/hostile/.
+# corpus made at run time from ../shared/data, ../shared/examples, samples/, tests/hostile/ and
+# tests/ccda/.
 # Fails on any crash, leak, timeout or broken invariant, and says how to keep the input as a
 # regression. Skips, with a notice, when ../shared is absent (no seed corpus).
 #
@@ -13,7 +15,7 @@ cd "$(dirname "$0")/../.."
 seconds=${PPMG_FUZZ_SECONDS:-60}
 build=${PPMG_FUZZ_BUILD_DIR:-build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_hl7v2 fuzz_render)
+((${#targets[@]})) || targets=(fuzz_fhir_json fuzz_fhir_xml fuzz_hl7v2 fuzz_render fuzz_ccda)
 shared=../shared
 
 if [[ ! -d $shared/data || ! -d $shared/examples ]]; then
@@ -37,7 +39,7 @@ mkdir -p "$artifacts"
 seed() {  # target, extension pattern
   local dir=$corpus/$1
   mkdir -p "$dir"
-  find "$shared/data" "$shared/examples" samples tests/hostile tests/hl7v2 tests/fuzz/regressions -type f \
+  find "$shared/data" "$shared/examples" samples tests/hostile tests/hl7v2 tests/fuzz/regressions tests/ccda -type f \
     \( -iname "$2" \) -size -128k ! -name expected.json -print0 |
     while IFS= read -r -d '' f; do cp "$f" "$dir/$(echo "$f" | tr '/' '_')"; done
 }
@@ -51,6 +53,7 @@ for target in "${targets[@]}"; do
     fuzz_fhir_xml) seed "$target" '*.xml' ;;
     fuzz_hl7v2) seed "$target" '*.hl7' ;;
     fuzz_render) seed "$target" '*.json'; seed "$target" '*.xml' ;;
+    fuzz_ccda) seed "$target" '*.xml' ;;
     *) echo "fuzz: unknown target $target" >&2; exit 2 ;;
   esac
   n=$(find "$corpus/$target" -type f | wc -l)
@@ -78,7 +81,7 @@ if ((${#failed[@]})); then
 fuzz: to reproduce one:      build-fuzz/bin/TARGET build-fuzz/artifacts/TARGET-crash-...
 fuzz: to keep it as a test:  fix the bug, then
         cp build-fuzz/artifacts/TARGET-crash-... tests/fuzz/regressions/SHORT-NAME.bin
-      and run `ctest -R fuzz_regressions` (it replays every file there through all three targets).
+      and run `ctest -R fuzz_regressions` (it replays every file there through all five targets).
 HOW
   exit 1
 fi

@@ -54,6 +54,18 @@ run "50 resources, 2 threads, render" --iterations 300 --threads 2 --unit render
 run "50 resources, two calls" --iterations 100 --unit two-calls --no-floor "$data"/bundle_50_*.json
 run "1000 resources" --iterations 20 --no-floor "$data"/bundle_1000_*.json
 run "XML twins" --iterations 100 --no-floor "$data"/bundle_50_0.xml "$data"/bundle_50_1.xml
+# The C-CDA twins of two bundles (the parity test's converter), explicitly and by content.
+converter="$build/bin/ppmg_fhir_to_ccda"
+if [[ -x $converter ]]; then
+  ccda=$(mktemp -d)
+  trap 'rm -rf "$ccda"' EXIT
+  for n in 0 1; do "$converter" "$data/bundle_50_$n.json" "$ccda/bundle_50_$n.xml" 2>/dev/null; done
+  run "C-CDA twins" --iterations 100 --no-floor --input-format ccda "$ccda"/bundle_50_0.xml "$ccda"/bundle_50_1.xml
+  run "C-CDA twins, recognised" --iterations 100 --no-floor "$ccda"/bundle_50_0.xml "$ccda"/bundle_50_1.xml
+else
+  echo "bench-smoke: $converter is missing" >&2
+  failed=1
+fi
 
 ((failed == 0)) || { echo "bench-smoke: FAILED" >&2; exit 1; }
 echo "bench-smoke: passed"

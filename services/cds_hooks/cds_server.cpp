@@ -586,10 +586,12 @@ private:
             return;
         }
         req.outputFormat = format == "html" ? PPMG_OUTPUT_HTML : PPMG_OUTPUT_CDA;
+        // A FHIR media type names the format; any other (application/xml, a C-CDA document, ...) is
+        // recognised by its content.
         const std::string type = request.getContentType();
-        if (type.find("xml") != std::string::npos)
+        if (type.find("fhir+xml") != std::string::npos)
             req.inputFormat = PPMG_INPUT_FHIR_XML;
-        else if (type.find("json") != std::string::npos)
+        else if (type.find("fhir+json") != std::string::npos)
             req.inputFormat = PPMG_INPUT_FHIR_JSON;
         std::string out;
         try {

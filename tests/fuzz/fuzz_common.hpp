@@ -31,6 +31,7 @@ int ppmgFuzzFhirJson(const uint8_t* data, size_t size);
 int ppmgFuzzFhirXml(const uint8_t* data, size_t size);
 int ppmgFuzzHl7v2(const uint8_t* data, size_t size);
 int ppmgFuzzRender(const uint8_t* data, size_t size);
+int ppmgFuzzCcda(const uint8_t* data, size_t size);
 
 #ifndef PPMG_FUZZ_REPLAY
 #define PPMG_FUZZ_TARGET(fn) \

@@ -47,8 +47,9 @@ int main(int argc, char** argv) {
         ppmgFuzzFhirXml(bytes, data.size());
         ppmgFuzzHl7v2(bytes, data.size());
         ppmgFuzzRender(bytes, data.size());
+        ppmgFuzzCcda(bytes, data.size());
     }
-    std::printf("replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2 and fuzz_render\n",
+    std::printf("replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2, fuzz_render and fuzz_ccda\n",
                 files.size());
     return 0;
 }

@@ -821,6 +821,26 @@ TEST_CASE("render: a FHIR Bundle in, the CDA document out, with the same authent
     CHECK_THAT(bad.body, Contains("OperationOutcome"));
 }
 
+TEST_CASE("render: a C-CDA document in (any XML media type), the guidance out", "[render][ccda]") {
+    ServerProcess& srv = env().main();
+    const std::string ccda = readTextFile(std::string(PPMG_CCDA_DIR) + "/esc-01-dvt.xml");
+    Client c("127.0.0.1", srv.port());
+    for (const char* type : {"application/xml", "text/xml", "application/cda+xml"}) {
+        INFO(type);
+        Reply r =
+            c.request("POST", "/render?asOf=2025-11-15", ccda,
+                      {{"Content-Type", type}, {"Authorization", "Bearer " + env().token(srv.base() + "/render")}});
+        REQUIRE(r.status == 200);
+        CHECK_THAT(r.body, Contains("PPM-ESC-01"));  // the DVT read from the Problems section
+        CHECK_THAT(r.body, Contains("C-CDA entry id"));
+    }
+    // A FHIR media type still names FHIR: the document is not a FHIR resource.
+    Reply fhir = c.request(
+        "POST", "/render", ccda,
+        {{"Content-Type", "application/fhir+xml"}, {"Authorization", "Bearer " + env().token(srv.base() + "/render")}});
+    CHECK(fhir.status == 400);
+}
+
 TEST_CASE("feedback: accepted with authentication", "[service]") {
     ServerProcess& srv = env().main();
     Client c("127.0.0.1", srv.port());

@@ -2,6 +2,7 @@
 
 #include "fhir_to_hl7v2.hpp"
 #include "guidance_engine.hpp"
+#include "support/fhir_ccda_convert.hpp"
 #include "support/fhir_xml_convert.hpp"
 
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <sstream>
 
 namespace ppmg::test {
 
@@ -44,7 +46,65 @@ Assessment assessRecord(const std::string& record, const std::string& asOf, cons
     REQUIRE(d.has_value());
     Assessment a = assess(content(), rec, *d);
     if (isJson) checkHl7v2Twin(record, rec, a, *d);
+    if (isJson) checkCcdaTwin(record, rec, a, asOf);  // and as C-CDA too
     return a;
+}
+
+std::string oidOf(std::string_view uri) {
+    const CodeSystem* s = content().systemByUri(uri);
+    return s ? s->oid : std::string();
+}
+
+std::string comparableFacts(const PatientRecord& record) {
+    std::istringstream in(describeFacts(record, false));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+        for (const char* v : {"confirmed", "unconfirmed", "provisional", "differential"}) {
+            const std::string from = std::string(" verification=read:") + v + " ";
+            for (size_t at; (at = line.find(from)) != std::string::npos;)
+                line.replace(at, from.size(), " verification=absent ");
+        }
+        lines.push_back(line);
+    }
+    std::sort(lines.begin(), lines.end());
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+std::string assessmentSummary(const Assessment& a) {
+    std::string out;
+    for (const auto& kv : outcomes(a)) out += "outcome " + kv.first + " " + kv.second + "\n";
+    std::vector<std::string> lines;
+    for (const auto& f : a.findings) {
+        std::string l = "finding " + f.rule->id + " " + outcomeCode(f.outcome);
+        for (size_t t : f.types) l += " " + content().massageTypes[t].code;
+        lines.push_back(l);
+    }
+    for (const auto& g : a.dataGaps) lines.push_back("gap " + g.id);
+    std::sort(lines.begin(), lines.end());
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+bool checkCcdaTwin(const std::string& json, const PatientRecord& fhir, const Assessment& fhirAssessment,
+                   const std::string& asOf) {
+    CcdaConversion twin;
+    try {
+        twin = fhirJsonToCcda(json, oidOf);
+    } catch (const NotExpressible&) {
+        return false;
+    }
+    INFO("the vignette as C-CDA" << (twin.exact ? "" : " (not exactly: " + twin.losses + ")") << ":\n" << twin.xml);
+    PatientRecord rec =
+        mapRecord(readRecord(twin.xml, PPMG_INPUT_AUTO, ReadLimits{}, "vignette.ccda"), "", content(), "vignette.ccda");
+    const Assessment a = assess(content(), rec, *parseIsoDate(asOf));
+    CHECK(outcomes(a) == outcomes(fhirAssessment));
+    if (twin.exact) {
+        CHECK(comparableFacts(rec) == comparableFacts(fhir));
+        CHECK(assessmentSummary(a) == assessmentSummary(fhirAssessment));
+    }
+    return true;
 }
 
 namespace {

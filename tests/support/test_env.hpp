@@ -20,6 +20,21 @@ const Content& content();
 // Reads the record (JSON or XML), chooses the patient and assesses it as of the date.
 Assessment assessRecord(const std::string& record, const std::string& asOf, const std::string& patientId = "");
 
+// The C-CDA twin of a FHIR JSON vignette (support/fhir_ccda_convert.hpp, with the content's OIDs),
+// read and compared with the FHIR reading: the same outcomes always; when the document carries
+// exactly the record's facts, also the same facts (comparableFacts), findings and data gaps.
+// Returns false, checking nothing, when C-CDA cannot carry the record (several patients, a fact
+// whose subject is not the patient).
+bool checkCcdaTwin(const std::string& json, const PatientRecord& fhir, const Assessment& fhirAssessment,
+                   const std::string& asOf);
+// describeFacts(record, false), one fact a line, sorted, with the verification statuses C-CDA has no
+// words for (confirmed, unconfirmed, provisional, differential: all count alike) read as absent.
+std::string comparableFacts(const PatientRecord& record);
+// Outcomes, findings (rule, outcome, types) and data gaps, one a line: what two readings of one
+// record must share.
+std::string assessmentSummary(const Assessment& a);
+// The content's OID of a FHIR code system uri ("" when it has none).
+std::string oidOf(std::string_view uri);
 // The checks of a JSON record's HL7 v2 twin (assessRecord runs them for every JSON vignette), and
 // how many vignettes had one.
 void checkHl7v2Twin(const std::string& json, const PatientRecord& fhir, const Assessment& fhirAssessment, Date asOf);

@@ -506,9 +506,18 @@ TEST_CASE("XML: DTDs and entities are refused without expansion", "[fhir_xml]") 
 
 TEST_CASE("XML: what is not FHIR", "[fhir_xml]") {
     SECTION("another namespace") {
-        Error e = refusal(R"(<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1.2.3"/></ClinicalDocument>)");
+        // As FHIR XML, a C-CDA document is not FHIR; recognised by its content, it is read as C-CDA
+        // (and this one, without a recordTarget, names no patient).
+        const std::string cda = R"(<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1.2.3"/></ClinicalDocument>)";
+        Error e = refusal(cda);
         CHECK(e.status() == PPMG_E_NOT_FHIR);
         CHECK(std::string(e.what()).find("urn:hl7-org:v3") != std::string::npos);
+        try {
+            readRecord(cda, PPMG_INPUT_AUTO, ReadLimits{}, "test.xml");
+            FAIL("accepted");
+        } catch (const Error& auto_) {
+            CHECK(auto_.status() == PPMG_E_NO_PATIENT);
+        }
     }
     SECTION("no namespace") { CHECK(refusal(R"(<Patient><id value="x"/></Patient>)").status() == PPMG_E_NOT_FHIR); }
     SECTION("a lowercase root") {

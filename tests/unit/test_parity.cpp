@@ -2,18 +2,24 @@
 // only identical outcomes). Every in-repo FHIR fixture is read in both formats (the XML made from
 // the JSON by tests/support/fhir_xml_convert), and the real JSON/XML twins in ../shared are
 // compared as published. Every JSON vignette of the rule tests is checked the same way
-// (tests/support/test_env.cpp, assessRecord). The C-CDA and HL7 v2 readers join this test with
-// their own fixtures, compared on facts without sources.
+// (tests/support/test_env.cpp, assessRecord), and as C-CDA (its twin made by
+// support/fhir_ccda_convert). The C-CDA fixtures (tests/ccda: one per rule and more, with their FHIR
+// twins) are compared on facts without sources, findings and outcomes.
 #include <catch2/catch.hpp>
+
+#include <simdjson.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "base/errors.hpp"
 #include "read/record_mapping.hpp"
 #include "read/record_reader.hpp"
 #include "support/fhir_builder.hpp"
+#include "support/fhir_ccda_convert.hpp"
 #include "support/fhir_xml_convert.hpp"
 #include "support/test_env.hpp"
 
@@ -165,4 +171,77 @@ TEST_CASE("Parity: the rule vignettes have HL7 v2 twins that give the same findi
     plain.procedure(kSct, "177184002", "2025-11-01").quantity("777-3", 95, "10*9/L", "2025-11-14");
     assessRecord(plain.json(), "2025-11-15");
     CHECK(hl7v2TwinCount() == before + 2);
+}
+
+// ---- C-CDA ----------------------------------------------------------------------------------------
+
+namespace {
+
+std::map<std::string, std::string> outcomesOf(simdjson::dom::object o) {
+    std::map<std::string, std::string> out;
+    for (auto field : o) out[std::string(field.key)] = std::string(std::string_view(field.value.get_string()));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("Parity: each C-CDA rule fixture gives its FHIR twin's facts, findings and outcomes", "[parity][ccda]") {
+    const std::string dir = std::string(PPMG_TEST_DIR) + "/ccda/";
+    simdjson::dom::parser parser;
+    simdjson::padded_string manifest(slurp(dir + "cases.json"));
+    simdjson::dom::element root = parser.parse(manifest);
+    const Date asOf = *parseIsoDate(std::string_view(root["asOf"].get_string()));
+    std::set<std::string> rules;
+    size_t cases = 0, handwritten = 0;
+    for (simdjson::dom::element c : root["cases"].get_array()) {
+        const std::string name(std::string_view(c["name"].get_string()));
+        INFO(name);
+        std::string fhirPatient, ccdaPatient;  // a record with several patients names the one to assess
+        simdjson::dom::object patient;
+        if (!c["patient"].get(patient)) {
+            fhirPatient = std::string(std::string_view(patient["fhir"].get_string()));
+            ccdaPatient = std::string(std::string_view(patient["ccda"].get_string()));
+        }
+        const PatientRecord fhir =
+            mapRecord(readRecord(slurp(dir + "twins/" + name + ".json"), PPMG_INPUT_FHIR_JSON, ReadLimits{}, name),
+                      fhirPatient, content(), name);
+        const PatientRecord ccda = mapRecord(
+            readRecord(slurp(dir + name + ".xml"), PPMG_INPUT_CCDA, ReadLimits{}, name), ccdaPatient, content(), name);
+        CHECK(comparableFacts(ccda) == comparableFacts(fhir));
+        const Assessment a = assess(content(), fhir, asOf), b = assess(content(), ccda, asOf);
+        CHECK(assessmentSummary(b) == assessmentSummary(a));
+        CHECK(outcomes(b) == outcomesOf(c["outcomes"].get_object()));
+        std::set<std::string> fired, expected;
+        for (const auto& f : b.findings) fired.insert(f.rule->id);
+        for (simdjson::dom::element r : c["rules"].get_array())
+            expected.insert(std::string(std::string_view(r.get_string())));
+        CHECK(fired == expected);
+        rules.insert(fired.begin(), fired.end());
+        handwritten += std::string_view(c["made"].get_string()) == "handwritten";
+        ++cases;
+    }
+    CHECK(cases >= 51);
+    CHECK(handwritten >= 13);
+    // A fixture for every rule of the content.
+    for (const Rule& r : content().rules) {
+        INFO(r.id);
+        CHECK(rules.count(r.id) == 1);
+    }
+}
+
+TEST_CASE("Parity: the benchmark bundles and their C-CDA twins give the same findings", "[parity][ccda][shared]") {
+    PPMG_REQUIRE_SHARED();
+    const Date asOf = *parseIsoDate("2025-06-01");
+    for (const char* n : {"bundle_50_0", "bundle_50_7", "bundle_200_0", "bundle_1000_0"}) {
+        INFO(n);
+        const std::string json = slurp(sharedDir() + "/bench/data/" + n + ".json");
+        const CcdaConversion twin = fhirJsonToCcda(json, oidOf);
+        const PatientRecord fhir = facts(json, PPMG_INPUT_FHIR_JSON, n);
+        const PatientRecord ccda = facts(twin.xml, PPMG_INPUT_CCDA, n);
+        CHECK(ccda.observations.size() >= fhir.observations.size());  // a panel's components apart
+        CHECK(ccda.conditions.size() == fhir.conditions.size());
+        CHECK(ccda.medications.size() == fhir.medications.size());
+        // The bundles' allergies have no clinical status; their concern's (active) is read instead.
+        CHECK(assessmentSummary(assess(content(), ccda, asOf)) == assessmentSummary(assess(content(), fhir, asOf)));
+    }
 }

@@ -114,6 +114,14 @@ std::string normalise(const std::string& doc) {
 const std::map<std::string, ppmg_status>& hostileStatuses() {
     static const std::map<std::string, ppmg_status> m = {
         {"binary-gzip.json.gz", PPMG_E_ENCODING},
+        {"ccda-billion-laughs.xml", PPMG_E_NOT_FHIR},
+        {"ccda-deep-nesting.xml", PPMG_E_LIMIT},
+        {"ccda-fragment.xml", PPMG_E_NO_PATIENT},
+        {"ccda-truncated.xml", PPMG_E_PARSE},
+        {"ccda-two-patients.xml", PPMG_E_AMBIGUOUS_PATIENT},
+        {"ccda-undefined-entity.xml", PPMG_E_PARSE},
+        {"ccda-wrong-namespace.xml", PPMG_E_NOT_FHIR},
+        {"ccda-xxe-file.xml", PPMG_E_NOT_FHIR},
         {"json-array.json", PPMG_E_NOT_FHIR},
         {"json-bad-birthdate.json", PPMG_E_NOT_FHIR},
         {"json-bad-escape.json", PPMG_E_PARSE},
@@ -149,7 +157,7 @@ const std::map<std::string, ppmg_status>& hostileStatuses() {
         {"xml-bad-birthdate.xml", PPMG_E_NOT_FHIR},
         {"xml-bad-decimal.xml", PPMG_E_NOT_FHIR},
         {"xml-billion-laughs.xml", PPMG_E_NOT_FHIR},
-        {"xml-cda.xml", PPMG_E_NOT_FHIR},
+        {"xml-cda.xml", PPMG_E_NO_PATIENT},  // C-CDA without a recordTarget
         {"xml-comment-only.xml", PPMG_E_PARSE},
         {"xml-control-char.xml", PPMG_E_PARSE},
         {"xml-deep-nesting.xml", PPMG_E_LIMIT},
@@ -687,6 +695,9 @@ TEST_CASE("Robustness: ABI misuse gets a status, never a crash", "[robustness][a
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);
         bad.audience = -1;
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);
+        bad = req;
+        bad.input_format = PPMG_INPUT_CCDA;  // ABI 1.2: accepted, and a JSON record is not C-CDA
+        expect(PPMG_E_PARSE, engine, &bad, &out);
         bad = req;
         bad.output_format = static_cast<ppmg_output_format>(99);
         expect(PPMG_E_INVALID_ARGUMENT, engine, &bad, &out);

@@ -25,8 +25,9 @@ struct Evidence {
     Text code;
     Text codeSystem;  // FHIR system uri
     Text display;
-    std::string value;  // "38.9 Cel", "active", "healed"
-    Text date;          // as written in the record ("" when none)
+    std::string value;                        // "38.9 Cel", "active", "healed"
+    Text date;                                // as written in the record ("" when none)
+    const DocumentEntry* document = nullptr;  // a C-CDA entry: its id, section and template (Source::document)
 };
 
 struct Finding {

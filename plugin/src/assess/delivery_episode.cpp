@@ -46,6 +46,7 @@ Evidence evidenceOf(const Source& s, const Codings& codes, const ValueSet* vs, s
     e.resourceType = s.resourceType;
     e.id = s.id;
     e.path = s.pathText();
+    e.document = s.document;
     const Coding* pick = codes.empty() ? nullptr : &codes.front();
     if (vs)
         for (const auto& c : codes)

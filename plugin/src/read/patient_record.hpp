@@ -9,7 +9,8 @@
 //     chooses the patient, decides whose data each fact is, which date counts for it and what its
 //     statuses say: the fields marked "decided". The rule engine reads only PatientRecord.
 //
-// Every fact keeps its source (resource type, id, path) so findings can cite it.
+// Every fact keeps its source (resource type, id, path; for a C-CDA entry also its id, section and
+// template) so findings can cite it.
 //
 // Strings are views into the record's TextArena (RawRecord::text, PatientRecord::text), or into
 // static storage (literals): a fact is valid while its record's arena is alive. Copying a fact out
@@ -57,11 +58,22 @@ private:
     size_t size_ = 0;
 };
 
+// Where a fact stands in a document that is not a FHIR resource (a C-CDA entry): what a clinician
+// needs to find it in the source document. In the record's arena; parsed.
+struct DocumentEntry {
+    Text idRoot;             // the entry's id (its first): root
+    Text idExtension;        // and extension ("" when none)
+    Text sectionTemplateId;  // its section's templateId root ("" when the section has none)
+    Text sectionTitle;       // its section's title as written
+    Text templateId;         // the entry's template the fact was read by: "root" or "root:extension"
+};
+
 struct Source {
     Text resourceType;        // "Observation"
-    Text id;                  // resource id, or fullUrl when the resource has none
-    Text path;                // "Bundle.entry[3].resource", or "" when entry says where
+    Text id;                  // resource id, or fullUrl when the resource has none (C-CDA: the entry's id)
+    Text path;                // "Bundle.entry[3].resource", or "" when entry says where (C-CDA: an XPath)
     size_t entry = kNoEntry;  // a Bundle entry's index, its path spelled out only when shown
+    const DocumentEntry* document = nullptr;  // a C-CDA entry: its id, section and template; else null
 
     static constexpr size_t kNoEntry = static_cast<size_t>(-1);
     // The path of the resource: path, or "Bundle.entry[<entry>].resource".

@@ -474,6 +474,16 @@ public:
                 .append(" at ")
                 .append(s.pathText())
                 .append("]");
+        if (sources_ && s.document)
+            out.append(" [entry ")
+                .append(s.document->idRoot)
+                .append("^")
+                .append(s.document->idExtension)
+                .append(" in ")
+                .append(s.document->sectionTemplateId)
+                .append(" by ")
+                .append(s.document->templateId)
+                .append("]");
         return *this;
     }
     FactWriter& field(std::string_view name, std::string_view v) {

@@ -83,7 +83,7 @@ RawRecord readRecord(std::string_view data, ppmg_input_format format, const Read
         else if (looksLikeHl7v2(body))
             format = PPMG_INPUT_HL7V2;
         else if (body[first] == '<')
-            format = PPMG_INPUT_FHIR_XML;
+            format = isCcda(body.substr(first)) ? PPMG_INPUT_CCDA : PPMG_INPUT_FHIR_XML;
         else
             throw Error(PPMG_E_PARSE,
                         "the input is neither JSON, XML nor HL7 v2 (it starts with none of '{', '<', MSH, FHS, BHS)",
@@ -92,6 +92,7 @@ RawRecord readRecord(std::string_view data, ppmg_input_format format, const Read
     switch (format) {
         case PPMG_INPUT_FHIR_JSON: return readFhirJson(body, limits, sourceName);
         case PPMG_INPUT_FHIR_XML: return readFhirXml(body, limits, sourceName);
+        case PPMG_INPUT_CCDA: return readCcda(body, limits, sourceName);
         case PPMG_INPUT_HL7V2: return readHl7v2(body, limits, sourceName);
         default: throw Error(PPMG_E_UNSUPPORTED, "unknown input format", Location{sourceName, "", "", 0});
     }

@@ -49,6 +49,11 @@ struct ReadLimits {
 
 RawRecord readFhirJson(std::string_view data, const ReadLimits& limits, const std::string& sourceName);
 RawRecord readFhirXml(std::string_view data, const ReadLimits& limits, const std::string& sourceName);
+// A C-CDA R2.1 or R1.1 document (read/ccda_parser.cpp, docs/ccda-input.md).
+RawRecord readCcda(std::string_view data, const ReadLimits& limits, const std::string& sourceName);
+// Whether XML input is CDA by its content: a root (or DOCTYPE) named ClinicalDocument, or a C-CDA
+// fragment's root (section, entry, act, observation, ...) in the CDA namespace or in none.
+bool isCcda(std::string_view xml);
 
 // Checks size, UTF-8 and NUL bytes, sniffs the format when AUTO, then parses.
 RawRecord readRecord(std::string_view data, ppmg_input_format format, const ReadLimits& limits,

@@ -60,6 +60,18 @@ void appendJsonStringTo(Out& out, std::string_view s) {
 
 void appendJsonString(std::string& out, std::string_view s) { appendJsonStringTo(out, s); }
 
+std::string documentEntryText(const DocumentEntry& d) {
+    std::string s = "C-CDA entry id ";
+    s.append(d.idRoot.empty() ? std::string_view("(none)") : std::string_view(d.idRoot));
+    if (!d.idExtension.empty()) s.append(" extension ").append(d.idExtension);
+    s.append("; section ");
+    if (!d.sectionTitle.empty()) s.append(d.sectionTitle).append(" ");
+    s.append("(").append(d.sectionTemplateId.empty() ? std::string_view("no template")
+                                                     : std::string_view(d.sectionTemplateId));
+    s.append("); template ").append(d.templateId.empty() ? std::string_view("none") : std::string_view(d.templateId));
+    return s;
+}
+
 std::string draftNotice(const Content& c) {
     const std::string& t = c.text("draft-notice");
     return t.empty() ? std::string("Draft content: not yet clinically signed off") : t;
@@ -153,6 +165,17 @@ void writeEvidence(Json& j, const Evidence& e) {
         j.raw("null");
     } else {
         j.field("date", e.date);
+    }
+    if (e.document) {  // a C-CDA entry: where to find it in the document
+        const DocumentEntry& d = *e.document;
+        j.key("entry");
+        j.open('{');
+        j.field("idRoot", d.idRoot);
+        if (!d.idExtension.empty()) j.field("idExtension", d.idExtension);
+        j.field("section", d.sectionTemplateId);
+        if (!d.sectionTitle.empty()) j.field("sectionTitle", d.sectionTitle);
+        j.field("templateId", d.templateId);
+        j.close('}');
     }
     j.close('}');
 }
@@ -354,6 +377,7 @@ std::string writeAssessmentText(const Assessment& a, const Content& c, const std
                 if (!e.display.empty() || !e.code.empty()) d.append(" ").append(e.display.empty() ? e.code : e.display);
                 if (!e.value.empty()) d += " = " + c.readableValue(e.value);
                 if (!e.date.empty()) d.append(" on ").append(e.date);
+                if (e.document) d.append(" (").append(documentEntryText(*e.document)).append(")");
                 line(d);
             }
         }

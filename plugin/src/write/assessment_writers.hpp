@@ -15,6 +15,9 @@ std::string writeAssessmentText(const Assessment& a, const Content& c, const std
 // JSON string escaping (RFC 8259): quotes, backslash and control characters; UTF-8 kept as is.
 void appendJsonString(std::string& out, std::string_view s);
 
+// Where a C-CDA entry stands, for people: "C-CDA entry id 1.2.3 extension 45; section Problems
+// (2.16.840.1.113883.10.20.22.2.5.1); template 2.16.840.1.113883.10.20.22.4.4:2015-08-01".
+std::string documentEntryText(const DocumentEntry& d);
 // "Draft content: not yet clinically signed off" (the content's draft-notice text; rule 16).
 std::string draftNotice(const Content& c);
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/errors.hpp"
+#include "write/assessment_writers.hpp"
 #include "write/xml_stream.hpp"
 
 namespace ppmg::core {
@@ -572,6 +573,7 @@ private:
         }
         if (!e.value.empty()) line_.append(" = ").append(e.value);
         if (!e.date.empty()) line_.append(", ").append(e.date);
+        if (e.document) line_.append(" (").append(documentEntryText(*e.document)).append(")");
         x_.text(line_);
     }
 
