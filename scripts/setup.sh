@@ -15,7 +15,7 @@ while read -r p; do packages+=("$p"); done < <(cat "${lists[@]}" | sed 's/#.*//'
 
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  grep -q "install ok installed" <<<"$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" || missing+=("$p")
 done
 
 if ((${#missing[@]})); then

@@ -52,7 +52,7 @@ for root in "$work/deb" "$work/tgz"; do
   while IFS= read -r -d '' f; do
     rel=${f#"$work"/}
     checked=$((checked + 1))
-    if file -b "$f" | grep -qE '^(ELF|current ar archive)'; then
+    if grep -qE '^(ELF|current ar archive)' <<<"$(file -b "$f")"; then
       strings -a "$f" >"$work/strings.txt"
     else
       cp "$f" "$work/strings.txt"  # text, or compressed (man page, changelog): searched as bytes

@@ -197,9 +197,9 @@ for p in $patients; do
 done
 grep -E -q 'GET /fhir/Condition\?patient=Patient(/|%2F)p-fetch-1.*_offset=2' "$work/fhir.log" ||
   fail "no next link was followed"
-# Into a file first: with pipefail, `audit | grep -q` fails when grep stops reading early (SIGPIPE).
-"$bin/ppmg" audit --store "sqlite:$work/main.db" >"$work/audit.json"
-grep -q '"valueString":"fhir"' "$work/audit.json" || fail "no AuditEvent says the data came from the FHIR server"
+# The whole audit is read before it is searched: `grep -q` stopping early would break the pipe (pipefail).
+"$bin/ppmg" audit --store "sqlite:$work/main.db" >"$work/audit.ndjson"
+grep -q '"valueString":"fhir"' "$work/audit.ndjson" || fail "no AuditEvent says the data came from the FHIR server"
 grep -q 'critical' "$work/b.json" || fail "the DVT was not found by fetching"
 say "next links followed; the audit names the data source"
 

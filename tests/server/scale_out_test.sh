@@ -180,8 +180,8 @@ grep -q "\"type\":\"feedback\".*\"card\":\"$card\".*\"outcome\":\"overridden\".*
   fail "the feedback is not in ppmg audit: $(grep feedback "$work/audit.ndjson" | head -n 3)"
 grep -q "\"type\":\"AuditEvent\".*\"reference\":\"Patient/$patient_id\".*\"valueString\":\"$card\"" "$work/audit.ndjson" ||
   fail "no AuditEvent names the card"
-"$bin/ppmg" audit --store "$store" --patient nobody-else >"$work/audit-nobody.json"
-[[ -s $work/audit-nobody.json ]] && fail "--patient did not filter"
+"$bin/ppmg" audit --store "$store" --patient nobody-else >"$work/audit-nobody.ndjson"
+[[ -s $work/audit-nobody.ndjson ]] && fail "--patient did not filter"
 # The view link through haproxy: served by whichever replica, from the shared store.
 for _ in 1 2 3; do
   vs=$(curl -s -o "$work/view.html" -w '%{http_code}' "$view")

@@ -105,41 +105,7 @@ std::string procedure(const std::string& attrs, const std::string& status, const
 
 }  // namespace
 
-// ---- Dates --------------------------------------------------------------------------------------
-
-TEST_CASE("HL7 timestamps: precision, offset, fractions, and what is not one", "[ccda][dates]") {
-    auto year = parseHl7Timestamp("2025");
-    REQUIRE(year);
-    CHECK(year->precision == Precision::Year);
-    CHECK(formatIsoDate(year->date) == "2025-01-01");
-    CHECK(formatIsoDate(year->last) == "2025-12-31");
-    auto month = parseHl7Timestamp("202402");
-    REQUIRE(month);
-    CHECK(month->precision == Precision::Month);
-    CHECK(formatIsoDate(month->last) == "2024-02-29");
-    auto date = parseHl7Timestamp("20251026");
-    REQUIRE(date);
-    CHECK(date->precision == Precision::Day);
-    CHECK(date->instant == parseFhirDateTime("2025-10-26")->instant);
-    // A time in its own offset: the calendar date as written, the instant in UTC.
-    auto evening = parseHl7Timestamp("20251101233000-0500");
-    REQUIRE(evening);
-    CHECK(evening->precision == Precision::Time);
-    CHECK(formatIsoDate(evening->date) == "2025-11-01");
-    CHECK(evening->instant == parseFhirDateTime("2025-11-01T23:30:00-05:00")->instant);
-    CHECK(parseHl7Timestamp("202511012330")->instant == parseFhirDateTime("2025-11-01T23:30:00Z")->instant);
-    CHECK(parseHl7Timestamp("2025110123")->precision == Precision::Time);
-    CHECK(parseHl7Timestamp("20251101233015.1234+0130")->instant ==
-          parseFhirDateTime("2025-11-01T23:30:15+01:30")->instant);
-    // An offset after a date alone is ignored (a date counts as 00:00Z, as FHIR's).
-    CHECK(parseHl7Timestamp("20251101-0500")->instant == parseFhirDateTime("2025-11-01")->instant);
-    const std::string_view text = "20251026083000+0000";
-    CHECK(parseHl7Timestamp(text)->text.data() == text.data());  // a view of what was parsed
-    for (const char* bad :
-         {"", "202", "2025-10-26", "20251326", "20250230", "2025102", "20251026T0830", "20251026083000+05",
-          "20251026083000+05:00", "202510262500", "20251026086000", "20251026083000.", "20251026 083000", "UNK"})
-        CHECK_FALSE(parseHl7Timestamp(bad));
-}
+// Dates: CDA TS is read by the HL7 timestamp parser (base/hl7_datetime.hpp), tested in test_hl7v2.cpp.
 
 // ---- The patient ---------------------------------------------------------------------------------
 

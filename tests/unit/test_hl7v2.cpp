@@ -53,7 +53,7 @@ std::string lines(std::string s) {  // for messages
 
 }  // namespace
 
-TEST_CASE("HL7 timestamps: precision, offset and partial dates", "[hl7v2][dates]") {
+TEST_CASE("HL7 timestamps (v2 DTM, CDA TS): precision, offset and partial dates", "[hl7v2][dates]") {
     auto t = parseHl7DateTime("20251101233000-0500");
     REQUIRE(t);
     CHECK(formatIsoDate(t->date) == "2025-11-01");  // the date in its own offset
@@ -75,8 +75,15 @@ TEST_CASE("HL7 timestamps: precision, offset and partial dates", "[hl7v2][dates]
     auto day = parseHl7DateTime("20251101+0200");  // a date's offset says nothing: 00:00Z, as FHIR
     REQUIRE(day);
     CHECK(day->instant == parseFhirDateTime("2025-11-01")->instant);
+    // CDA's TS has the same syntax: fractions up to four digits, an offset in its own right.
+    CHECK(parseHl7DateTime("20251101233015.1234+0130")->instant ==
+          parseFhirDateTime("2025-11-01T23:30:15+01:30")->instant);
+    CHECK(parseHl7DateTime("202511012330")->instant == parseFhirDateTime("2025-11-01T23:30:00Z")->instant);
+    const std::string_view text = "20251026083000+0000";
+    CHECK(parseHl7DateTime(text)->text.data() == text.data());  // a view of what was parsed
     for (const char* bad : {"", "2025-11-01", "20251301", "20250230", "202511011", "20251101246000", "20251101+05",
-                            "20251101120000.12345", "20251101T1200", "abcd"})
+                            "20251101120000.12345", "20251101T1200", "abcd", "202", "20251026083000+05:00",
+                            "20251026083000.", "20251026 083000", "UNK"})
         CHECK_FALSE(parseHl7DateTime(bad).has_value());
 }
 

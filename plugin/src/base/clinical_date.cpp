@@ -113,63 +113,6 @@ std::optional<DateTime> parseFhirDateTime(std::string_view s) {
     return out;
 }
 
-std::optional<DateTime> parseHl7Timestamp(std::string_view s) {
-    int y = 0, mo = 1, d = 1, hh = 0, mm = 0, ss = 0;
-    if (!digits(s, 0, 4, y)) return std::nullopt;
-    size_t pos = 4;
-    auto more = [&] { return pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; };
-    Precision precision = Precision::Year;
-    bool time = false;
-    if (more()) {
-        if (!digits(s, pos, 2, mo)) return std::nullopt;
-        pos += 2;
-        precision = Precision::Month;
-        if (more()) {
-            if (!digits(s, pos, 2, d)) return std::nullopt;
-            pos += 2;
-            precision = Precision::Day;
-            if (more()) {
-                if (!digits(s, pos, 2, hh)) return std::nullopt;
-                pos += 2;
-                time = true;
-                if (more()) {
-                    if (!digits(s, pos, 2, mm)) return std::nullopt;
-                    pos += 2;
-                    if (more()) {
-                        if (!digits(s, pos, 2, ss)) return std::nullopt;
-                        pos += 2;
-                        if (pos < s.size() && s[pos] == '.') {
-                            const size_t start = ++pos;
-                            while (more()) ++pos;
-                            if (pos == start) return std::nullopt;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if (mo < 1 || mo > 12 || d < 1 || static_cast<unsigned>(d) > daysInMonth(y, mo)) return std::nullopt;
-    if (hh > 24 || mm > 59 || ss > 60 || (hh == 24 && (mm != 0 || ss != 0))) return std::nullopt;
-    int offset = 0;
-    if (pos < s.size()) {
-        int oh, om;
-        if ((s[pos] != '+' && s[pos] != '-') || s.size() != pos + 5 || !digits(s, pos + 1, 2, oh) ||
-            !digits(s, pos + 3, 2, om) || oh > 14 || om > 59)
-            return std::nullopt;
-        offset = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
-    }
-    DateTime out;
-    out.date.days = daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-    out.precision = time ? Precision::Time : precision;
-    out.last = precision == Precision::Year    ? Date{daysFromCivil(y, 12, 31)}
-               : precision == Precision::Month ? Date{daysFromCivil(y, static_cast<unsigned>(mo), daysInMonth(y, mo))}
-                                               : out.date;
-    out.text = s;
-    const int64_t seconds = time ? hh * 3600 + mm * 60 + ss : 0;
-    out.instant = static_cast<int64_t>(out.date.days) * 86400 + seconds - (time ? offset : 0);
-    return out;
-}
-
 std::optional<Date> parseIsoDate(std::string_view s) {
     if (s.size() != 10) return std::nullopt;
     auto dt = parseFhirDateTime(s);

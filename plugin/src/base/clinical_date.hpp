@@ -46,15 +46,6 @@ void civilFromDays(int32_t z, int& y, unsigned& m, unsigned& d);
 std::optional<DateTime> parseFhirDateTime(std::string_view text);
 std::optional<DateTime> parseFhirDateTime(std::string&& text) = delete;  // its text would dangle
 inline std::optional<DateTime> parseFhirDateTime(const char* text) { return parseFhirDateTime(std::string_view(text)); }
-// An HL7 timestamp (CDA TS, HL7 v2 DTM): YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+|-ZZZZ]. Partial dates keep
-// their precision (date is the first day, last the last day they allow), as parseFhirDateTime does;
-// a time with an offset is dated in that offset, a time without one is taken as UTC (as
-// parseFhirDateTime takes a FHIR time without a zone), and an offset after a date alone is ignored
-// (a date counts as 00:00Z, as in FHIR). Returns nullopt when the text is not an HL7 timestamp.
-// The result's text views the argument, which must outlive it.
-std::optional<DateTime> parseHl7Timestamp(std::string_view text);
-std::optional<DateTime> parseHl7Timestamp(std::string&& text) = delete;  // its text would dangle
-inline std::optional<DateTime> parseHl7Timestamp(const char* text) { return parseHl7Timestamp(std::string_view(text)); }
 // Strict "YYYY-MM-DD".
 std::optional<Date> parseIsoDate(std::string_view text);
 std::string formatIsoDate(Date d);  // "2025-11-15"

@@ -27,6 +27,7 @@
 
 #include "base/clinical_date.hpp"
 #include "base/errors.hpp"
+#include "base/hl7_datetime.hpp"
 #include "read/patient_record.hpp"
 #include "read/record_mapping.hpp"
 #include "read/record_reader.hpp"
@@ -427,7 +428,7 @@ private:
         const std::string_view value = attr(ts, "value");
         if (value.empty()) return std::nullopt;
         // A value that is not an HL7 timestamp is missing, as a nullFlavor is (docs/ccda-input.md).
-        return parseHl7Timestamp(kept(value));  // its text views the arena
+        return parseHl7DateTime(kept(value));  // its text views the arena
     }
 
     // An IVL_TS or TS: its value, else low, else center.
