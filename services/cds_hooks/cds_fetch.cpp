@@ -407,12 +407,13 @@ public:
     // GET url; returns the body of a 200 answer, or throws Failure naming the problem.
     std::string get(const Url& url, const std::string& what) {
         for (int attempt = 0;; ++attempt) {
-            const long long left = remainingUs();
-            if (left <= 0) throw Failure{ranOut(what)};
+            if (remainingUs() <= 0) throw Failure{ranOut(what)};
             bool reused = false;
             const std::unique_ptr<Pool::Lease> lease = pool_.take(url, attempt > 0, deadline_, reused);
             if (!lease) throw Failure{ranOut(what) + " (waiting for a connection)"};
             Pool::Lease& c = *lease;
+            const long long left = remainingUs();  // after any wait for the connection
+            if (left <= 0) throw Failure{ranOut(what)};
             if (!reused) ++connections;
             c->limit(Poco::Timespan(Poco::Timespan::TimeDiff(left)));
             Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, url.pathEtc, Poco::Net::HTTPMessage::HTTP_1_1);
