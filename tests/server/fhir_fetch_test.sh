@@ -13,8 +13,9 @@
 #     the client's port: eight calls come over at most --fhir-parallel connections), and the
 #     requests of one call run in parallel, at most --fhir-parallel at once (the slow server logs
 #     how many it was serving when each came).
-# With PPMG_FETCH_LOAD_REQUESTS=N it then runs N calls in fetch mode (16 connections) and prints
-# the load figures (docs/cds-hooks.md).
+# With PPMG_FETCH_LOAD_REQUESTS=N it then runs N calls in fetch mode (PPMG_FETCH_LOAD_CONNECTIONS,
+# 16, against PPMG_FETCH_LOAD_FHIR_PROCESSES, 1, FHIR server processes) and prints the load figures
+# and how many TLS connections carried the FHIR requests (docs/cds-hooks.md section 9).
 #
 # Usage: tests/server/fhir_fetch_test.sh BIN_DIR [NODE_MODULES_PARENT]
 #   NODE_MODULES_PARENT: where `npm ci` installs the FHIR server (default BIN_DIR/../fhir-server).
