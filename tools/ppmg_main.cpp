@@ -12,26 +12,27 @@
 
 namespace {
 
-const char* kUsage = "ppmg " PPMG_VERSION
-                     " - postpartum massage guidance from a FHIR R4 record\n"
-                     "\n"
-                     "usage:\n"
-                     "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
-                     "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html|mdm] [--audience clinician|patient]\n"
-                     "              [--lang en|zh-CN] [--patient ID] [-o OUT] FILE\n"
-                     "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
-                     "  ppmg serve --listen HOST:PORT --public-url URL --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
-                     "  ppmg listen --mllp HOST:PORT [--forward HOST:PORT] [...]  (see ppmg listen --help)\n"
-                     "  ppmg audit --store S [--since D] [--patient ID]       (see ppmg audit --help)\n"
-                     "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
-                     "  ppmg version\n"
-                     "  ppmg COMMAND --help   (or ppmg help COMMAND): the command's own usage\n"
-                     "\n"
-                     "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient), a C-CDA document,\n"
-                     "  or HL7 v2.3-2.8 messages (ER7); '-' reads stdin.\n"
-                     "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
-                     "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml|ccda|hl7v2.\n"
-                     "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
+const char* kUsage =
+    "ppmg " PPMG_VERSION
+    " - postpartum massage guidance from a FHIR R4 record\n"
+    "\n"
+    "usage:\n"
+    "  ppmg assess [--as-of YYYY-MM-DD] [--format json|text] [--patient ID] FILE\n"
+    "  ppmg render [--as-of YYYY-MM-DD] [--format cda|html|mdm] [--audience clinician|patient]\n"
+    "              [--lang en|zh-CN] [--patient ID] [-o OUT] FILE\n"
+    "  ppmg validate [--schema CDA.xsd] FILE.xml\n"
+    "  ppmg serve --listen HOST:PORT --public-url URL --jwks ISSUER=FILE [...]   (see ppmg serve --help)\n"
+    "  ppmg listen --mllp HOST:PORT [--forward HOST:PORT] [...]  (see ppmg listen --help)\n"
+    "  ppmg audit --store S [--since D] [--patient ID]       (see ppmg audit --help)\n"
+    "  ppmg bench [--as-of D] [--json] [--iterations N] [--threads N] FILE...\n"
+    "  ppmg version\n"
+    "  ppmg COMMAND --help   (or ppmg help COMMAND): the command's own usage\n"
+    "\n"
+    "FILE is FHIR R4 JSON or XML (a Bundle of any type, or a Patient), a C-CDA document,\n"
+    "  or HL7 v2.3-2.8 messages (ER7); '-' reads stdin.\n"
+    "Common options: --plugin PATH (default: beside this program), --content DIR,\n"
+    "  --custodian NAME, --custodian-oid OID, --input-format auto|json|xml|ccda|hl7v2.\n"
+    "Exit status: 0 done, 1 failure of the tool or environment, 2 bad input or usage.\n";
 
 const char* kVersionUsage =
     "usage: ppmg version\n"

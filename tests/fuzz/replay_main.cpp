@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
         ppmgFuzzHttp(bytes, data.size());
     }
     std::printf(
-        "replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2, fuzz_render, fuzz_ccda and fuzz_http\n",
-                files.size());
+        "replayed %zu file(s) through fuzz_fhir_json, fuzz_fhir_xml, fuzz_hl7v2, fuzz_render, fuzz_ccda and "
+        "fuzz_http\n",
+        files.size());
     return 0;
 }

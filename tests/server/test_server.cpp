@@ -667,17 +667,17 @@ TEST_CASE("render: a C-CDA document in (any XML media type), the guidance out", 
     Client c("127.0.0.1", srv.port());
     for (const char* type : {"application/xml", "text/xml", "application/cda+xml"}) {
         INFO(type);
-        Reply r =
-            c.request("POST", "/render?asOf=2025-11-15", ccda,
-                      {{"Content-Type", type}, {"Authorization", "Bearer " + env().token(srv.base() + "/render")}});
+        Reply r = c.request(
+            "POST", "/render?asOf=2025-11-15", ccda,
+            {{"Content-Type", type}, {"Authorization", "Bearer " + env().token(srv.publicBase() + "/render")}});
         REQUIRE(r.status == 200);
         CHECK_THAT(r.body, Contains("PPM-ESC-01"));  // the DVT read from the Problems section
         CHECK_THAT(r.body, Contains("C-CDA entry id"));
     }
     // A FHIR media type still names FHIR: the document is not a FHIR resource.
-    Reply fhir = c.request(
-        "POST", "/render", ccda,
-        {{"Content-Type", "application/fhir+xml"}, {"Authorization", "Bearer " + env().token(srv.base() + "/render")}});
+    Reply fhir = c.request("POST", "/render", ccda,
+                           {{"Content-Type", "application/fhir+xml"},
+                            {"Authorization", "Bearer " + env().token(srv.publicBase() + "/render")}});
     CHECK(fhir.status == 400);
 }
 

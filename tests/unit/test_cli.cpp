@@ -41,8 +41,9 @@ TEST_CASE("CLI: assess prints one JSON object with the sample patient's outcomes
         CHECK_THAT(r.out, Catch::Contains(std::string("\"") + type + "\":{\"outcome\":\"modify\""));
     for (const auto& t : content().massageTypes)
         CHECK_THAT(r.out, Catch::Contains("\"display\":\"" + t.display + "\""));
-    CHECK_THAT(r.out, Catch::Contains("\"content\":{\"version\":\"" + content().version + "\",\"sha256\":\"" +
-                                      content().sha256 + "\",\"signOff\":\"" + (content().draft ? "draft" : "signed") + "\""));
+    CHECK_THAT(r.out,
+               Catch::Contains("\"content\":{\"version\":\"" + content().version + "\",\"sha256\":\"" +
+                               content().sha256 + "\",\"signOff\":\"" + (content().draft ? "draft" : "signed") + "\""));
 }
 
 TEST_CASE("CLI: the text format says the outcomes, the reasons and the gaps in plain words", "[cli]") {
