@@ -152,6 +152,14 @@ std::string ScaleServices::issue(const std::string& cardsJson, const std::string
         j.field("url", viewUrl);
         j.field("type", "absolute");
         j.close('}');
+        // The mother's handout for the same decision, in each language the content has (issue 17).
+        for (const HandoutLanguage& h : content_.handouts) {
+            j.open('{');
+            j.field("label", h.label);
+            j.field("url", viewUrl + "?audience=patient&lang=" + h.code);
+            j.field("type", "absolute");
+            j.close('}');
+        }
         j.close(']');
         j.close('}');
     }

@@ -516,6 +516,9 @@ private:
         req.asOf = row->asOf;
         req.patientId = row->patientId;
         req.sourceName = "view";
+        // The card's handout links add audience=patient&lang=...; the page is the clinician's by default.
+        for (const auto& kv : parseQuery(request_.query))
+            if (!readAudience(kv.first, kv.second, req)) return;
         std::string html;
         try {
             html = runOn(record.size() > kOwnThreadBytes, [&] { return s_.engine->render(req); });
@@ -525,6 +528,26 @@ private:
         response_.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'");
         response_.set("Referrer-Policy", "no-referrer");
         send(200, "text/html; charset=utf-8", html);
+    }
+
+    // `audience=clinician|patient` and `lang=en|zh-CN` (the engine refuses a language the content
+    // lacks). False when the answer (400) has been sent.
+    bool readAudience(const std::string& key, const std::string& value, ppmg::Request& req) {
+        if (key == "audience") {
+            if (value == "patient")
+                req.audience = PPMG_AUDIENCE_PATIENT;
+            else if (value == "clinician")
+                req.audience = PPMG_AUDIENCE_CLINICIAN;
+            else {
+                send(400, "application/fhir+json",
+                     operationOutcome("error", "invalid",
+                                      "audience: not a value this service knows (docs/patient-handout.md)."));
+                return false;
+            }
+        } else if (key == "lang") {
+            req.language = value;
+        }
+        return true;
     }
 
     void render() {
@@ -542,6 +565,8 @@ private:
                 req.patientId = kv.second;
             else if (kv.first == "asOf" || kv.first == "as-of")
                 req.asOf = kv.second;
+            else if (!readAudience(kv.first, kv.second, req))
+                return;
         }
         if (format != "cda" && format != "html")
             return send(400, "application/fhir+json",

@@ -125,6 +125,25 @@ ServiceContent loadServiceContent(const std::string& contentDir) {
             gaps = c;
         } else if (named(c, "overrideReasons")) {
             forChildren(c, "reason", [&](const xmlNode* r) { sc.overrideReasons.push_back({attr(r, "id"), text(r)}); });
+        } else if (named(c, "handout")) {
+            std::vector<std::pair<std::string, std::string>> languages;  // code, name
+            std::map<std::string, std::string> titles;                   // code -> title
+            forChildren(c, "languages", [&](const xmlNode* ls) {
+                forChildren(ls, "language",
+                            [&](const xmlNode* l) { languages.emplace_back(attr(l, "code"), attr(l, "name")); });
+            });
+            forChildren(c, "phrases", [&](const xmlNode* ps) {
+                forChildren(ps, "phrase", [&](const xmlNode* p) {
+                    if (attr(p, "id") == "title")
+                        forChildren(p, "t", [&](const xmlNode* t) { titles[attr(t, "lang")] = text(t); });
+                });
+            });
+            for (const auto& [code, name] : languages) {
+                auto t = titles.find(code);
+                if (t == titles.end())
+                    throw std::runtime_error(sc.file + ": the handout has no title in '" + code + "'");
+                sc.handouts.push_back({code, t->second + " (" + name + ")"});
+            }
         }
     }
     if (sc.localSystem.empty()) throw std::runtime_error(sc.file + ": no local code system (id \"ppm\")");

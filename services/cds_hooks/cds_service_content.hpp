@@ -28,12 +28,20 @@ struct FetchPlan {
     bool prefixCodes = false;                   // a code system matched by prefix: no code filter
 };
 
+// A link to the mother's handout, in one of the content's handout languages: the label is the
+// handout's title in that language and the language's own name (both from the content).
+struct HandoutLanguage {
+    std::string code;   // BCP 47, as `lang` takes it ("en", "zh-CN")
+    std::string label;  // "Massage after your baby's birth (English)"
+};
+
 struct ServiceContent {
     std::string file;  // the ppmg-content.xml read
     std::string sha256;
     std::string version;
     std::string localSystem;  // the local code system's URI
     std::vector<OverrideReason> overrideReasons;
+    std::vector<HandoutLanguage> handouts;  // in the content's order
     FetchPlan fetch;
 };
 

@@ -80,18 +80,23 @@ inline void checkCard(simdjson::dom::element card, bool expectLinks) {
     // Links: the page of this decision (always), and --guidance-url when given.
     simdjson::dom::array links;
     REQUIRE(card["links"].get(links) == simdjson::SUCCESS);
-    size_t guidance = 0, view = 0;
+    // And the mother's handout of the same decision, once per language of the content (en, zh-CN).
+    size_t guidance = 0, view = 0, handout = 0;
     for (auto l : links) {
         CHECK(!s(l, "label").empty());
         CHECK(s(l, "type") == "absolute");
         if (s(l, "url") == kGuidanceUrl)
             ++guidance;
+        else if (s(l, "url").find("/view/") != std::string::npos &&
+                 s(l, "url").find("?audience=patient&lang=") != std::string::npos)
+            ++handout;
         else if (s(l, "url").find("/view/") != std::string::npos)
             ++view;
     }
     CHECK(view == 1);
+    CHECK(handout == 2);
     CHECK(guidance == (expectLinks ? 1u : 0u));
-    CHECK(links.size() == view + guidance);
+    CHECK(links.size() == view + handout + guidance);
 }
 
 // ---- records ------------------------------------------------------------------------------

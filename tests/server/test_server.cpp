@@ -661,6 +661,54 @@ TEST_CASE("render: a FHIR Bundle in, the CDA document out, with the same authent
     CHECK_THAT(bad.body, Contains("OperationOutcome"));
 }
 
+TEST_CASE("render: audience=patient and lang give the mother's handout; a bad audience is refused",
+          "[render][handout]") {
+    ServerProcess& srv = env().main();
+    const std::string bundle = readTextFile(std::string(PPMG_SAMPLES_DIR) + "/sample-patient.json");
+    Client c("127.0.0.1", srv.port());
+    const std::string token = env().token(srv.publicBase() + "/render");
+    Reply zh = c.post("/render?format=html&audience=patient&lang=zh-CN", bundle, token);
+    REQUIRE(zh.status == 200);
+    CHECK_THAT(zh.body, Contains("产后按摩指导"));  // the handout's title, from the content
+    Reply cda = c.post("/render?audience=patient&lang=zh-CN", bundle, env().token(srv.publicBase() + "/render"));
+    REQUIRE(cda.status == 200);
+    CHECK_THAT(cda.body, Contains("languageCode code=\"zh-CN\""));
+    Reply en = c.post("/render?format=html&audience=patient", bundle, env().token(srv.publicBase() + "/render"));
+    REQUIRE(en.status == 200);
+    CHECK_THAT(en.body, Contains("Massage after your baby"));
+    CHECK(c.post("/render?audience=mother", bundle, env().token(srv.publicBase() + "/render")).status == 400);
+    CHECK(c.post("/render?audience=patient&lang=fr", bundle, env().token(srv.publicBase() + "/render")).status == 400);
+}
+
+TEST_CASE("service: each card links the handout in every content language, and the link serves it",
+          "[service][handout]") {
+    ServerProcess& srv = env().main();
+    Reply call = callService(dvtCall("pat-handout"), env().token(srv.serviceUrl()));
+    REQUIRE(call.status == 200);
+    auto doc = parse(call.body);
+    simdjson::dom::array links;
+    REQUIRE(doc->root["cards"].at(0)["links"].get(links) == simdjson::SUCCESS);
+    std::string zhUrl, zhLabel;
+    bool en = false;
+    for (auto l : links) {
+        const std::string url = s(l, "url");
+        if (url.find("?audience=patient&lang=zh-CN") != std::string::npos) zhUrl = url, zhLabel = s(l, "label");
+        if (url.find("?audience=patient&lang=en") != std::string::npos) en = true;
+    }
+    CHECK(en);
+    REQUIRE(!zhUrl.empty());
+    CHECK(zhLabel == "产后按摩指导 (简体中文)");  // title and language name from the content
+    const std::string path = zhUrl.substr(zhUrl.find("/view/"));
+    Client c("127.0.0.1", srv.port());
+    Reply page = c.get(path);
+    REQUIRE(page.status == 200);
+    CHECK_THAT(page.body, Contains("产后按摩指导"));
+    Reply clinician = c.get(path.substr(0, path.find('?')));
+    REQUIRE(clinician.status == 200);
+    CHECK_THAT(clinician.body, !Contains("产后按摩指导"));
+    CHECK(c.get(path.substr(0, path.find('?')) + "?audience=x").status == 400);
+}
+
 TEST_CASE("render: a C-CDA document in (any XML media type), the guidance out", "[render][ccda]") {
     ServerProcess& srv = env().main();
     const std::string ccda = readTextFile(std::string(PPMG_CCDA_DIR) + "/esc-01-dvt.xml");
