@@ -3,6 +3,7 @@
 // test_parity.cpp, and every rule vignette is also read as C-CDA (support/test_env.cpp).
 #include <catch2/catch.hpp>
 
+#include <deque>
 #include <filesystem>
 #include <random>
 
@@ -204,8 +205,10 @@ TEST_CASE("C-CDA is recognised by its content: ClinicalDocument in urn:hl7-org:v
 
 TEST_CASE("C-CDA problems: status observation, concern status, negation, onset and abatement", "[ccda]") {
     using namespace status_system;
+    // A fact's texts view its record's arena: the records are kept while the test reads them.
+    std::deque<PatientRecord> kept;
     auto condition = [&](const std::string& entry) {
-        const PatientRecord r = facts(document(section(kProblems, entry)));
+        const PatientRecord& r = kept.emplace_back(facts(document(section(kProblems, entry))));
         REQUIRE(r.conditions.size() == 1);
         return r.conditions[0];
     };
@@ -299,8 +302,9 @@ TEST_CASE("C-CDA problems: status observation, concern status, negation, onset a
 // ---- Medications ---------------------------------------------------------------------------------
 
 TEST_CASE("C-CDA medications: moodCode, statusCode, negation, codes", "[ccda]") {
+    std::deque<PatientRecord> kept;  // a fact's texts view its record's arena
     auto med = [&](const std::string& entry) {
-        const PatientRecord r = facts(document(section(kMedications, entry)));
+        const PatientRecord& r = kept.emplace_back(facts(document(section(kMedications, entry))));
         REQUIRE(r.medications.size() == 1);
         return r.medications[0];
     };
