@@ -595,7 +595,7 @@ private:
                 if (prefix == "xml" || prefix == "xmlns") return false;
                 if (!prefix.empty() && a.value.empty()) return false;
                 if (a.value == kXmlNs || a.value == "http://www.w3.org/2000/xmlns/") return false;
-                if (!prefix.empty()) {  // libxml2 refuses a prefix bound to what its URI parser refuses
+                if (!a.value.empty()) {  // libxml2 refuses a namespace name its URI parser refuses (default too)
                     scratch_.assign(a.value);
                     xmlURIPtr uri = xmlParseURI(scratch_.c_str());
                     if (!uri) return false;
