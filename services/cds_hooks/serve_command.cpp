@@ -56,22 +56,6 @@ bool isFile(const std::string& p) {
     return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-long number(const Args& a, const char* key, long dflt, long min, long max) {
-    if (!a.has(key)) return dflt;
-    const std::string v = a.get(key);
-    size_t used = 0;
-    long n = 0;
-    try {
-        n = std::stol(v, &used);
-    } catch (...) {
-        used = 0;
-    }
-    if (used != v.size() || v.empty() || n < min || n > max)
-        throw std::invalid_argument(std::string(key) + " must be a whole number from " + std::to_string(min) + " to " +
-                                    std::to_string(max) + ", got \"" + v + "\"");
-    return n;
-}
-
 }  // namespace
 
 int runServe(int argc, char** argv) {
@@ -143,18 +127,18 @@ int runServe(int argc, char** argv) {
         if (!config.asOf.empty() && (config.asOf.size() != 10 || config.asOf[4] != '-' || config.asOf[7] != '-'))
             throw std::invalid_argument("--as-of must be YYYY-MM-DD, got \"" + config.asOf + "\"");
         config.accessLog = args.get("--access-log", "-");
-        config.threads = int(number(args, "--threads", 32, 1, 1024));
-        config.maxQueued = int(number(args, "--max-queued", 64, 1, 100000));
-        config.maxBodyBytes = size_t(number(args, "--max-body-bytes", 8L << 20, 1024, 1L << 30));
-        config.requestTimeoutSeconds = int(number(args, "--request-timeout", 30, 1, 3600));
-        config.headerTimeoutSeconds = int(number(args, "--header-timeout", 10, 1, 3600));
-        config.maxConnections = int(number(args, "--max-connections", 1024, 16, 1000000));
-        config.maxConnectionsPerClient = int(number(args, "--max-connections-per-client", 64, 1, 1000000));
-        config.keepAliveSeconds = int(number(args, "--keep-alive-timeout", 5, 1, 3600));
-        config.maxKeepAliveRequests = int(number(args, "--max-keep-alive-requests", 1000, 1, 1000000));
-        config.shutdownTimeoutSeconds = int(number(args, "--shutdown-timeout", 30, 1, 3600));
-        config.auth.clockSkewSeconds = number(args, "--clock-skew", 60, 0, 600);
-        config.auth.maxLifetimeSeconds = number(args, "--max-token-lifetime", 3600, 1, 86400);
+        config.threads = int(args.number("--threads", 32, 1, 1024));
+        config.maxQueued = int(args.number("--max-queued", 64, 1, 100000));
+        config.maxBodyBytes = size_t(args.number("--max-body-bytes", 8L << 20, 1024, 1L << 30));
+        config.requestTimeoutSeconds = int(args.number("--request-timeout", 30, 1, 3600));
+        config.headerTimeoutSeconds = int(args.number("--header-timeout", 10, 1, 3600));
+        config.maxConnections = int(args.number("--max-connections", 1024, 16, 1000000));
+        config.maxConnectionsPerClient = int(args.number("--max-connections-per-client", 64, 1, 1000000));
+        config.keepAliveSeconds = int(args.number("--keep-alive-timeout", 5, 1, 3600));
+        config.maxKeepAliveRequests = int(args.number("--max-keep-alive-requests", 1000, 1, 1000000));
+        config.shutdownTimeoutSeconds = int(args.number("--shutdown-timeout", 30, 1, 3600));
+        config.auth.clockSkewSeconds = args.number("--clock-skew", 60, 0, 600);
+        config.auth.maxLifetimeSeconds = args.number("--max-token-lifetime", 3600, 1, 86400);
         config.scale.store = args.get("--store", "sqlite:ppmg-serve.db");
         config.scale.replayCache = args.get("--replay-cache", "memory");
         cds::makeReplayGuard(config.scale.replayCache);  // checks the spec (throws invalid_argument)
@@ -164,17 +148,17 @@ int runServe(int argc, char** argv) {
                 if (!cds::validAllowPrefix(prefix, why)) throw std::invalid_argument(why);
                 config.scale.fetch.allow.push_back(prefix);
             }
-        config.scale.fetch.budgetMs = int(number(args, "--fhir-budget-ms", 2000, 10, 60000));
-        config.scale.fetch.maxPages = int(number(args, "--fhir-max-pages", 20, 1, 1000));
-        config.scale.fetch.maxBytes = size_t(number(args, "--fhir-max-bytes", 8L << 20, 1024, 1L << 30));
-        config.scale.fetch.parallel = int(number(args, "--fhir-parallel", 4, 1, 16));
-        config.scale.fetch.maxConnections = int(number(args, "--fhir-max-connections", 16, 1, 1024));
+        config.scale.fetch.budgetMs = int(args.number("--fhir-budget-ms", 2000, 10, 60000));
+        config.scale.fetch.maxPages = int(args.number("--fhir-max-pages", 20, 1, 1000));
+        config.scale.fetch.maxBytes = size_t(args.number("--fhir-max-bytes", 8L << 20, 1024, 1L << 30));
+        config.scale.fetch.parallel = int(args.number("--fhir-parallel", 4, 1, 16));
+        config.scale.fetch.maxConnections = int(args.number("--fhir-max-connections", 16, 1, 1024));
         config.scale.fetch.poolIdle = config.scale.fetch.maxConnections;
         config.scale.fetch.caFile = args.get("--fhir-ca-file");
         if (!config.scale.fetch.caFile.empty() && !isFile(config.scale.fetch.caFile))
             throw std::invalid_argument("--fhir-ca-file " + config.scale.fetch.caFile + " does not exist");
-        config.scale.viewTtlSeconds = int(number(args, "--view-ttl", 900, 10, 86400));
-        config.scale.storeConnections = size_t(number(args, "--store-connections", 16, 1, 256));
+        config.scale.viewTtlSeconds = int(args.number("--view-ttl", 900, 10, 86400));
+        config.scale.storeConnections = size_t(args.number("--store-connections", 16, 1, 256));
         if (args.has("--jwks")) {
             for (const std::string& spec : args.options.at("--jwks")) {
                 // ISSUER=FILE; an issuer URL may hold '=' itself, so the split is where a file follows.

@@ -39,22 +39,6 @@ const char* kListenUsage =
     "SIGTERM or SIGINT stops it after the frames in progress. Exit status: 0 stopped cleanly,\n"
     "1 failure, 2 bad usage.\n";
 
-long number(const Args& a, const char* key, long dflt, long min, long max) {
-    if (!a.has(key)) return dflt;
-    const std::string v = a.get(key);
-    size_t used = 0;
-    long n = 0;
-    try {
-        n = std::stol(v, &used);
-    } catch (...) {
-        used = 0;
-    }
-    if (used != v.size() || v.empty() || n < min || n > max)
-        throw std::invalid_argument(std::string(key) + " must be a whole number from " + std::to_string(min) + " to " +
-                                    std::to_string(max) + ", got \"" + v + "\"");
-    return n;
-}
-
 void checkAddress(const std::string& flag, const std::string& value) {
     try {
         Poco::Net::SocketAddress check(value);
@@ -96,11 +80,11 @@ int runListen(int argc, char** argv) {
             throw std::invalid_argument("--as-of must be YYYY-MM-DD, got \"" + config.asOf + "\"");
         config.application = args.get("--application", config.application);
         config.facility = args.get("--facility", config.facility);
-        config.maxConnections = int(number(args, "--max-connections", 64, 1, 10000));
-        config.maxFrameBytes = size_t(number(args, "--max-frame-bytes", 16L << 20, 1024, 1L << 30));
-        config.idleTimeoutSeconds = int(number(args, "--idle-timeout", 300, 1, 86400));
-        config.ackTimeoutSeconds = int(number(args, "--ack-timeout", 30, 1, 3600));
-        config.shutdownTimeoutSeconds = int(number(args, "--shutdown-timeout", 30, 1, 3600));
+        config.maxConnections = int(args.number("--max-connections", 64, 1, 10000));
+        config.maxFrameBytes = size_t(args.number("--max-frame-bytes", 16L << 20, 1024, 1L << 30));
+        config.idleTimeoutSeconds = int(args.number("--idle-timeout", 300, 1, 86400));
+        config.ackTimeoutSeconds = int(args.number("--ack-timeout", 30, 1, 3600));
+        config.shutdownTimeoutSeconds = int(args.number("--shutdown-timeout", 30, 1, 3600));
         logTarget = args.get("--log", "-");
     } catch (const std::invalid_argument& e) {
         printError("", std::string(e.what()) + " (see ppmg listen --help)");

@@ -57,6 +57,22 @@ Args parseArgs(int argc, char** argv, int first, const std::vector<std::string>&
     return a;
 }
 
+long Args::number(const char* key, long dflt, long min, long max) const {
+    if (!has(key)) return dflt;
+    const std::string v = get(key);
+    size_t used = 0;
+    long n = 0;
+    try {
+        n = std::stol(v, &used);
+    } catch (...) {
+        used = 0;
+    }
+    if (used != v.size() || v.empty() || n < min || n > max)
+        throw std::invalid_argument(std::string(key) + " must be a whole number from " + std::to_string(min) + " to " +
+                                    std::to_string(max) + ", got \"" + v + "\"");
+    return n;
+}
+
 std::string readFile(const std::string& path, size_t maxBytes) {
     std::ifstream f;
     std::istream* in = &std::cin;

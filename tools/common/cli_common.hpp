@@ -26,6 +26,9 @@ struct Args {
         auto it = options.find(k);
         return it == options.end() || it->second.empty() ? dflt : it->second.back();
     }
+    // A whole-number option from min to max (dflt when absent); throws std::invalid_argument
+    // naming the option and the range otherwise.
+    long number(const char* key, long dflt, long min, long max) const;
 };
 
 // Parses argv[first..]: options with values (`valued`) and flags (`flags`); anything else

@@ -26,9 +26,7 @@ void civilFromDays(int32_t z, int& y, unsigned& m, unsigned& d) {
     y = static_cast<int>(yoe) + era * 400 + (m <= 2);
 }
 
-namespace {
-
-bool digits(std::string_view s, size_t pos, size_t n, int& out) {
+bool readDigits(std::string_view s, size_t pos, size_t n, int& out) {
     if (pos + n > s.size()) return false;
     int v = 0;
     for (size_t i = pos; i < pos + n; ++i) {
@@ -40,6 +38,8 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
     return true;
 }
 
+namespace {
+
 bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 }  // namespace
@@ -50,39 +50,47 @@ unsigned daysInMonth(int y, int m) {
     return m == 2 && leap(y) ? 29 : dim[m - 1];
 }
 
-std::optional<DateTime> parseFhirDateTime(std::string_view s) {
-    int y = 0, mo = 1, d = 1;
-    Precision precision = Precision::Year;
-    if (!digits(s, 0, 4, y)) return std::nullopt;
-    size_t pos = 4;
-    if (pos < s.size()) {
-        if (s[pos] != '-' || !digits(s, pos + 1, 2, mo)) return std::nullopt;
-        pos += 3;
-        precision = Precision::Month;
-        if (pos < s.size()) {
-            if (s[pos] != '-' || !digits(s, pos + 1, 2, d)) return std::nullopt;
-            pos += 3;
-            precision = Precision::Day;
-        }
-    }
-    if (mo < 1 || mo > 12 || d < 1 || static_cast<unsigned>(d) > daysInMonth(y, mo)) return std::nullopt;
+DateTime civilDateTime(int y, int mo, int d, Precision precision, int64_t secondsOfDay, int offsetSeconds,
+                       std::string_view text) {
     DateTime out;
     out.date.days = daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
     out.precision = precision;
     out.last = precision == Precision::Year    ? Date{daysFromCivil(y, 12, 31)}
                : precision == Precision::Month ? Date{daysFromCivil(y, static_cast<unsigned>(mo), daysInMonth(y, mo))}
                                                : out.date;
-    out.text = s;
+    out.text = text;
+    out.instant = precision == Precision::Time
+                      ? static_cast<int64_t>(out.date.days) * 86400 + secondsOfDay - offsetSeconds
+                      : static_cast<int64_t>(out.date.days) * 86400;
+    return out;
+}
+
+std::optional<DateTime> parseFhirDateTime(std::string_view s) {
+    int y = 0, mo = 1, d = 1;
+    Precision precision = Precision::Year;
+    if (!readDigits(s, 0, 4, y)) return std::nullopt;
+    size_t pos = 4;
+    if (pos < s.size()) {
+        if (s[pos] != '-' || !readDigits(s, pos + 1, 2, mo)) return std::nullopt;
+        pos += 3;
+        precision = Precision::Month;
+        if (pos < s.size()) {
+            if (s[pos] != '-' || !readDigits(s, pos + 1, 2, d)) return std::nullopt;
+            pos += 3;
+            precision = Precision::Day;
+        }
+    }
+    if (mo < 1 || mo > 12 || d < 1 || static_cast<unsigned>(d) > daysInMonth(y, mo)) return std::nullopt;
     int64_t seconds = 0;
     int offset = 0;
     if (pos < s.size()) {
         int hh, mm, ss = 0;
-        if (s[pos] != 'T' || !digits(s, pos + 1, 2, hh) || s.size() < pos + 6 || s[pos + 3] != ':' ||
-            !digits(s, pos + 4, 2, mm))
+        if (s[pos] != 'T' || !readDigits(s, pos + 1, 2, hh) || s.size() < pos + 6 || s[pos + 3] != ':' ||
+            !readDigits(s, pos + 4, 2, mm))
             return std::nullopt;
         pos += 6;
         if (pos < s.size() && s[pos] == ':') {
-            if (!digits(s, pos + 1, 2, ss)) return std::nullopt;
+            if (!readDigits(s, pos + 1, 2, ss)) return std::nullopt;
             pos += 3;
             if (pos < s.size() && s[pos] == '.') {
                 ++pos;
@@ -93,14 +101,15 @@ std::optional<DateTime> parseFhirDateTime(std::string_view s) {
         }
         if (hh > 24 || mm > 59 || ss > 60) return std::nullopt;
         seconds = hh * 3600 + mm * 60 + ss;
-        out.precision = Precision::Time;
+        precision = Precision::Time;
         if (pos == s.size()) {
             // FHIR requires a zone with a time; accept it as UTC rather than lose the datum.
         } else if (s[pos] == 'Z') {
             ++pos;
         } else if (s[pos] == '+' || s[pos] == '-') {
             int oh, om;
-            if (!digits(s, pos + 1, 2, oh) || s.size() < pos + 6 || s[pos + 3] != ':' || !digits(s, pos + 4, 2, om))
+            if (!readDigits(s, pos + 1, 2, oh) || s.size() < pos + 6 || s[pos + 3] != ':' ||
+                !readDigits(s, pos + 4, 2, om))
                 return std::nullopt;
             offset = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
             pos += 6;
@@ -109,8 +118,7 @@ std::optional<DateTime> parseFhirDateTime(std::string_view s) {
         }
         if (pos != s.size()) return std::nullopt;
     }
-    out.instant = static_cast<int64_t>(out.date.days) * 86400 + seconds - offset;
-    return out;
+    return civilDateTime(y, mo, d, precision, seconds, offset, s);
 }
 
 std::optional<Date> parseIsoDate(std::string_view s) {

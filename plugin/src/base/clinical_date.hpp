@@ -39,6 +39,13 @@ struct DateTime {
 int32_t daysFromCivil(int y, unsigned m, unsigned d);
 void civilFromDays(int32_t z, int& y, unsigned& m, unsigned& d);
 
+// For the date parsers (FHIR here, HL7 in base/hl7_datetime): n ASCII digits at pos, as a number.
+bool readDigits(std::string_view s, size_t pos, size_t n, int& out);
+// The DateTime of a checked calendar date y-mo-d written to `precision`: its first and last day,
+// and its instant (a time's seconds of the day less its UTC offset; a date alone counts as 00:00Z).
+DateTime civilDateTime(int y, int mo, int d, Precision precision, int64_t secondsOfDay, int offsetSeconds,
+                       std::string_view text);
+
 // "YYYY", "YYYY-MM", "YYYY-MM-DD" (partial dates: date is the first day, last the last day they
 // allow) or a full FHIR dateTime.
 // Returns nullopt when the text is not a valid FHIR date or dateTime. The result's text views the
