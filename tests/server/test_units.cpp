@@ -620,3 +620,28 @@ TEST_CASE("services: no clinical wording as C++ literals (the cards' sentences c
     }
     CHECK(files >= 8);
 }
+
+TEST_CASE("json: strings are always JSON: malformed UTF-8 becomes U+FFFD, good UTF-8 is kept", "[unit][json]") {
+    using ppmg::tools::appendJsonString;
+    auto json = [](std::string_view s) {
+        std::string out;
+        appendJsonString(out, s);
+        return out;
+    };
+    // A percent-decoded query byte echoed in a message (fuzz_http found it in an OperationOutcome).
+    CHECK(json("asOf 2025-\xEA"
+               "8") == "\"asOf 2025-\\ufffd8\"");
+    CHECK(json("\xC3\xA9 \xE4\xB8\xAD \xF0\x9F\x98\x80") == "\"\xC3\xA9 \xE4\xB8\xAD \xF0\x9F\x98\x80\"");  // é 中 😀
+    CHECK(json("\xC0\xAF") == "\"\\ufffd\\ufffd\"");                        // overlong '/'
+    CHECK(json("\xED\xA0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");             // a surrogate
+    CHECK(json("\xF4\x90\x80\x80") == "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // past U+10FFFF
+    CHECK(json("\xE4\xB8") == "\"\\ufffd\\ufffd\"");                        // cut short
+    for (const std::string& s : {json("\xEA"),
+                                 json("a\xFF"
+                                      "b"),
+                                 json("\x80")}) {
+        simdjson::dom::parser p;
+        simdjson::dom::element e;
+        CHECK(p.parse(s).get(e) == simdjson::SUCCESS);
+    }
+}

@@ -8,11 +8,53 @@
 
 namespace ppmg::tools {
 
+// The length of the well-formed UTF-8 sequence starting s[i] (2 to 4 bytes; no overlong form, no
+// surrogate, nothing past U+10FFFF), or 0 when the bytes there are not one.
+inline size_t utf8SequenceLength(std::string_view s, size_t i) {
+    const auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = at(i);
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c == 0xE0)
+        n = 3, lo = 0xA0;
+    else if (c == 0xED)
+        n = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF)
+        n = 3;
+    else if (c == 0xF0)
+        n = 4, lo = 0x90;
+    else if (c == 0xF4)
+        n = 4, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3)
+        n = 4;
+    else
+        return 0;
+    if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
+    for (size_t k = 2; k < n; ++k)
+        if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
+    return n;
+}
+
 // Appends s as a JSON string literal (quotes included). Control characters are escaped; so are
-// '<', '>' and '&', so that a response can never be read as markup by a careless consumer.
+// '<', '>' and '&', so that a response can never be read as markup by a careless consumer. Bytes
+// that are not well-formed UTF-8 (a client's percent-decoded query, say, echoed in a message)
+// become U+FFFD, so the result is always JSON.
 inline void appendJsonString(std::string& out, std::string_view s) {
     out.push_back('"');
-    for (unsigned char ch : s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+        const unsigned char ch = static_cast<unsigned char>(s[i]);
+        if (ch >= 0x80) {
+            const size_t n = utf8SequenceLength(s, i);
+            if (n == 0) {
+                out += "\\ufffd";
+            } else {
+                out.append(s.data() + i, n);
+                i += n - 1;
+            }
+            continue;
+        }
         switch (ch) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;

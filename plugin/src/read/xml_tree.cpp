@@ -485,6 +485,8 @@ private:
         const size_t from = i_ + 4;
         const size_t dashes = d_.find("--", from);
         if (dashes == std::string_view::npos || dashes + 2 >= d_.size() || d_[dashes + 2] != '>') return false;
+        // libxml2's walk (xml_document.cpp) limits a comment's length as it does a text node's.
+        if (dashes - from > limits_.maxStringBytes) return false;
         if (!validChars(d_.substr(from, dashes - from))) return false;
         i_ = dashes + 3;
         return true;
@@ -505,6 +507,7 @@ private:
         if (i_ >= d_.size() || !isSpace(static_cast<unsigned char>(d_[i_]))) return false;
         const size_t close = d_.find("?>", i_);
         if (close == std::string_view::npos) return false;
+        if (close - i_ > limits_.maxStringBytes) return false;  // as libxml2's walk limits a PI's content
         if (!validChars(d_.substr(i_, close - i_))) return false;
         i_ = close + 2;
         return true;
