@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "cds_json_parser.hpp"
 #include "json_writer.hpp"
 
 namespace ppmg::cds {
@@ -131,10 +132,10 @@ bool parseSince(std::string_view text, int64_t& ms) {
 std::vector<std::pair<std::string, std::string>> assessmentOutcomes(std::string_view json, bool& escalate) {
     std::vector<std::pair<std::string, std::string>> out;
     escalate = false;
-    simdjson::dom::parser parser;
+    ParserLease parser(json.size());
     element doc;
     object root, massages;
-    if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS ||
+    if (parser->parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS ||
         doc.get_object().get(root) != simdjson::SUCCESS)
         return out;
     bool b = false;
@@ -224,11 +225,11 @@ std::string auditEventJson(const AuditFacts& f) {
 
 FeedbackParse parseFeedback(std::string_view body) {
     FeedbackParse r;
-    simdjson::dom::parser parser;
+    ParserLease parser(body.size());
     element doc;
     object root;
     array items;
-    if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+    if (parser->parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
         doc.get_object().get(root) != simdjson::SUCCESS) {
         r.problem = "The feedback body is not a JSON object.";
         return r;

@@ -1,12 +1,13 @@
 #include "cds_cards.hpp"
 
-#include <Poco/UUIDGenerator.h>
 #include <simdjson.h>
 
 #include <memory>
 #include <set>
 #include <stdexcept>
 
+#include "cds_json_parser.hpp"
+#include "cds_random.hpp"
 #include "cds_text.hpp"
 #include "json_writer.hpp"
 
@@ -29,10 +30,6 @@ std::string_view str(object o, const char* name) {
 bool arr(object o, const char* name, array& out) { return o[name].get_array().get(out) == simdjson::SUCCESS; }
 
 bool obj(object o, const char* name, object& out) { return o[name].get_object().get(out) == simdjson::SUCCESS; }
-
-// Documents up to this size are parsed with the thread's parser (kept between calls); larger ones
-// with a parser of their own.
-constexpr size_t kMaxKeptParserBytes = 1u << 20;
 
 const char* const kPrefetch[][2] = {
     {"patient", "Patient/{{context.patientId}}"},
@@ -249,15 +246,10 @@ HookRequest refuse(HookRequest r, int status, std::string problem) {
 
 HookRequest readHookRequest(std::string_view body) {
     HookRequest r;
-    // A large call gets a parser of its own, freed on return: a thread keeps its parser as large
-    // as the largest document it has read.
-    thread_local simdjson::dom::parser threadParser;
-    std::unique_ptr<simdjson::dom::parser> ownParser;
-    if (body.size() > kMaxKeptParserBytes) ownParser = std::make_unique<simdjson::dom::parser>();
-    simdjson::dom::parser& parser = ownParser ? *ownParser : threadParser;
+    ParserLease parser(body.size());
     element doc;
     object root;
-    if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+    if (parser->parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
         doc.get_object().get(root) != simdjson::SUCCESS)
         return refuse(r, 400, "The request body is not a JSON object.");
     r.hook = std::string(str(root, "hook"));
@@ -456,7 +448,7 @@ struct Card {
 
 void writeCard(JsonWriter& j, const Card& c, const CardOptions& o, const ContentTexts& t) {
     j.open('{');
-    j.field("uuid", Poco::UUIDGenerator::defaultGenerator().createRandom().toString());
+    j.field("uuid", randomUuid());
     j.field("summary", truncateUtf8(c.summary, 140));
     j.field("indicator", c.indicator);
     j.field("detail", c.detail);
@@ -512,14 +504,11 @@ std::string withoutFinalStop(std::string s) {
 }  // namespace
 
 Cards cardsFromAssessment(std::string_view json, const CardOptions& options) {
-    thread_local simdjson::dom::parser threadParser;
-    std::unique_ptr<simdjson::dom::parser> ownParser;
-    if (json.size() > kMaxKeptParserBytes) ownParser = std::make_unique<simdjson::dom::parser>();
-    simdjson::dom::parser& parser = ownParser ? *ownParser : threadParser;
+    ParserLease parser(json.size());
     element doc;
     Assessment a;
     object massages;
-    if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS ||
+    if (parser->parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS ||
         doc.get_object().get(a.root) != simdjson::SUCCESS || !obj(a.root, "massages", massages))
         throw std::runtime_error("the plugin's assessment is not the expected JSON");
     const std::string problem = readTexts(a.root, a.texts);

@@ -1,6 +1,5 @@
 #include "cds_scale.hpp"
 
-#include <Poco/UUIDGenerator.h>
 #include <simdjson.h>
 
 #include <chrono>
@@ -8,6 +7,8 @@
 #include <stdexcept>
 
 #include "cds_audit.hpp"
+#include "cds_json_parser.hpp"
+#include "cds_random.hpp"
 #include "cds_view.hpp"
 #include "json_writer.hpp"
 
@@ -24,8 +25,6 @@ int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-
-std::string newUuid() { return Poco::UUIDGenerator::defaultGenerator().createRandom().toString(); }
 
 }  // namespace
 
@@ -78,7 +77,7 @@ std::string ScaleServices::auditJson(const CallFacts& call, int status, const st
                                      const std::string& assessment, const std::vector<std::string>& cards,
                                      std::string& id, int64_t& ms) const {
     AuditFacts f;
-    f.id = id = newUuid();
+    f.id = id = randomUuid();
     f.recordedMs = ms = nowMs();
     f.hook = call.hook;
     f.hookInstance = call.hookInstance;
@@ -98,20 +97,15 @@ std::string ScaleServices::auditJson(const CallFacts& call, int status, const st
     return auditEventJson(f);
 }
 
-std::string ScaleServices::issue(const std::string& cardsJson, const std::string& assessmentJson,
-                                 const std::string& record, const CallFacts& call, const std::string& publicBase) {
-    const std::string token = newViewToken();
-    const std::string viewUrl = publicBase + "/view/" + token;
-
-    // The cards again, each with the override reasons and the link to this decision's page.
-    simdjson::dom::parser parser;
+std::string ScaleServices::cardsWithLinks(const std::string& cardsJson, const std::string& viewUrl,
+                                          std::vector<std::string>& uuids) const {
+    ParserLease parser(cardsJson.size());
     element doc;
     object root;
     array cards;
-    if (parser.parse(cardsJson).get(doc) != simdjson::SUCCESS || doc.get_object().get(root) != simdjson::SUCCESS ||
+    if (parser->parse(cardsJson).get(doc) != simdjson::SUCCESS || doc.get_object().get(root) != simdjson::SUCCESS ||
         root["cards"].get_array().get(cards) != simdjson::SUCCESS)
         throw std::runtime_error("the cards are not JSON");
-    std::vector<std::string> uuids;
     JsonWriter j;
     j.open('{').key("cards").open('[');
     for (element c : cards) {
@@ -167,6 +161,14 @@ std::string ScaleServices::issue(const std::string& cardsJson, const std::string
     for (auto field : root)
         if (field.key != "cards") j.key(field.key).raw(simdjson::minify(field.value));
     j.close('}');
+    return j.out;
+}
+
+std::string ScaleServices::issue(const std::string& cardsJson, const std::string& assessmentJson,
+                                 const std::string& record, const CallFacts& call, const std::string& publicBase) {
+    const std::string token = newViewToken();
+    std::vector<std::string> uuids;
+    const std::string answer = cardsWithLinks(cardsJson, publicBase + "/view/" + token, uuids);
 
     std::string auditId;
     int64_t ms = 0;
@@ -197,7 +199,7 @@ std::string ScaleServices::issue(const std::string& cardsJson, const std::string
             store_->purgeExpiredViews(ms);
         } catch (const StoreError&) {}
     }
-    return j.out;
+    return answer;
 }
 
 void ScaleServices::auditRefusal(const CallFacts& call, int status, const std::string& why) {

@@ -77,6 +77,10 @@ public:
     std::optional<ViewRow> view(std::string_view token);
 
 private:
+    // The cards again, each with the override reasons and the links to this decision's pages;
+    // collects the cards' uuids.
+    std::string cardsWithLinks(const std::string& cardsJson, const std::string& viewUrl,
+                               std::vector<std::string>& uuids) const;
     std::string auditJson(const CallFacts& call, int status, const std::string& why, const std::string& assessment,
                           const std::vector<std::string>& cards, std::string& id, int64_t& ms) const;
 

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 
@@ -132,27 +133,27 @@ public:
         return v;
     }
 
+    // Calls arriving while another is being written wait, and are then written together, in one
+    // transaction, by the first of them (group commit): one commit (and, with PostgreSQL, one
+    // flush of its log) for all of them instead of one each, and no writers queueing for
+    // SQLite's lock. Each caller returns only once its own rows are committed.
     void recordCall(const AuditRow& a, const std::vector<CardRow>& cards, const ViewRow* view) override {
-        transaction([&](Session& s) {
-            s << sql(
-                "INSERT INTO audit_events (id, recorded_ms, patient_id, issuer, subject, hook, status, resource) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-                bind(a.id), bind(Poco::Int64(a.recordedMs)), bind(a.patientId), bind(a.issuer), bind(a.subject),
-                bind(a.hook), bind(a.status), bind(a.json), now;
-            for (const CardRow& c : cards)
-                s << sql(
-                    "INSERT INTO cards (uuid, audit_id, patient_id, issued_ms, override_reasons) VALUES (?, ?, ?, "
-                    "?, ?) ON CONFLICT DO NOTHING"),
-                    bind(c.uuid), bind(c.auditId), bind(c.patientId), bind(Poco::Int64(c.issuedMs)),
-                    bind(c.overrideReasons), now;
-            if (view)
-                s << sql(
-                    "INSERT INTO view_links (token_hash, audit_id, created_ms, expires_ms, patient_id, as_of, "
-                    "content_sha, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-                    bind(view->tokenHash), bind(view->auditId), bind(Poco::Int64(view->createdMs)),
-                    bind(Poco::Int64(view->expiresMs)), bind(view->patientId), bind(view->asOf), bind(view->contentSha),
-                    bind(view->record), now;
-        });
+        PendingCall me{&a, &cards, view, false, nullptr};
+        std::unique_lock<std::mutex> lock(groupMutex_);
+        pending_.push_back(&me);
+        groupCv_.wait(lock, [&] { return me.done || !groupWriting_; });
+        if (!me.done) {
+            std::vector<PendingCall*> batch;
+            batch.swap(pending_);
+            groupWriting_ = true;
+            lock.unlock();
+            writeBatch(batch);
+            lock.lock();
+            for (PendingCall* p : batch) p->done = true;
+            groupWriting_ = false;
+            groupCv_.notify_all();
+        }
+        if (me.error) std::rethrow_exception(me.error);
     }
 
     std::optional<CardRow> findCard(const std::string& uuid) override {
@@ -259,6 +260,59 @@ public:
     }
 
 private:
+    struct PendingCall {
+        const AuditRow* audit;
+        const std::vector<CardRow>* cards;
+        const ViewRow* view;
+        bool done = false;
+        std::exception_ptr error;
+    };
+
+    // One transaction for the batch; when it fails, each call in a transaction of its own, so a
+    // call the store refuses fails alone.
+    void writeBatch(const std::vector<PendingCall*>& batch) {
+        try {
+            transaction([&](Session& s) {
+                for (const PendingCall* p : batch) insertCall(s, *p);
+            });
+            return;
+        } catch (...) {
+            if (batch.size() == 1) {
+                batch[0]->error = std::current_exception();
+                return;
+            }
+        }
+        for (PendingCall* p : batch) {
+            try {
+                transaction([&](Session& s) { insertCall(s, *p); });
+            } catch (...) {
+                p->error = std::current_exception();
+            }
+        }
+    }
+
+    void insertCall(Session& s, const PendingCall& call) {
+        const AuditRow& a = *call.audit;
+        s << sql(
+            "INSERT INTO audit_events (id, recorded_ms, patient_id, issuer, subject, hook, status, resource) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+            bind(a.id), bind(Poco::Int64(a.recordedMs)), bind(a.patientId), bind(a.issuer), bind(a.subject),
+            bind(a.hook), bind(a.status), bind(a.json), now;
+        for (const CardRow& c : *call.cards)
+            s << sql(
+                "INSERT INTO cards (uuid, audit_id, patient_id, issued_ms, override_reasons) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING"),
+                bind(c.uuid), bind(c.auditId), bind(c.patientId), bind(Poco::Int64(c.issuedMs)),
+                bind(c.overrideReasons), now;
+        if (const ViewRow* view = call.view)
+            s << sql(
+                "INSERT INTO view_links (token_hash, audit_id, created_ms, expires_ms, patient_id, as_of, "
+                "content_sha, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                bind(view->tokenHash), bind(view->auditId), bind(Poco::Int64(view->createdMs)),
+                bind(Poco::Int64(view->expiresMs)), bind(view->patientId), bind(view->asOf), bind(view->contentSha),
+                bind(view->record), now;
+    }
+
     Session makeSession() {
         try {
             Session s(pg_ ? "PostgreSQL" : "SQLite", connect_);
@@ -318,6 +372,8 @@ private:
 
     template <class Fn>
     void transaction(Fn fn) {
+        std::unique_lock<std::mutex> writer;
+        if (!pg_) writer = std::unique_lock<std::mutex>(writerMutex_);
         run([&](Session& s) {
             begin(s);
             try {
@@ -385,6 +441,11 @@ private:
     bool pg_;
     std::string connect_;
     Pool pool_;
+    std::mutex writerMutex_;  // SQLite: one writer at a time in this process, no busy waits
+    std::mutex groupMutex_;
+    std::condition_variable groupCv_;
+    std::vector<PendingCall*> pending_;
+    bool groupWriting_ = false;
 };
 
 // postgresql://[user[:password]@][host][:port][/dbname][?key=value&...] as libpq's keyword

@@ -31,14 +31,44 @@ std::string viewTokenHash(std::string_view token) {
     return Poco::DigestEngine::digestToHex(sha.digest());
 }
 
+namespace {
+
+// A thread's deflate state, kept between records: deflateInit allocates about 270 KB (window,
+// hash chains) and zeroes it, which cost more than compressing a typical record; deflateReset
+// reuses it.
+class Deflater {
+public:
+    Deflater() { ok_ = deflateInit(&z_, 6) == Z_OK; }
+    ~Deflater() {
+        if (ok_) deflateEnd(&z_);
+    }
+    Deflater(const Deflater&) = delete;
+    Deflater& operator=(const Deflater&) = delete;
+
+    std::string deflate(std::string_view in) {
+        if (!ok_ || deflateReset(&z_) != Z_OK) throw std::runtime_error("cannot compress the record");
+        std::string out(deflateBound(&z_, uLong(in.size())), '\0');
+        z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+        z_.avail_in = uInt(in.size());
+        z_.next_out = reinterpret_cast<Bytef*>(out.data());
+        z_.avail_out = uInt(out.size());
+        if (::deflate(&z_, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("cannot compress the record");
+        out.resize(out.size() - z_.avail_out);
+        return out;
+    }
+
+private:
+    z_stream z_{};
+    bool ok_ = false;
+};
+
+}  // namespace
+
 std::string packRecord(std::string_view record) {
-    uLongf size = compressBound(uLong(record.size()));
-    std::string out(size, '\0');
-    if (compress2(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(record.data()),
-                  uLong(record.size()), 6) != Z_OK)
-        throw std::runtime_error("cannot compress the record");
-    out.resize(size);
-    return base64UrlEncode(out);
+    // deflateBound and avail_in are 32-bit: a record never comes near that (the request limit).
+    if (record.size() > (1ull << 31)) throw std::runtime_error("the record is too large to keep");
+    thread_local Deflater deflater;
+    return base64UrlEncode(deflater.deflate(record));
 }
 
 std::string unpackRecord(std::string_view packed, size_t maxBytes) {

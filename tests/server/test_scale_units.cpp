@@ -18,6 +18,8 @@
 
 #include "cds_audit.hpp"
 #include "cds_fetch.hpp"
+#include "cds_json_parser.hpp"
+#include "cds_random.hpp"
 #include "cds_replay.hpp"
 #include "cds_service_content.hpp"
 #include "cds_store.hpp"
@@ -141,6 +143,42 @@ TEST_CASE("store (SQLite): many threads write at once", "[store]") {
         });
     for (auto& t : threads) t.join();
     CHECK(store->audits(0, "").size() == 400);
+}
+
+TEST_CASE("store (SQLite): calls written together; one the store refuses fails alone", "[store]") {
+    const std::string path = ppmg::test::scratchDir() + "/group.db";
+    auto store = Store::open("sqlite:" + path, 8);
+    {
+        // The store refuses one patient's calls (as a database refuses a row it cannot take).
+        Poco::Data::Session s("SQLite", path);
+        s << "CREATE TRIGGER refuse BEFORE INSERT ON audit_events WHEN NEW.patient_id = 'refused' "
+             "BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            Poco::Data::Keywords::now;
+    }
+    constexpr int kThreads = 16, kCalls = 40;
+    std::atomic<int> failed{0}, failedOther{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kCalls; ++i) {
+                const bool refused = i % 10 == 3 && t % 4 == 0;
+                CardRow card{"card-" + std::to_string(t) + "-" + std::to_string(i), "", "p", 1000, "r1"};
+                card.auditId = "g" + std::to_string(t) + "-" + std::to_string(i);
+                try {
+                    store->recordCall(audit(card.auditId, 1000 + i, refused ? "refused" : "p"), {card}, nullptr);
+                } catch (const StoreError&) {
+                    ++(refused ? failed : failedOther);
+                }
+            }
+        });
+    for (auto& t : threads) t.join();
+    const int refusedCalls = (kThreads / 4) * (kCalls / 10);
+    CHECK(failed == refusedCalls);
+    CHECK(failedOther == 0);
+    CHECK(store->audits(0, "").size() == size_t(kThreads * kCalls - refusedCalls));
+    // Each stored call has its card; a refused call left none.
+    CHECK(store->findCard("card-1-3"));
+    CHECK_FALSE(store->findCard("card-0-3"));
 }
 
 TEST_CASE("store: bad specs are refused and passwords never shown", "[store]") {
@@ -276,6 +314,54 @@ TEST_CASE("view tokens: random, well-formed, stored as a digest; records round-t
     CHECK(unpackRecord(packed, record.size()) == record);
     CHECK_THROWS(unpackRecord(packed, 1000));  // bigger than allowed
     CHECK_THROWS(unpackRecord("!!!", 1000));
+    // The thread's compressor is reused: each record comes back whole, none carries the last one.
+    for (const std::string& r :
+         {std::string("{}"), std::string(70000, 'y') + "z", std::string(), std::string("{\"a\":1}")})
+        CHECK(unpackRecord(packRecord(r), 100000) == r);
+}
+
+TEST_CASE("random UUIDs: version 4, lower-case, unique", "[view]") {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        const std::string u = randomUuid();
+        REQUIRE(u.size() == 36);
+        for (size_t k = 0; k < u.size(); ++k) {
+            if (k == 8 || k == 13 || k == 18 || k == 23)
+                CHECK(u[k] == '-');
+            else
+                CHECK(((u[k] >= '0' && u[k] <= '9') || (u[k] >= 'a' && u[k] <= 'f')));
+        }
+        CHECK(u[14] == '4');
+        CHECK(std::string("89ab").find(u[19]) != std::string::npos);
+        seen.insert(u);
+    }
+    CHECK(seen.size() == 1000);
+}
+
+TEST_CASE("JSON parser lease: the thread's parser, unless in use or the document is large", "[view]") {
+    simdjson::dom::parser* first = nullptr;
+    {
+        ParserLease a(100);
+        first = &*a;
+        simdjson::dom::element outer;
+        REQUIRE(a->parse(std::string(R"({"outer":1})")).get(outer) == simdjson::SUCCESS);
+        {
+            // A nested parse gets a parser of its own: the outer document stays readable.
+            ParserLease b(100);
+            CHECK(&*b != first);
+            simdjson::dom::element inner;
+            REQUIRE(b->parse(std::string(R"({"inner":2})")).get(inner) == simdjson::SUCCESS);
+        }
+        int64_t v = 0;
+        REQUIRE(outer["outer"].get_int64().get(v) == simdjson::SUCCESS);
+        CHECK(v == 1);
+    }
+    {
+        ParserLease again(100);
+        CHECK(&*again == first);  // kept between calls
+    }
+    ParserLease large(ParserLease::kMaxKeptBytes + 1);
+    CHECK(&*large != first);
 }
 
 TEST_CASE("replay cache (memory): a jti is fresh once per issuer, until it expires", "[replay]") {
