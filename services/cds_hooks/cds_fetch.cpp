@@ -217,23 +217,27 @@ public:
         {
             // When all are in use, the waiting request of the call with the earliest deadline (the
             // call that started first) goes next: calls finish in the order they came, rather than
-            // each taking turns with every other.
+            // each taking turns with every other. Each waiter has its own condition, and only the
+            // first in line is woken when a place frees (not every waiting thread, to find that
+            // one of them may go).
             std::unique_lock<std::mutex> lock(mutex_);
             size_t& busy = busy_[key];
             auto& waiting = waiting_[key];
             if (busy >= maxBusy_ || !waiting.empty()) {
-                const auto me = waiting.emplace(deadline, ++waitSeq_).first;
+                std::condition_variable myTurn;
+                const auto me = waiting.emplace(std::make_pair(deadline, ++waitSeq_), &myTurn).first;
                 while (busy >= maxBusy_ || waiting.begin() != me)
-                    if (wait_.wait_until(lock, deadline) == std::cv_status::timeout &&
+                    if (myTurn.wait_until(lock, deadline) == std::cv_status::timeout &&
                         (busy >= maxBusy_ || waiting.begin() != me)) {
                         waiting.erase(me);
                         ++waitedOut;
-                        lock.unlock();
-                        wait_.notify_all();  // the next in line may go now
+                        wakeNext(key);  // the next in line may go now
                         return nullptr;
+                    } else if (waiting.begin() != me) {
+                        wakeNext(key);  // woken, but another is first in line now: its turn
                     }
                 waiting.erase(me);
-                if (busy + 1 < maxBusy_ && !waiting.empty()) wait_.notify_all();
+                if (busy + 1 < maxBusy_) wakeNext(key);
             }
             ++busy;  // from here, the lease frees it
         }
@@ -308,18 +312,25 @@ private:
                 else
                     closing.push_back(std::move(c));
             }
+            wakeNext(key);
         }
-        wait_.notify_all();
         // c (when not kept) and closing close here, outside the lock.
+    }
+
+    // With mutex_ held: wakes the first in line for key's origin, if a place is free for it.
+    void wakeNext(const std::string& key) {
+        auto it = waiting_.find(key);
+        if (it != waiting_.end() && !it->second.empty() && busy_[key] < maxBusy_)
+            it->second.begin()->second->notify_one();
     }
 
     Poco::Net::Context::Ptr tls_;
     const size_t maxBusy_, maxIdle_;
     const std::chrono::milliseconds maxIdleTime_;
     std::mutex mutex_;
-    std::condition_variable wait_;
     std::map<std::string, size_t> busy_;
-    std::map<std::string, std::set<std::pair<Clock::time_point, unsigned long>>> waiting_;  // by deadline
+    // The requests waiting for a place, per origin, by deadline (then arrival), each with its condition.
+    std::map<std::string, std::map<std::pair<Clock::time_point, unsigned long>, std::condition_variable*>> waiting_;
     unsigned long waitSeq_ = 0;
     std::map<std::string, std::deque<std::unique_ptr<Conn>>> idle_;
 };

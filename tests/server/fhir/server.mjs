@@ -2,8 +2,9 @@
 // Medplum's FHIR router and in-memory repository (@medplum/fhir-router, from the npm registry:
 // the REST interactions, search parameter parsing and matching of Medplum's server), served over
 // Node's http module. What this file adds is only the HTTP plumbing, the Bundle's `next` link
-// (which Medplum's in-memory repository leaves to the server around it), and `patient=ID` read
-// as `patient=Patient/ID`, as FHIR search defines it.
+// (which Medplum's in-memory repository leaves to the server around it), `patient=ID` read as
+// `patient=Patient/ID`, as FHIR search defines it, and, for speed, `patient` answered as the
+// equal `subject` search where R4 defines one through the other.
 //
 // Usage: node server.mjs [--port 0] [--page-size N] [--delay-ms N] [--log]
 //   Prints "fhir-server: listening on http://127.0.0.1:PORT/fhir" when ready. The base is /fhir.
@@ -40,6 +41,8 @@ function send(res, status, body) {
   res.end(text);
 }
 
+const subjectIsPatient = new Set(['Condition', 'Observation', 'Procedure', 'MedicationRequest', 'MedicationStatement', 'Encounter']);
+
 let inFlight = 0;
 const server = http.createServer((req, res) => {
   inFlight++;
@@ -61,6 +64,21 @@ const server = http.createServer((req, res) => {
       // `patient=ID` is `patient=Patient/ID` in FHIR search (a reference parameter with one
       // target type); Medplum's in-memory matcher compares whole references, so it is spelt out.
       if (typeof query.patient === 'string' && !query.patient.includes('/')) query.patient = `Patient/${query.patient}`;
+      // For these types R4 defines `patient` as `X.subject.where(resolve() is Patient)`, which
+      // Medplum's in-memory matcher evaluates as FHIRPath on every resource of the type (an
+      // Observation search took 12 ms here); `subject=Patient/ID` is the same search, matched as
+      // a plain reference (2 ms). Only the speed of this test server changes, not its answers.
+      const type = pathname.replace(/^\/|\/$/g, '');
+      if (
+        req.method === 'GET' &&
+        subjectIsPatient.has(type) &&
+        typeof query.patient === 'string' &&
+        query.patient.startsWith('Patient/') &&
+        query.subject === undefined
+      ) {
+        query.subject = query.patient;
+        delete query.patient;
+      }
       // Paging: Medplum reads _count and _offset; the next link is made here from them.
       const isSearch = req.method === 'GET' && /^\/[A-Za-z]+\/?$/.test(pathname);
       // --page-size is also the largest page served, whatever _count asks (as servers cap it).
