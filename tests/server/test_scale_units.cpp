@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -179,6 +180,30 @@ TEST_CASE("store (SQLite): calls written together; one the store refuses fails a
     // Each stored call has its card; a refused call left none.
     CHECK(store->findCard("card-1-3"));
     CHECK_FALSE(store->findCard("card-0-3"));
+}
+
+TEST_CASE("store (SQLite): the log is copied into the database by the store's own thread", "[store]") {
+    const std::string path = ppmg::test::scratchDir() + "/checkpoint.db";
+    auto store = Store::open("sqlite:" + path);
+    auto fileSize = [](const std::string& f) {
+        std::ifstream in(f, std::ios::binary | std::ios::ate);
+        return in ? int64_t(in.tellg()) : int64_t(-1);
+    };
+    const int64_t before = fileSize(path);
+    // About 100 pages: far below SQLite's own threshold (1000 pages), so no commit would copy them.
+    for (int i = 0; i < 50; ++i) {
+        AuditRow a = audit("c" + std::to_string(i), 1000 + i, "p");
+        a.json = std::string(6000, char('a' + i % 26));
+        store->recordCall(a, {}, nullptr);
+    }
+    CHECK(fileSize(path + "-wal") > 0);
+    bool copied = false;
+    for (int waited = 0; waited < 50 && !copied; ++waited) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        copied = fileSize(path) > before + 200000;
+    }
+    CHECK(copied);
+    CHECK(store->audits(0, "").size() == 50);
 }
 
 TEST_CASE("store: bad specs are refused and passwords never shown", "[store]") {
