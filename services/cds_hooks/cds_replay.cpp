@@ -55,7 +55,7 @@ public:
         for (int attempt = 0; attempt < 2; ++attempt) {
             std::unique_ptr<Poco::Redis::Client> c;
             try {
-                c = acquire();
+                c = acquire(attempt > 0);
                 Poco::Redis::RedisType::Ptr reply = c->sendCommand(set);
                 Result r = Result::Unavailable;
                 using Poco::Redis::RedisType;
@@ -68,7 +68,11 @@ public:
                 release(std::move(c));
                 return r;
             } catch (const std::exception&) {
-                // Dropped; the next attempt connects anew.
+                // Dropped, with every idle one: they went to the same Redis, and when it restarted
+                // they all went stale (a second pooled one would fail the same way). The next
+                // attempt connects anew.
+                std::lock_guard<std::mutex> lock(mutex_);
+                idle_.clear();
             }
         }
         return Result::Unavailable;
@@ -76,8 +80,8 @@ public:
     std::string describe() const override { return shown_; }
 
 private:
-    std::unique_ptr<Poco::Redis::Client> acquire() {
-        {
+    std::unique_ptr<Poco::Redis::Client> acquire(bool fresh) {
+        if (!fresh) {
             std::lock_guard<std::mutex> lock(mutex_);
             if (!idle_.empty()) {
                 auto c = std::move(idle_.back());

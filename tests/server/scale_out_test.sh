@@ -6,7 +6,8 @@
 #   2. a hook call and feedback posted through haproxy are read back with `ppmg audit` (PostgreSQL),
 #      and the card's view link opens through haproxy, whichever replica serves it;
 #   3. killing a replica (SIGKILL) under a feedback load loses no acknowledged feedback;
-#   4. with Redis gone, a call is refused with 503, never accepted unchecked.
+#   4. with Redis gone, a call is refused with 503, never accepted unchecked; with Redis back, each
+#      replica answers its next call (the pooled connections that went stale are dropped).
 # With PPMG_SCALE_LOAD_REQUESTS=N it then runs N hook calls through haproxy (the load figure in
 # docs/cds-hooks.md), 16 connections unless PPMG_SCALE_LOAD_CONNECTIONS says otherwise.
 #
@@ -221,12 +222,19 @@ wait "$redis_pid" 2>/dev/null || true
 s=$(post "http://127.0.0.1:${ports[0]}$svc" "$(token "$svc")" "$work/call.json")
 [[ $s == 503 ]] || fail "with Redis gone a call answered $s, not 503"
 say "4. with Redis gone a call is refused with 503"
+# Redis back: each replica's pooled connections went stale with it (the feedback load left
+# several); the first call at each replica is answered, not refused for want of a good one.
+redis-server --port "$redisport" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis2.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$redisport") 2>/dev/null && break; sleep 0.05; done
+for r in 0 2; do
+  s=$(post "http://127.0.0.1:${ports[$r]}$svc" "$(token "$svc")" "$work/call.json")
+  [[ $s == 200 ]] || fail "with Redis back, the first call at replica $((r + 1)) answered $s, not 200"
+done
+say "   with Redis back, the first call at each replica is answered (its stale connections dropped)"
 
 # ---- load through haproxy (optional) ---------------------------------------------------------
 if [[ -n ${PPMG_SCALE_LOAD_REQUESTS:-} ]]; then
-  redis-server --port "$redisport" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis2.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$redisport") 2>/dev/null && break; sleep 0.05; done
   # Replica 2 back, so that three serve the load.
   "$bin/ppmg" serve --listen "127.0.0.1:${ports[1]}" --jwks "$issuer=$work/jwks.json" --public-url "$public" \
     --store "$store" --store-connections 8 --replay-cache "redis://127.0.0.1:$redisport" --as-of 2025-11-15 \
