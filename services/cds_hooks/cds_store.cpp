@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -306,9 +307,7 @@ private:
     // call the store refuses fails alone.
     void writeBatch(const std::vector<PendingCall*>& batch) {
         try {
-            transaction([&](Session& s) {
-                for (const PendingCall* p : batch) insertCall(s, *p);
-            });
+            transaction([&](Session& s) { insertCalls(s, {batch.begin(), batch.end()}); });
             return;
         } catch (...) {
             if (batch.size() == 1) {
@@ -318,33 +317,61 @@ private:
         }
         for (PendingCall* p : batch) {
             try {
-                transaction([&](Session& s) { insertCall(s, *p); });
+                transaction([&](Session& s) { insertCalls(s, {p}); });
             } catch (...) {
                 p->error = std::current_exception();
             }
         }
     }
 
-    void insertCall(Session& s, const PendingCall& call) {
-        const AuditRow& a = *call.audit;
-        s << sql(
-            "INSERT INTO audit_events (id, recorded_ms, patient_id, issuer, subject, hook, status, resource) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-            bind(a.id), bind(Poco::Int64(a.recordedMs)), bind(a.patientId), bind(a.issuer), bind(a.subject),
-            bind(a.hook), bind(a.status), bind(a.json), now;
-        for (const CardRow& c : *call.cards)
-            s << sql(
-                "INSERT INTO cards (uuid, audit_id, patient_id, issued_ms, override_reasons) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING"),
-                bind(c.uuid), bind(c.auditId), bind(c.patientId), bind(Poco::Int64(c.issuedMs)),
-                bind(c.overrideReasons), now;
-        if (const ViewRow* view = call.view)
-            s << sql(
-                "INSERT INTO view_links (token_hash, audit_id, created_ms, expires_ms, patient_id, as_of, "
-                "content_sha, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-                bind(view->tokenHash), bind(view->auditId), bind(Poco::Int64(view->createdMs)),
-                bind(Poco::Int64(view->expiresMs)), bind(view->patientId), bind(view->asOf), bind(view->contentSha),
-                bind(view->record), now;
+    // The calls' rows, a statement per table for all of them (each statement a round trip to
+    // PostgreSQL; a batch of sixteen calls is three statements, not a hundred).
+    void insertCalls(Session& s, const std::vector<const PendingCall*>& calls) {
+        std::vector<const AuditRow*> audits;
+        std::vector<const CardRow*> cards;
+        std::vector<const ViewRow*> views;
+        for (const PendingCall* c : calls) {
+            audits.push_back(c->audit);
+            for (const CardRow& card : *c->cards) cards.push_back(&card);
+            if (c->view) views.push_back(c->view);
+        }
+        insertRows(s, "audit_events (id, recorded_ms, patient_id, issuer, subject, hook, status, resource)", 8, audits,
+                   [](Statement& st, const AuditRow& a) {
+                       st, bind(a.id), bind(Poco::Int64(a.recordedMs)), bind(a.patientId), bind(a.issuer),
+                           bind(a.subject), bind(a.hook), bind(a.status), bind(a.json);
+                   });
+        insertRows(s, "cards (uuid, audit_id, patient_id, issued_ms, override_reasons)", 5, cards,
+                   [](Statement& st, const CardRow& c) {
+                       st, bind(c.uuid), bind(c.auditId), bind(c.patientId), bind(Poco::Int64(c.issuedMs)),
+                           bind(c.overrideReasons);
+                   });
+        insertRows(
+            s, "view_links (token_hash, audit_id, created_ms, expires_ms, patient_id, as_of, content_sha, record)", 8,
+            views, [](Statement& st, const ViewRow& v) {
+                st, bind(v.tokenHash), bind(v.auditId), bind(Poco::Int64(v.createdMs)), bind(Poco::Int64(v.expiresMs)),
+                    bind(v.patientId), bind(v.asOf), bind(v.contentSha), bind(v.record);
+            });
+    }
+
+    // INSERT INTO table (columns) VALUES (...), (...) ON CONFLICT DO NOTHING, at most 100 rows a
+    // statement (well under either database's limit on parameters).
+    template <class Row, class Bind>
+    void insertRows(Session& s, const char* tableAndColumns, int columns, const std::vector<const Row*>& rows,
+                    Bind bindRow) {
+        constexpr size_t kRowsPerStatement = 100;
+        for (size_t from = 0; from < rows.size(); from += kRowsPerStatement) {
+            const size_t n = std::min(kRowsPerStatement, rows.size() - from);
+            std::string text = std::string("INSERT INTO ") + tableAndColumns + " VALUES ";
+            std::string one = "(";
+            for (int c = 0; c < columns; ++c) one += c ? ", ?" : "?";
+            one += ")";
+            for (size_t i = 0; i < n; ++i) text += (i ? ", " : "") + one;
+            text += " ON CONFLICT DO NOTHING";
+            Statement st(s);
+            st << sql(text);
+            for (size_t i = 0; i < n; ++i) bindRow(st, *rows[from + i]);
+            st.execute();
+        }
     }
 
     Session makeSession() {

@@ -146,7 +146,7 @@ TEST_CASE("store (SQLite): many threads write at once", "[store]") {
     CHECK(store->audits(0, "").size() == 400);
 }
 
-TEST_CASE("store (SQLite): calls written together; one the store refuses fails alone", "[store]") {
+TEST_CASE("store (SQLite): calls written together, and one the store refuses fails alone", "[store]") {
     const std::string path = ppmg::test::scratchDir() + "/group.db";
     auto store = Store::open("sqlite:" + path, 8);
     {
@@ -322,7 +322,7 @@ TEST_CASE("feedback: invalid bodies are refused with the reason", "[feedback]") 
                Contains("no suggestions"));
 }
 
-TEST_CASE("view tokens: random, well-formed, stored as a digest; records round-trip", "[view]") {
+TEST_CASE("view tokens: random, well-formed, stored as a digest, records round-trip", "[view]") {
     std::set<std::string> seen;
     for (int i = 0; i < 100; ++i) {
         std::string t = newViewToken();
@@ -570,7 +570,7 @@ std::vector<std::string> allKeys() {
     return keys;
 }
 
-TEST_CASE("fetch: connections are kept across calls; each request carries its own call's token", "[fetch]") {
+TEST_CASE("fetch: connections are kept across calls, each request carries its own call's token", "[fetch]") {
     ConnectionPeer peer(ConnectionPeer::Mode::KeepAlive);
     FetchConfig c;
     c.allow = {peer.base()};

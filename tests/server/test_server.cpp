@@ -414,7 +414,7 @@ TEST_CASE("service: one card per flagged massage type, warning for block and inf
     CHECK(cards.size() == 2);
 }
 
-TEST_CASE("service: review outcomes give warning cards; no delivery on record", "[service]") {
+TEST_CASE("service: review outcomes give warning cards, no delivery on record", "[service]") {
     ServerProcess& srv = env().main();
     Reply r = callService(hookCall("pat-nodelivery", "\"patient\":" + patientJson("pat-nodelivery")),
                           env().token(srv.serviceUrl()));
@@ -661,7 +661,7 @@ TEST_CASE("render: a FHIR Bundle in, the CDA document out, with the same authent
     CHECK_THAT(bad.body, Contains("OperationOutcome"));
 }
 
-TEST_CASE("render: audience=patient and lang give the mother's handout; a bad audience is refused",
+TEST_CASE("render: audience=patient and lang give the mother's handout, a bad audience is refused",
           "[render][handout]") {
     ServerProcess& srv = env().main();
     const std::string bundle = readTextFile(std::string(PPMG_SAMPLES_DIR) + "/sample-patient.json");

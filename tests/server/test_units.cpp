@@ -192,7 +192,7 @@ TEST_CASE("jwt: base64url round trip", "[unit][jwt]") {
     CHECK_FALSE(base64UrlDecode("abcde", out));
 }
 
-TEST_CASE("prefetch: every resource passed through in order, none merged; failed keys skipped", "[unit][prefetch]") {
+TEST_CASE("prefetch: every resource passed through in order, none merged, failed keys skipped", "[unit][prefetch]") {
     const std::string body = R"({"hook":"patient-view","hookInstance":"h","context":{"patientId":"p"},"prefetch":{
       "patient":{"resourceType":"Patient","id":"p"},
       "conditions":{"resourceType":"Bundle","type":"searchset","entry":[

@@ -414,7 +414,7 @@ TEST_CASE("C-CDA observations: organizers, values, the organizer's time, negatio
     CHECK(std::string(r.observations[4].valueText) == "free text");
 }
 
-TEST_CASE("C-CDA allergies: the substance, else the value; status; negation", "[ccda]") {
+TEST_CASE("C-CDA allergies: the substance, else the value, status, negation", "[ccda]") {
     auto allergy = [](const std::string& negation, const std::string& substance, const std::string& status) {
         return R"(<entry><act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.30"/>
 <statusCode code="active"/><entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN")" +
@@ -556,7 +556,7 @@ TEST_CASE("C-CDA R1.1 and R2.1 renderings of one record give the same facts", "[
 
 // ---- The HL7 examples ----------------------------------------------------------------------------
 
-TEST_CASE("C-CDA: every HL7 example document is read; every fragment refused with one line", "[ccda][shared]") {
+TEST_CASE("C-CDA: every HL7 example document is read, every fragment refused with one line", "[ccda][shared]") {
     PPMG_REQUIRE_SHARED();
     size_t documents = 0, fragments = 0;
     for (const auto& e : fs::recursive_directory_iterator(sharedDir() + "/data/ccda-hl7-examples")) {

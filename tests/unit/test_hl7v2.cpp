@@ -505,7 +505,7 @@ TEST_CASE("MDM^T02: every field, and the CDA in OBX-5 decodes and validates", "[
     CHECK_THAT(m2, Catch::Contains("PID|1||X\\F\\1||A\\S\\B^C\\T\\D||19900101|O\r"));
 }
 
-TEST_CASE("MDM output is for render only; assess refuses it", "[hl7v2][mdm]") {
+TEST_CASE("MDM output is for render only, assess refuses it", "[hl7v2][mdm]") {
     static GuidanceEngine engine{EngineConfig{}};
     const std::string v2 = readText(std::string(PPMG_TEST_DIR) + "/hl7v2/caesarean-day20.hl7");
     RequestSpec req;

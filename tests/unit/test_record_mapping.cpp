@@ -67,7 +67,7 @@ TEST_CASE("Mapping: whose data: the patient's, another patient's (dropped) or un
     CHECK(r.conditions[2].whose == Whose::Unknown);
 }
 
-TEST_CASE("Mapping: repeated copies of one Patient are one patient; repeated facts are all kept",
+TEST_CASE("Mapping: repeated copies of one Patient are one patient, repeated facts are all kept",
           "[mapping][rule-21]") {
     const std::string json = bundle(
         R"({"resource":{"resourceType":"Patient","id":"m","gender":"female"}},

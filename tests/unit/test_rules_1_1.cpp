@@ -127,7 +127,7 @@ TEST_CASE("rule 2: a Condition that abated on or before the as-of date does not 
     CHECK(dvt("2025-11") == all("escalate"));     // a month that runs past the as-of date: not surely abated
 }
 
-TEST_CASE("rule 3: a later pregnancy is ignored; a delivery 1 to 180 days after the as-of date is a data error",
+TEST_CASE("rule 3: a later pregnancy is ignored, a delivery 1 to 180 days after the as-of date is a data error",
           "[rules][rule-3]") {
     SECTION("two pregnancies: a look back at the first") {
         Bundle b = Bundle::withBackground();
@@ -181,7 +181,7 @@ TEST_CASE("rule 4: an episode on different days is dated by its latest record", 
     CHECK(earliest(a, "abdominal") == daysAfter(1));
 }
 
-TEST_CASE("rule 5: delivery-coded Conditions and Observations are delivery records; undated, a gap",
+TEST_CASE("rule 5: delivery-coded Conditions and Observations are delivery records, undated, a gap",
           "[rules][rule-5]") {
     SECTION("the finding 'Deliveries by cesarean' as a Condition") {
         Bundle b = Bundle::withBackground();
@@ -220,7 +220,7 @@ TEST_CASE("rule 6: age in completed years, and only male is out of scope", "[rul
         CHECK(outcomes(assessRecord(Bundle::withBackground(g, "1990-01-01").json(), kAsOf)) == all("review"));
 }
 
-TEST_CASE("rule 7: a reading without a value does not mask; a lone systolic is a blood-pressure measurement",
+TEST_CASE("rule 7: a reading without a value does not mask, a lone systolic is a blood-pressure measurement",
           "[rules][rule-7]") {
     SECTION("an observation without a value does not mask an earlier value") {
         Bundle b = vaginal(20);
@@ -344,7 +344,7 @@ TEST_CASE("rule 15: every rule names the research report's rule it derives from,
     CHECK(f->rule->derivedFrom == "PPM-TIME-01");
 }
 
-TEST_CASE("rule 17: any recent caesarean keeps abdominal massage deferred; caesarean statuses", "[rules][rule-17]") {
+TEST_CASE("rule 17: any recent caesarean keeps abdominal massage deferred, caesarean statuses", "[rules][rule-17]") {
     SECTION("a caesarean 21 days ago beside a later vaginal record") {
         Bundle b = Bundle::withBackground();
         b.procedure(kSct, "11466000", at(21));
@@ -403,7 +403,7 @@ TEST_CASE("rule 18: partial dates", "[rules][rule-18]") {
     }
 }
 
-TEST_CASE("rule 19: statuses read by system; an unreadable one counts and is listed; the worse of two",
+TEST_CASE("rule 19: statuses read by system, an unreadable one counts and is listed, the worse of two",
           "[rules][rule-19]") {
     SECTION("a status read only from its first coding") {
         Bundle b = vaginal(20);
@@ -440,7 +440,7 @@ TEST_CASE("rule 19: statuses read by system; an unreadable one counts and is lis
     }
 }
 
-TEST_CASE("rule 20: whose data; an unknown medication", "[rules][rule-20]") {
+TEST_CASE("rule 20: whose data, an unknown medication", "[rules][rule-20]") {
     SECTION("one patient: a fact naming no patient of the record counts for her, listed") {
         Bundle b = vaginal(20);
         b.add(R"({"resourceType":"Condition","id":"dvt","subject":{"reference":"Patient/someone-else"},

@@ -259,7 +259,7 @@ TEST_CASE("XML stream: data is repaired to XML characters and escaped in one pas
     }
 }
 
-TEST_CASE("XML stream: start tags close lazily; empty elements are self-closed", "[write][xml]") {
+TEST_CASE("XML stream: start tags close lazily, empty elements are self-closed", "[write][xml]") {
     XmlStream x;
     x.open("a");
     x.attr("k", "v");

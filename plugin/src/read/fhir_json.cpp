@@ -401,7 +401,9 @@ private:
                 Identifier id{keep(str(io, "system", Path(path, ".identifier.system"))),
                               keep(str(io, "value", Path(path, ".identifier.value"))),
                               {}};
-                for (const Coding& c : concept(&e, "type", Path(path, ".identifier")))
+                element type;
+                const bool typed = io["type"].get(type) == simdjson::SUCCESS;
+                for (const Coding& c : concept(typed ? &type : nullptr, "type", Path(path, ".identifier")))
                     if (c.system == kIdentifierTypeSystem && id.type.empty()) id.type = c.code;
                 if (!id.value.empty()) p.identifiers.push_back(std::move(id));
             }
