@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <ctime>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -339,12 +340,90 @@ struct Failure {
     std::string what;
 };
 
+// Threads that run a call's requests beside the call's own thread, kept between calls (starting
+// three threads per call cost more than the call's own work). A call hands over up to n copies
+// of its work; copies that have not started by the time the call's own copy returns are taken
+// back, and the call returns once the started ones have returned: nothing of the call is used
+// after that.
+class Helpers {
+public:
+    explicit Helpers(size_t maxThreads) : max_(maxThreads) {}
+    ~Helpers() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        work_.notify_all();
+        for (std::thread& t : threads_) t.join();
+    }
+    Helpers(const Helpers&) = delete;
+    Helpers& operator=(const Helpers&) = delete;
+
+    void runAlongside(size_t n, const std::function<void()>& fn) {
+        Batch batch;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (size_t i = 0; i < n; ++i) queue_.push_back(Job{&fn, &batch});
+            while (idle_ < queue_.size() && threads_.size() < max_) {
+                try {
+                    threads_.emplace_back([this] { serve(); });
+                } catch (const std::system_error&) {
+                    break;  // no thread to be had: fewer at once
+                }
+                ++idle_;  // counted as waiting from the start, so none is started twice for one job
+            }
+        }
+        work_.notify_all();
+        fn();
+        std::unique_lock<std::mutex> lock(mutex_);
+        queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [&](const Job& j) { return j.batch == &batch; }),
+                     queue_.end());
+        batch.done.wait(lock, [&] { return batch.running == 0; });
+    }
+
+private:
+    struct Batch {
+        size_t running = 0;
+        std::condition_variable done;
+    };
+    struct Job {
+        const std::function<void()>* fn;
+        Batch* batch;
+    };
+
+    void serve() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            work_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping
+            const Job job = queue_.front();
+            queue_.pop_front();
+            --idle_;
+            ++job.batch->running;
+            lock.unlock();
+            (*job.fn)();  // the call's runner catches everything
+            lock.lock();
+            ++idle_;
+            if (--job.batch->running == 0) job.batch->done.notify_all();
+        }
+    }
+
+    const size_t max_;
+    std::mutex mutex_;
+    std::condition_variable work_;
+    std::deque<Job> queue_;
+    std::vector<std::thread> threads_;
+    size_t idle_ = 0;
+    bool stop_ = false;
+};
+
 }  // namespace
 
 struct FhirFetcher::Impl {
     std::vector<Url> allow;
     Poco::Net::Context::Ptr tls;
     std::unique_ptr<Pool> pool;
+    std::unique_ptr<Helpers> helpers;
 };
 
 FhirFetcher::FhirFetcher(FetchConfig config, FetchPlan plan)
@@ -372,6 +451,8 @@ FhirFetcher::FhirFetcher(FetchConfig config, FetchPlan plan)
     impl_->pool = std::make_unique<Pool>(impl_->tls, size_t(std::max(1, config_.maxConnections)),
                                          size_t(std::max(0, config_.poolIdle)),
                                          std::chrono::milliseconds(std::max(0, config_.poolIdleMs)));
+    // Enough for every connection of the pool to be in use by helpers at once.
+    impl_->helpers = std::make_unique<Helpers>(size_t(std::max(1, config_.maxConnections)) * 4);
 }
 
 FhirFetcher::~FhirFetcher() = default;
@@ -647,16 +728,7 @@ FetchResult FhirFetcher::fetch(const PrefetchNeeds& needs, const std::string& as
         }
     };
     const size_t inFlight = std::min(units.size(), size_t(std::max(1, config_.parallel)));
-    std::vector<std::thread> helpers;
-    for (size_t h = 1; h < inFlight; ++h) {
-        try {
-            helpers.emplace_back(runner);
-        } catch (const std::system_error&) {
-            break;  // no thread to be had: fewer at once
-        }
-    }
-    runner();
-    for (std::thread& t : helpers) t.join();
+    impl_->helpers->runAlongside(inFlight - 1, runner);
 
     r.requests = f.requests.load();
     r.bytes = f.bytes.load();
