@@ -304,14 +304,15 @@ private:
     };
 
     // One transaction for the batch; when it fails, each call in a transaction of its own, so a
-    // call the store refuses fails alone.
+    // call the store refuses fails alone. When the store cannot be reached at all, every call
+    // fails at once (not each after its own wait for a connection).
     void writeBatch(const std::vector<PendingCall*>& batch) {
         try {
             transaction([&](Session& s) { insertCalls(s, {batch.begin(), batch.end()}); });
             return;
         } catch (...) {
-            if (batch.size() == 1) {
-                batch[0]->error = std::current_exception();
+            if (batch.size() == 1 || !reachable()) {
+                for (PendingCall* p : batch) p->error = std::current_exception();
                 return;
             }
         }
@@ -321,6 +322,18 @@ private:
             } catch (...) {
                 p->error = std::current_exception();
             }
+        }
+    }
+
+    bool reachable() {
+        try {
+            run([](Session& s) {
+                int one = 0;
+                s << "SELECT 1", into(one), now;
+            });
+            return true;
+        } catch (const StoreError&) {
+            return false;
         }
     }
 
