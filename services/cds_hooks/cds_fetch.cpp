@@ -9,6 +9,9 @@
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/URI.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -417,6 +420,23 @@ private:
     bool stop_ = false;
 };
 
+// The trusted certificates loaded with the context are shared by every connection's handshake.
+// OpenSSL fills each one's cached extension data (key identifiers, flags) on first use, under the
+// certificate's lock, and later readers skip the lock after an atomic load. That is correct, but
+// the load is invisible to ThreadSanitizer (Debian's libcrypto is not instrumented), which then
+// reports two first handshakes at once as a race. Filling the caches here, before any request
+// thread exists, makes the data read-only from then on. (Certificates found later in a CA
+// directory are loaded, and filled, by the handshake that needs them.)
+void cacheTrustedCertificates(SSL_CTX* ctx) {
+    X509_STORE* store = ctx ? SSL_CTX_get_cert_store(ctx) : nullptr;
+    if (!store) return;
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+        X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+        if (cert) (void)X509_check_purpose(cert, -1, 0);  // purpose -1: only fills the cache
+    }
+}
+
 }  // namespace
 
 struct FhirFetcher::Impl {
@@ -447,6 +467,7 @@ FhirFetcher::FhirFetcher(FetchConfig config, FetchPlan plan)
         impl_->tls->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
         // The host name must match the certificate (Poco checks it after the handshake).
         impl_->tls->enableExtendedCertificateVerification(true);
+        cacheTrustedCertificates(impl_->tls->sslContext());
     }
     impl_->pool = std::make_unique<Pool>(impl_->tls, size_t(std::max(1, config_.maxConnections)),
                                          size_t(std::max(0, config_.poolIdle)),

@@ -31,7 +31,14 @@ say() { echo "fhir-fetch: $*"; }
 fail() {
   echo "fhir-fetch: FAILED: $*" >&2
   for f in "$work"/*.err "$work"/fhir.log "$work"/haproxy.log; do
-    [[ -f $f ]] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
+    [[ -f $f ]] || continue
+    echo "--- $f" >&2
+    # A sanitizer's report whole (it is what failed), else the end of the log.
+    if grep -q 'ERROR: .*Sanitizer\|WARNING: ThreadSanitizer' "$f"; then
+      sed -n '/ERROR: .*Sanitizer\|WARNING: ThreadSanitizer/,$p' "$f" | head -n 200 >&2
+    else
+      tail -n 15 "$f" >&2
+    fi
   done
   exit 1
 }
@@ -164,7 +171,9 @@ svc=/cds-services/postpartum-massage-guidance
 call() { # PORT BODY_FILE OUT_FILE -> HTTP status
   local t
   t=$("$bin/ppmg_cds_client" token --key "$work/key.pem" --kid fetch-key --iss "$issuer" --aud "$public$svc")
-  curl -s -o "$3" -w '%{http_code}' -H "Authorization: Bearer $t" -H 'Content-Type: application/json' --data-binary "@$2" "http://127.0.0.1:$1$svc"
+  # No answer at all (the service died: a sanitizer's report, a crash) is HTTP 000 and a failure
+  # with the service's stderr shown, not a silent exit of this script (set -e).
+  curl -s -o "$3" -w '%{http_code}' -H "Authorization: Bearer $t" -H 'Content-Type: application/json' --data-binary "@$2" "http://127.0.0.1:$1$svc" || true
 }
 request() { # PATIENT SERVER TOKEN [PREFETCH_JSON] -> a hook request on stdout
   printf '{"hook":"patient-view","hookInstance":"%s","fhirServer":"%s","fhirAuthorization":{"access_token":"%s","token_type":"Bearer","expires_in":300,"scope":"patient/*.read","subject":"ppmg"},"context":{"userId":"Practitioner/1","patientId":"%s"}%s}' \

@@ -22,7 +22,14 @@ say() { echo "scale-out: $*"; }
 fail() {
   echo "scale-out: FAILED: $*" >&2
   for f in "$work"/r*.err "$work"/haproxy.log "$work"/pgsock/pg.log; do
-    [[ -f $f ]] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
+    [[ -f $f ]] || continue
+    echo "--- $f" >&2
+    # A sanitizer's report whole (it is what failed), else the end of the log.
+    if grep -q 'ERROR: .*Sanitizer\|WARNING: ThreadSanitizer' "$f"; then
+      sed -n '/ERROR: .*Sanitizer\|WARNING: ThreadSanitizer/,$p' "$f" | head -n 200 >&2
+    else
+      tail -n 15 "$f" >&2
+    fi
   done
   exit 1
 }
@@ -151,8 +158,8 @@ patient_id=$(tr -d '\n' <samples/sample-patient.json | grep -o '"resourceType": 
   printf '}}\n'
 } >"$work/call.json"
 post() { # URL TOKEN FILE -> status on stdout, body in $work/body
-  curl -s -o "$work/body" -w '%{http_code}' -H "Authorization: Bearer $2" -H 'Content-Type: application/json' --data-binary "@$3" "$1"
-}
+  curl -s -o "$work/body" -w '%{http_code}' -H "Authorization: Bearer $2" -H 'Content-Type: application/json' --data-binary "@$3" "$1" || true
+}  # no answer at all is HTTP 000, a failure that shows the replicas' stderr (not a silent exit)
 
 # ---- 1. a jti used at one replica is refused at another ------------------------------------
 t=$(token "$svc")
