@@ -26,7 +26,7 @@ fail() {
     echo "--- $f" >&2
     # A sanitizer's report whole (it is what failed), else the end of the log.
     if grep -q 'ERROR: .*Sanitizer\|WARNING: ThreadSanitizer' "$f"; then
-      sed -n '/ERROR: .*Sanitizer\|WARNING: ThreadSanitizer/,$p' "$f" | head -n 200 >&2
+      { sed -n '/ERROR: .*Sanitizer\|WARNING: ThreadSanitizer/,$p' "$f" | head -n 200 >&2; } || true  # head may close the pipe early
     else
       tail -n 15 "$f" >&2
     fi
