@@ -28,18 +28,11 @@ npmdir=${2:-$bin/../fhir-server}
 started=$(date +%s)
 
 say() { echo "fhir-fetch: $*"; }
+# shellcheck source=tests/server/show_log.sh
+source tests/server/show_log.sh  # from the repository root (cd above)
 fail() {
   echo "fhir-fetch: FAILED: $*" >&2
-  for f in "$work"/*.err "$work"/fhir.log "$work"/haproxy.log; do
-    [[ -f $f ]] || continue
-    echo "--- $f" >&2
-    # A sanitizer's report whole (it is what failed), else the end of the log.
-    if grep -q 'ERROR: .*Sanitizer\|WARNING: ThreadSanitizer' "$f"; then
-      { sed -n '/ERROR: .*Sanitizer\|WARNING: ThreadSanitizer/,$p' "$f" | head -n 200 >&2; } || true  # head may close the pipe early
-    else
-      tail -n 15 "$f" >&2
-    fi
-  done
+  show_log "$work"/*.err "$work"/fhir.log "$work"/haproxy.log
   exit 1
 }
 for need in node npm haproxy openssl curl; do

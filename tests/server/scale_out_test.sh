@@ -19,18 +19,11 @@ cd "$(dirname "$0")/../.."
 started=$(date +%s)
 
 say() { echo "scale-out: $*"; }
+# shellcheck source=tests/server/show_log.sh
+source tests/server/show_log.sh  # from the repository root (cd above)
 fail() {
   echo "scale-out: FAILED: $*" >&2
-  for f in "$work"/r*.err "$work"/haproxy.log "$work"/pgsock/pg.log; do
-    [[ -f $f ]] || continue
-    echo "--- $f" >&2
-    # A sanitizer's report whole (it is what failed), else the end of the log.
-    if grep -q 'ERROR: .*Sanitizer\|WARNING: ThreadSanitizer' "$f"; then
-      { sed -n '/ERROR: .*Sanitizer\|WARNING: ThreadSanitizer/,$p' "$f" | head -n 200 >&2; } || true  # head may close the pipe early
-    else
-      tail -n 15 "$f" >&2
-    fi
-  done
+  show_log "$work"/r*.err "$work"/haproxy.log "$work"/pgsock/pg.log
   exit 1
 }
 
